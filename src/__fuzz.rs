@@ -1,0 +1,235 @@
+//! Fuzz entry points and the naive oracle they check against. Each target in `fuzz/` is one
+//! line calling a function here, so an ordinary build compiles the fuzz logic (house style,
+//! after rustls and memchr).
+
+use crate::Error;
+use crate::core::{
+    DecoderConfig, Event, FrameDecoder, GzipEncoder, Level, Line, LineSplitter, RecordKind,
+    classify, record_id,
+};
+use crate::generator::Rng;
+
+/// An [`Event`] that owns its bytes, for comparing runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owned {
+    /// A record's bytes.
+    Record(Vec<u8>),
+    /// A heartbeat.
+    Heartbeat,
+    /// A skipped overlong line and its length.
+    Overlong(u64),
+    /// A dropped unterminated line and its length.
+    Incomplete(u64),
+}
+
+impl Owned {
+    /// The owned form of `e`.
+    pub fn of(e: Event<'_>) -> Owned {
+        match e {
+            Event::Record(r) => Owned::Record(r.bytes().to_vec()),
+            Event::Heartbeat => Owned::Heartbeat,
+            Event::Overlong { len } => Owned::Overlong(len),
+            Event::Incomplete { len } => Owned::Incomplete(len),
+        }
+    }
+
+    fn of_line(l: Line<'_>) -> Owned {
+        match l {
+            Line::Record(r) => Owned::Record(r.to_vec()),
+            Line::Heartbeat => Owned::Heartbeat,
+            Line::Overlong { len } => Owned::Overlong(len),
+        }
+    }
+}
+
+/// The oracle: what the decoded lines of `plain` must be, computed the obvious way on the whole
+/// text. The unterminated tail, if any, comes last as [`Owned::Incomplete`].
+pub fn naive_lines(plain: &[u8], max_record: usize) -> Vec<Owned> {
+    let mut parts: Vec<&[u8]> = plain.split(|&b| b == b'\n').collect();
+    let tail = parts.pop().unwrap_or_default();
+    let mut out: Vec<Owned> = parts
+        .into_iter()
+        .map(|raw| {
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if line.is_empty() {
+                Owned::Heartbeat
+            } else if line.len() > max_record {
+                Owned::Overlong(line.len() as u64)
+            } else {
+                Owned::Record(line.to_vec())
+            }
+        })
+        .collect();
+    if !tail.is_empty() {
+        out.push(Owned::Incomplete(tail.len() as u64));
+    }
+    out
+}
+
+/// Piece sizes for splitting input, from a seed: mostly small, sometimes single bytes or large.
+pub fn pieces(seed: u64, len: usize) -> Vec<usize> {
+    let mut rng = Rng::new(seed);
+    let mut cuts = Vec::new();
+    let mut at = 0;
+    while at < len {
+        let size = match rng.below(4) {
+            0 => 1,
+            1 => 1 + rng.below(16) as usize,
+            2 => 1 + rng.below(512) as usize,
+            _ => 1 + rng.below(8192) as usize,
+        };
+        let size = size.min(len - at);
+        cuts.push(size);
+        at += size;
+    }
+    cuts
+}
+
+/// Decodes `wire` fed in the given piece sizes, then finishes: every event, and the first error
+/// (from a feed or from finish).
+pub fn decode_in_pieces(
+    wire: &[u8],
+    sizes: &[usize],
+    config: DecoderConfig,
+) -> (Vec<Owned>, Result<(), Error>) {
+    let mut dec = match FrameDecoder::with_config(config) {
+        Ok(d) => d,
+        Err(e) => return (Vec::new(), Err(e)),
+    };
+    let mut events = Vec::new();
+    let mut at = 0;
+    for &n in sizes {
+        let piece = &wire[at..at + n];
+        at += n;
+        if let Err(e) = dec.feed(piece, |e| events.push(Owned::of(e))) {
+            // The bytes after an error are not decoded; what came before stays delivered.
+            dec.reset();
+            return (events, Err(e));
+        }
+        assert!(
+            dec.pending_len() <= wire.len() as u64 * 1032 + 1,
+            "pending grows without bound"
+        );
+    }
+    let end = dec.finish(|e| events.push(Owned::of(e)));
+    (events, end)
+}
+
+fn seed_of(data: &[u8]) -> (u64, &[u8]) {
+    let n = data.len().min(4);
+    let mut b = [0u8; 8];
+    b[..n].copy_from_slice(&data[..n]);
+    (u64::from_le_bytes(b), &data[n..])
+}
+
+/// Target `gzip_records`. First byte: the mode; next four: a seed for the piece sizes.
+///
+/// - even mode: the rest is a gzip stream as it may arrive (valid or not). Decoding it whole and
+///   in pieces must give the same events and the same error; the carry stays bounded.
+/// - odd mode: the rest is plain text. It is gzip-compressed with sync flushes at seeded points
+///   and decoded in pieces with CRC checking on: the events must equal the naive oracle's and
+///   the stream must end cleanly.
+pub fn gzip_records(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let (seed, body) = seed_of(rest);
+    let max = 64 + (seed % 512) as usize;
+    let config = DecoderConfig::default()
+        .max_record(max)
+        .buffer(1024)
+        .check_crc(mode & 2 != 0);
+    if mode % 2 == 0 {
+        let (whole, whole_end) = decode_in_pieces(body, &[body.len()], config);
+        let (split, split_end) = decode_in_pieces(body, &pieces(seed, body.len()), config);
+        assert_eq!(whole, split, "events differ by chunking");
+        assert_eq!(whole_end, split_end, "outcome differs by chunking");
+    } else {
+        let mut wire = Vec::new();
+        let mut enc = GzipEncoder::new((seed % 10) as u8);
+        let mut at = 0;
+        for n in pieces(seed.rotate_left(17), body.len()) {
+            enc.write_flush(&body[at..at + n], &mut wire);
+            at += n;
+        }
+        enc.finish(&mut wire);
+        let config = config.check_crc(true);
+        let (events, end) = decode_in_pieces(&wire, &pieces(seed, wire.len()), config);
+        assert_eq!(events, naive_lines(body, max));
+        assert_eq!(end, Ok(()));
+    }
+}
+
+/// Target `lines`: the splitter fed in seeded pieces must agree with the naive oracle.
+/// First byte: the maximum record length (1..=64); next four: the seed.
+pub fn lines(data: &[u8]) {
+    let Some((&m, rest)) = data.split_first() else {
+        return;
+    };
+    let max = usize::from(m % 64) + 1;
+    let (seed, body) = seed_of(rest);
+    let mut s = LineSplitter::new(max);
+    let mut got = Vec::new();
+    let mut at = 0;
+    for n in pieces(seed, body.len()) {
+        s.push(&body[at..at + n], |l| got.push(Owned::of_line(l)));
+        at += n;
+    }
+    if let Some(len) = s.finish() {
+        got.push(Owned::Incomplete(len));
+    }
+    assert_eq!(got, naive_lines(body, max));
+}
+
+/// Target `classify`: classification and id extraction never panic and agree with serde_json
+/// wherever the answer does not depend on member order.
+pub fn classify_record(data: &[u8]) {
+    let kind = classify(data);
+    let id = record_id(data);
+    if let Some(id) = id {
+        assert!(
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
+            "id {id:?}"
+        );
+        let inside = data.as_ptr_range();
+        assert!(
+            inside.contains(&id.as_ptr()),
+            "id must be borrowed from the record"
+        );
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(data)
+    else {
+        return;
+    };
+    assert_ne!(
+        kind,
+        RecordKind::Malformed,
+        "a JSON object is never malformed"
+    );
+    if map.len() != 1 {
+        return;
+    }
+    let Some((key, value)) = map.iter().next() else {
+        return;
+    };
+    let level = match key.as_str() {
+        "info" => Some(Level::Info),
+        "warn" => Some(Level::Warn),
+        "error" => Some(Level::Error),
+        _ => None,
+    };
+    if let Some(level) = level {
+        let RecordKind::System(m) = kind else {
+            panic!("{key} record classified {kind:?}")
+        };
+        assert_eq!(m.level(), level);
+        // With duplicate keys serde keeps the last member and we the first: compare only
+        // when there is one "message".
+        let messages = memchr::memmem::find_iter(data, b"\"message\"").count();
+        if let (Some(serde_json::Value::String(text)), 1) = (value.get("message"), messages) {
+            assert_eq!(m.message(), text.as_str());
+        }
+    } else if let Some(k) = crate::core::ComplianceKind::from_name(key.as_bytes()) {
+        assert_eq!(kind, RecordKind::Compliance(k));
+    }
+}

@@ -1,0 +1,463 @@
+//! What a record is (activity, compliance event, system message) and which id it carries,
+//! found from a few bytes instead of a full parse.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use super::json;
+
+/// What kind of record a line holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind<'a> {
+    /// A Tweet, native ("original") or Activity Streams (`verb` `post` / `share`).
+    Activity,
+    /// A compliance event (a delete, a withholding, a user protecting their account, …).
+    Compliance(ComplianceKind),
+    /// A message from the service itself (`{"error":…}`, `{"warn":…}`, `{"info":…}`).
+    System(SystemMessage<'a>),
+    /// Not a JSON object: it does not start with `{` and end with `}`.
+    Malformed,
+}
+
+/// The kinds of compliance event, named as the service names them (the native top-level key,
+/// or the Activity Streams `verb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ComplianceKind {
+    /// `delete`: a Tweet (`status`) or a like (`favorite`) was deleted.
+    Delete,
+    /// `status_withheld`: a Tweet is withheld in some countries.
+    StatusWithheld,
+    /// `drop`: a Tweet must no longer be shown.
+    Drop,
+    /// `undrop`: a dropped Tweet may be shown again.
+    Undrop,
+    /// `scrub_geo`: remove location data from a user's Tweets up to an id.
+    ScrubGeo,
+    /// `user_delete`: an account was deleted.
+    UserDelete,
+    /// `user_undelete`: a deleted account was restored.
+    UserUndelete,
+    /// `user_protect`: an account became protected.
+    UserProtect,
+    /// `user_unprotect`: an account stopped being protected.
+    UserUnprotect,
+    /// `user_suspend`: an account was suspended.
+    UserSuspend,
+    /// `user_unsuspend`: a suspension was lifted.
+    UserUnsuspend,
+    /// `user_withheld`: an account is withheld in some countries.
+    UserWithheld,
+    /// `tweet_edit`: a Tweet was edited (each edit is a new Tweet id).
+    TweetEdit,
+}
+
+impl ComplianceKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ComplianceKind; 13] = [
+        ComplianceKind::Delete,
+        ComplianceKind::StatusWithheld,
+        ComplianceKind::Drop,
+        ComplianceKind::Undrop,
+        ComplianceKind::ScrubGeo,
+        ComplianceKind::UserDelete,
+        ComplianceKind::UserUndelete,
+        ComplianceKind::UserProtect,
+        ComplianceKind::UserUnprotect,
+        ComplianceKind::UserSuspend,
+        ComplianceKind::UserUnsuspend,
+        ComplianceKind::UserWithheld,
+        ComplianceKind::TweetEdit,
+    ];
+
+    /// The name on the wire: the native key, and the Activity Streams verb.
+    pub fn name(self) -> &'static str {
+        match self {
+            ComplianceKind::Delete => "delete",
+            ComplianceKind::StatusWithheld => "status_withheld",
+            ComplianceKind::Drop => "drop",
+            ComplianceKind::Undrop => "undrop",
+            ComplianceKind::ScrubGeo => "scrub_geo",
+            ComplianceKind::UserDelete => "user_delete",
+            ComplianceKind::UserUndelete => "user_undelete",
+            ComplianceKind::UserProtect => "user_protect",
+            ComplianceKind::UserUnprotect => "user_unprotect",
+            ComplianceKind::UserSuspend => "user_suspend",
+            ComplianceKind::UserUnsuspend => "user_unsuspend",
+            ComplianceKind::UserWithheld => "user_withheld",
+            ComplianceKind::TweetEdit => "tweet_edit",
+        }
+    }
+
+    /// The kind with this wire name.
+    pub fn from_name(name: &[u8]) -> Option<ComplianceKind> {
+        ComplianceKind::ALL
+            .into_iter()
+            .find(|k| k.name().as_bytes() == name)
+    }
+}
+
+/// The severity key of a system message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// `{"info":…}`: e.g. "Replay Request Completed".
+    Info,
+    /// `{"warn":…}`.
+    Warn,
+    /// `{"error":…}`: e.g. "Forced Disconnect: Too many connections…".
+    Error,
+}
+
+impl Level {
+    fn from_key(key: &[u8]) -> Option<Level> {
+        match key {
+            b"info" => Some(Level::Info),
+            b"warn" => Some(Level::Warn),
+            b"error" => Some(Level::Error),
+            _ => None,
+        }
+    }
+
+    /// The key on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// A system message: its level and its `message` text, borrowed from the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SystemMessage<'a> {
+    level: Level,
+    raw_message: &'a [u8],
+}
+
+impl<'a> SystemMessage<'a> {
+    /// `info`, `warn` or `error`.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The `message` member exactly as on the wire, JSON escapes and all (empty when absent).
+    pub fn raw_message(&self) -> &'a [u8] {
+        self.raw_message
+    }
+
+    /// The `message` text, unescaped. Borrowed when it has no escapes (the usual case).
+    pub fn message(&self) -> Cow<'a, str> {
+        if !self.raw_message.contains(&b'\\') {
+            return String::from_utf8_lossy(self.raw_message);
+        }
+        // Escapes are rare (a trailing "\n\n" in some messages): let serde_json do them right.
+        let mut quoted = Vec::with_capacity(self.raw_message.len() + 2);
+        quoted.push(b'"');
+        quoted.extend_from_slice(self.raw_message);
+        quoted.push(b'"');
+        match serde_json::from_slice::<String>(&quoted) {
+            Ok(s) => Cow::Owned(s),
+            Err(_) => String::from_utf8_lossy(self.raw_message),
+        }
+    }
+}
+
+/// Classifies one record (a line without its terminator).
+///
+/// Cost: a prefix test for native compliance and system messages and for native Tweets that
+/// start with `created_at` (as the service's do); otherwise one `memmem` pass for the first
+/// `"verb"` key, which is how Activity Streams compliance is told from activities. serde_json
+/// runs only to unescape a system message's text, on request.
+///
+/// It is not a validator: a record that starts with `{` and ends with `}` is trusted to be the
+/// object it looks like. Typed parsing is the caller's.
+///
+/// ```
+/// use gnip_stream::core::{classify, ComplianceKind, Level, RecordKind};
+/// assert_eq!(classify(br#"{"created_at":"Wed Oct 10","id_str":"1"}"#), RecordKind::Activity);
+/// assert_eq!(
+///     classify(br#"{"delete":{"status":{"id_str":"1"}}}"#),
+///     RecordKind::Compliance(ComplianceKind::Delete)
+/// );
+/// match classify(br#"{"error":{"message":"Forced Disconnect","sent":"…"}}"#) {
+///     RecordKind::System(m) => {
+///         assert_eq!(m.level(), Level::Error);
+///         assert_eq!(m.message(), "Forced Disconnect");
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// assert_eq!(classify(b"not json"), RecordKind::Malformed);
+/// ```
+pub fn classify(record: &[u8]) -> RecordKind<'_> {
+    let start = json::skip_ws(record, 0);
+    let end = record
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'));
+    if record.get(start) != Some(&b'{') || end.map(|e| record[e]) != Some(b'}') {
+        return RecordKind::Malformed;
+    }
+    let Some((key, value)) = json::members(record, start).next() else {
+        // `{}` or a broken first member: an object, but not one of the service's shapes.
+        return if json::skip_ws(record, start + 1) == end.unwrap_or(0) {
+            RecordKind::Activity
+        } else {
+            RecordKind::Malformed
+        };
+    };
+    if key == b"created_at" {
+        return RecordKind::Activity;
+    }
+    if let Some(level) = Level::from_key(key) {
+        let raw_message = json::member(value, b"message")
+            .and_then(json::string_contents)
+            .unwrap_or_default();
+        return RecordKind::System(SystemMessage { level, raw_message });
+    }
+    if let Some(kind) = ComplianceKind::from_name(key) {
+        return RecordKind::Compliance(kind);
+    }
+    match first_verb(record) {
+        Some(verb) => match ComplianceKind::from_name(verb) {
+            Some(kind) => RecordKind::Compliance(kind),
+            None => RecordKind::Activity,
+        },
+        None => RecordKind::Activity,
+    }
+}
+
+/// The value of the first `"verb"` key in the record, wherever it is.
+///
+/// In Activity Streams a compliance record's only `verb` is its top-level one, and an
+/// activity's verbs (its own and those of a shared or quoted activity inside it) are all `post`
+/// or `share`; so the first `verb` tells the two apart without tracking depth. The key must be
+/// followed by `:` and a string, which a `"verb"` inside a string value never is.
+fn first_verb(record: &[u8]) -> Option<&[u8]> {
+    // Building a finder costs more than searching a short record: build it once.
+    static FINDER: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(b"\"verb\""));
+    let mut from = 0;
+    while let Some(hit) = finder.find(&record[from..]) {
+        let after = from + hit + 6;
+        let colon = json::skip_ws(record, after);
+        if record.get(colon) == Some(&b':') {
+            let v = json::skip_ws(record, colon + 1);
+            if record.get(v) == Some(&b'"') {
+                let v_end = json::end_of_string(record, v)?;
+                return Some(&record[v + 1..v_end - 1]);
+            }
+        }
+        from = after;
+    }
+    None
+}
+
+/// The id a record is about, borrowed and exact (never through a float): for an activity the
+/// Tweet id, for a compliance event the Tweet or user it concerns. `None` for system messages,
+/// malformed records and records without one.
+///
+/// Native records give their `id_str` (or the digits of `id` where `id_str` is missing, as in
+/// some old deletes); Activity Streams records give the numeric tail of their `id` URN
+/// (`tag:search.twitter.com,2005:887453193294282752` → `887453193294282752`), for compliance
+/// that of `object.id`, else `actor.id`.
+///
+/// ```
+/// use gnip_stream::core::record_id;
+/// let native = br#"{"created_at":"x","id":715947673707089920,"id_str":"715947673707089921"}"#;
+/// assert_eq!(record_id(native), Some("715947673707089921"));
+/// let as_ = br#"{"id":"tag:search.twitter.com,2005:887453193294282752","verb":"post"}"#;
+/// assert_eq!(record_id(as_), Some("887453193294282752"));
+/// ```
+pub fn record_id(record: &[u8]) -> Option<&str> {
+    record_id_of_kind(record, classify(record))
+}
+
+/// [`record_id`] for a record already classified as `kind`.
+pub(crate) fn record_id_of_kind<'a>(record: &'a [u8], kind: RecordKind<'_>) -> Option<&'a str> {
+    let start = json::skip_ws(record, 0);
+    match kind {
+        RecordKind::Activity => top_level_id(record, start),
+        RecordKind::Compliance(_) => compliance_id(record, start),
+        RecordKind::System(_) | RecordKind::Malformed => None,
+    }
+}
+
+fn top_level_id(record: &[u8], start: usize) -> Option<&str> {
+    let mut numeric = None;
+    for (key, value) in json::members(record, start) {
+        match key {
+            b"id_str" => return json::string_contents(value).and_then(digits),
+            b"id" if value.first() == Some(&b'"') => {
+                // Activity Streams: a URN whose numeric tail is the Tweet id.
+                return json::string_contents(value).and_then(numeric_tail);
+            }
+            b"id" => numeric = digits(value),
+            _ => {}
+        }
+    }
+    numeric
+}
+
+fn compliance_id(record: &[u8], start: usize) -> Option<&str> {
+    let (first_key, first_value) = json::members(record, start).next()?;
+    if ComplianceKind::from_name(first_key).is_some() {
+        // Native: `{"delete":{"status":{"id_str":…}}}`, `{"user_protect":{"id":…}}`, …
+        return native_compliance_id(first_value);
+    }
+    let mut actor = None;
+    for (key, value) in json::members(record, start) {
+        match key {
+            b"object" => {
+                if let Some(id) = json::member(value, b"id").and_then(json::string_contents) {
+                    return numeric_tail(id);
+                }
+            }
+            b"actor" => actor = json::member(value, b"id").and_then(json::string_contents),
+            _ => {}
+        }
+    }
+    actor.and_then(numeric_tail)
+}
+
+/// The id inside a native compliance body: its own `id_str`/`id`, else that of the first
+/// nested object that has one (`status`, `user`), else the `user_id_str` of `scrub_geo`.
+fn native_compliance_id(body: &[u8]) -> Option<&str> {
+    if let Some(id) = own_id(body) {
+        return Some(id);
+    }
+    for (_, value) in json::members(body, 0) {
+        if value.first() == Some(&b'{') {
+            if let Some(id) = own_id(value) {
+                return Some(id);
+            }
+        }
+    }
+    json::member(body, b"user_id_str")
+        .and_then(json::string_contents)
+        .and_then(digits)
+        .or_else(|| json::member(body, b"user_id").and_then(digits))
+}
+
+fn own_id(object: &[u8]) -> Option<&str> {
+    let mut numeric = None;
+    for (key, value) in json::members(object, 0) {
+        match key {
+            b"id_str" => return json::string_contents(value).and_then(digits),
+            b"id" => {
+                numeric = json::string_contents(value)
+                    .and_then(digits)
+                    .or_else(|| digits(value))
+            }
+            _ => {}
+        }
+    }
+    numeric
+}
+
+/// `raw` if it is a non-empty run of ASCII digits.
+fn digits(raw: &[u8]) -> Option<&str> {
+    if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(raw).ok()
+}
+
+/// The trailing run of digits of a URN such as `tag:search.twitter.com,2012:user\/1375036644`.
+fn numeric_tail(urn: &[u8]) -> Option<&str> {
+    let start = urn
+        .iter()
+        .rposition(|c| !c.is_ascii_digit())
+        .map_or(0, |p| p + 1);
+    digits(&urn[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_compliance_name_round_trips_in_both_formats() {
+        for kind in ComplianceKind::ALL {
+            assert_eq!(
+                ComplianceKind::from_name(kind.name().as_bytes()),
+                Some(kind)
+            );
+            let native = format!(r#"{{"{}":{{"id":1,"timestamp_ms":"1"}}}}"#, kind.name());
+            assert_eq!(classify(native.as_bytes()), RecordKind::Compliance(kind));
+            let as_ = format!(
+                r#"{{"objectType":"activity","verb" : "{}","object":{{"id":"tag:x,2005:42"}}}}"#,
+                kind.name()
+            );
+            assert_eq!(classify(as_.as_bytes()), RecordKind::Compliance(kind));
+            assert_eq!(record_id(as_.as_bytes()), Some("42"));
+        }
+    }
+
+    #[test]
+    fn shares_with_nested_post_verbs_are_activities() {
+        let share =
+            br#"{"object":{"verb":"post","id":"tag:x,2005:1"},"verb":"share","id":"tag:x,2005:2"}"#;
+        assert_eq!(classify(share), RecordKind::Activity);
+        assert_eq!(record_id(share), Some("2"));
+        // "verb" inside a string is not a key.
+        let text =
+            br#"{"body":"the \"verb\": \"delete\" trick","verb":"post","id":"tag:x,2005:3"}"#;
+        assert_eq!(classify(text), RecordKind::Activity);
+    }
+
+    #[test]
+    fn malformed_is_anything_but_an_object() {
+        for bad in [
+            &b""[..],
+            b" ",
+            b"[1]",
+            b"\"s\"",
+            b"{\"a\":1",
+            b"a}",
+            b"{\"a\" garbage }",
+        ] {
+            assert_eq!(
+                classify(bad),
+                RecordKind::Malformed,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(classify(b" {} "), RecordKind::Activity);
+    }
+
+    #[test]
+    fn system_message_text_is_borrowed_or_unescaped() {
+        let r = br#"{"info":{"message":"Some info from Gnip.\n\n","sent":"2013"}}"#;
+        let RecordKind::System(m) = classify(r) else {
+            panic!()
+        };
+        assert_eq!(m.level(), Level::Info);
+        assert_eq!(m.raw_message(), br"Some info from Gnip.\n\n");
+        assert_eq!(m.message(), "Some info from Gnip.\n\n");
+        let r = br#"{"warn":{"sent":"2013"}}"#;
+        let RecordKind::System(m) = classify(r) else {
+            panic!()
+        };
+        assert_eq!((m.level(), m.message()), (Level::Warn, Cow::Borrowed("")));
+        assert!(
+            matches!(classify(br#"{"info":{"message":"x"}}"#), RecordKind::System(m) if matches!(m.message(), Cow::Borrowed("x")))
+        );
+    }
+
+    #[test]
+    fn ids_beyond_2_pow_53_are_exact() {
+        let r = br#"{"created_at":"x","id":601430178305220600,"id_str":"601430178305220608"}"#;
+        assert_eq!(record_id(r), Some("601430178305220608"));
+        let r = br#"{"delete":{"status":{"id":6832057002,"user_id":18378841}}}"#;
+        assert_eq!(record_id(r), Some("6832057002"));
+        let r = br#"{"scrub_geo":{"user_id":14090452,"user_id_str":"14090452","up_to_status_id":23260136625}}"#;
+        assert_eq!(record_id(r), Some("14090452"));
+        let r = br#"{"verb":"user_delete","object":{"id":"tag:search.twitter.com,2012:user\/1602954684"}}"#;
+        assert_eq!(record_id(r), Some("1602954684"));
+        let r = br#"{"verb":"scrub_geo","actor":{"id":"id:twitter.com:598851423"},"target":{}}"#;
+        assert_eq!(record_id(r), Some("598851423"));
+        assert_eq!(record_id(br#"{"info":{"message":"x"}}"#), None);
+        assert_eq!(record_id(br#"{"created_at":"x","id":-1}"#), None);
+    }
+}

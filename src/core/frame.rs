@@ -1,0 +1,269 @@
+//! The push decoder that turns compressed bytes into classified records: gzip → lines → kinds.
+
+use super::classify::{RecordKind, classify, record_id_of_kind};
+use super::gzip::{DecodeStatus, GzipDecoder};
+use super::lines::{DEFAULT_MAX_RECORD, Line, LineSplitter};
+use crate::Error;
+
+/// The default inflate buffer: 64 KiB.
+///
+/// Records that lie inside one buffer are handed out without a copy; with 6 KB records about
+/// one in ten spans two buffers and is copied once. Larger buffers measured no faster, and this
+/// one fits the memory budget of small boxes.
+pub const DEFAULT_BUFFER: usize = 64 * 1024;
+
+/// Settings for a [`FrameDecoder`]. Every field has a documented default.
+///
+/// ```
+/// use gnip_stream::core::{DecoderConfig, FrameDecoder};
+/// let dec = FrameDecoder::with_config(
+///     DecoderConfig::default().max_record(256 * 1024).check_crc(true),
+/// )?;
+/// # let _ = dec;
+/// # Ok::<(), gnip_stream::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecoderConfig {
+    max_record: usize,
+    check_crc: bool,
+    buffer: usize,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        DecoderConfig {
+            max_record: DEFAULT_MAX_RECORD,
+            check_crc: false,
+            buffer: DEFAULT_BUFFER,
+        }
+    }
+}
+
+impl DecoderConfig {
+    /// Longest record accepted, in bytes without `\r\n` (default [`DEFAULT_MAX_RECORD`],
+    /// 1 MiB; at least 1). Longer ones are skipped and reported as [`Event::Overlong`].
+    pub fn max_record(mut self, bytes: usize) -> Self {
+        self.max_record = bytes;
+        self
+    }
+
+    /// Check the gzip trailer's CRC-32 (default off: a live stream's trailer never comes; turn
+    /// it on for Replay).
+    pub fn check_crc(mut self, on: bool) -> Self {
+        self.check_crc = on;
+        self
+    }
+
+    /// Size of the inflate buffer (default [`DEFAULT_BUFFER`], 64 KiB; 1 KiB to 16 MiB).
+    pub fn buffer(mut self, bytes: usize) -> Self {
+        self.buffer = bytes;
+        self
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.max_record == 0 {
+            return Err(Error::InvalidConfig {
+                reason: "max_record must be at least 1 byte",
+            });
+        }
+        if !(1024..=16 << 20).contains(&self.buffer) {
+            return Err(Error::InvalidConfig {
+                reason: "buffer must be 1 KiB to 16 MiB",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What the decoder found in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A record (an activity, a compliance event, a system message or a malformed line).
+    Record(Record<'a>),
+    /// A keep-alive: an empty line.
+    Heartbeat,
+    /// A record longer than the maximum was skipped; the stream goes on.
+    Overlong {
+        /// Its length in bytes, without the line terminator.
+        len: u64,
+    },
+    /// The stream ended inside a record, which was dropped (only from
+    /// [`FrameDecoder::finish`] and [`FrameDecoder::reset`]).
+    Incomplete {
+        /// The bytes of it that had arrived.
+        len: u64,
+    },
+}
+
+/// One record: its bytes, borrowed from the decoder's buffer, and what kind it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    bytes: &'a [u8],
+    kind: RecordKind<'a>,
+}
+
+impl<'a> Record<'a> {
+    /// Classifies `bytes` (one line without its terminator) into a record.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Record {
+            bytes,
+            kind: classify(bytes),
+        }
+    }
+
+    /// The record exactly as received, without its `\r\n`.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// What kind of record this is.
+    pub fn kind(&self) -> RecordKind<'a> {
+        self.kind
+    }
+
+    /// The record as text, if it is valid UTF-8 (the service sends UTF-8).
+    pub fn as_str(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes).ok()
+    }
+
+    /// The id the record is about, exact: see [`record_id`](super::record_id).
+    pub fn id(&self) -> Option<&'a str> {
+        record_id_of_kind(self.bytes, self.kind)
+    }
+}
+
+/// The whole sans-IO decode path: gzip bytes in, in any pieces; [`Event`]s out, as soon as the
+/// bytes that make them have arrived.
+///
+/// Memory is fixed: the inflate state (about 43 KiB), one inflate buffer
+/// ([`DecoderConfig::buffer`]) and one carry buffer that grows to at most
+/// [`DecoderConfig::max_record`] + 1. Nothing is allocated per record once the carry buffer has
+/// grown to the largest record seen.
+///
+/// ```
+/// use gnip_stream::core::{Event, FrameDecoder, GzipEncoder, RecordKind};
+///
+/// let mut gz = Vec::new();
+/// let mut enc = GzipEncoder::new(6);
+/// enc.write_flush(b"{\"created_at\":\"x\",\"id_str\":\"1\"}\r\n\r\n", &mut gz);
+///
+/// let mut dec = FrameDecoder::new();
+/// let mut ids = Vec::new();
+/// let mut heartbeats = 0;
+/// for piece in gz.chunks(3) {
+///     dec.feed(piece, |event| match event {
+///         Event::Record(r) if r.kind() == RecordKind::Activity => ids.push(r.id().unwrap().to_owned()),
+///         Event::Heartbeat => heartbeats += 1,
+///         _ => {}
+///     })?;
+/// }
+/// assert_eq!((ids, heartbeats), (vec!["1".to_owned()], 1));
+/// # Ok::<(), gnip_stream::Error>(())
+/// ```
+pub struct FrameDecoder {
+    gzip: GzipDecoder,
+    lines: LineSplitter,
+    buf: Box<[u8]>,
+}
+
+impl std::fmt::Debug for FrameDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameDecoder")
+            .field("gzip", &self.gzip)
+            .field("lines", &self.lines)
+            .field("buffer", &self.buf.len())
+            .finish()
+    }
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn event(line: Line<'_>) -> Event<'_> {
+    match line {
+        Line::Record(bytes) => Event::Record(Record::new(bytes)),
+        Line::Heartbeat => Event::Heartbeat,
+        Line::Overlong { len } => Event::Overlong { len },
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder with the default configuration (for a live stream).
+    pub fn new() -> Self {
+        Self::build(DecoderConfig::default())
+    }
+
+    /// A decoder with `config`, once it is checked.
+    pub fn with_config(config: DecoderConfig) -> Result<Self, Error> {
+        config.validate()?;
+        Ok(Self::build(config))
+    }
+
+    fn build(config: DecoderConfig) -> Self {
+        FrameDecoder {
+            gzip: GzipDecoder::new().with_crc_check(config.check_crc),
+            lines: LineSplitter::new(config.max_record),
+            buf: vec![0u8; config.buffer].into_boxed_slice(),
+        }
+    }
+
+    /// Decodes `input` and calls `on_event` for every event it completes, in stream order.
+    ///
+    /// On an error, the events before the bad bytes have been delivered, and the decoder stays
+    /// failed until [`FrameDecoder::reset`].
+    pub fn feed(&mut self, input: &[u8], mut on_event: impl FnMut(Event<'_>)) -> Result<(), Error> {
+        let mut rest = input;
+        loop {
+            let p = self.gzip.decode(rest, &mut self.buf);
+            rest = &rest[p.consumed..];
+            // The bytes before an error are good: split them first, then report the error.
+            self.lines
+                .push(&self.buf[..p.written], |line| on_event(event(line)));
+            if p.status? == DecodeStatus::NeedInput {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The stream ended. Reports a record it ended inside as [`Event::Incomplete`], then says
+    /// whether the gzip stream was complete ([`Error::Truncated`] if it ended inside a member,
+    /// which is how every live connection ends). Leaves the decoder ready for a new stream.
+    pub fn finish(&mut self, mut on_event: impl FnMut(Event<'_>)) -> Result<(), Error> {
+        if let Some(len) = self.lines.finish() {
+            on_event(Event::Incomplete { len });
+        }
+        let end = self.gzip.finish();
+        self.gzip.reset();
+        end
+    }
+
+    /// Forgets the current stream (after an error, or for a new connection). Returns the length
+    /// of a partial record it dropped, if there was one.
+    pub fn reset(&mut self) -> Option<u64> {
+        self.gzip.reset();
+        self.lines.reset()
+    }
+
+    /// Compressed bytes consumed since the last reset.
+    pub fn bytes_in(&self) -> u64 {
+        self.gzip.total_in()
+    }
+
+    /// Inflated bytes produced since the last reset.
+    pub fn bytes_out(&self) -> u64 {
+        self.gzip.total_out()
+    }
+
+    /// Complete gzip members seen since the last reset (a Replay stream has one).
+    pub fn members(&self) -> u64 {
+        self.gzip.members()
+    }
+
+    /// Bytes held for a record that has not ended yet.
+    pub fn pending_len(&self) -> u64 {
+        self.lines.pending_len()
+    }
+}

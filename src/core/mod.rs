@@ -1,0 +1,29 @@
+//! The sans-IO core: compressed bytes in, classified records out, nothing else.
+//!
+//! # In scope
+//! - [`GzipDecoder`]: RFC 1952 members (every header field, trailer checks) over miniz_oxide's
+//!   raw inflate, fed in pieces of any size, handing out bytes as soon as they exist.
+//! - [`LineSplitter`]: `\n` splitting with one `\r` stripped, heartbeats, a bounded carry buffer.
+//! - [`classify`] and [`record_id`]: what a record is and which id it carries, from a few bytes.
+//! - [`FrameDecoder`]: the three above as one push decoder emitting [`Event`]s.
+//! - [`GzipEncoder`]: the sending side, for the simulator and the tests.
+//!
+//! # Out of scope
+//! Sockets, HTTP, TLS, threads, clocks and `std::io::Read`: the connection shell feeds this
+//! core whatever bytes it read and decides what to do with the events. That is what lets the
+//! whole decode path be unit-tested at every split point and fuzzed without a network.
+
+mod classify;
+mod crc32;
+mod frame;
+mod gzip;
+mod gzip_encoder;
+pub(crate) mod json;
+mod lines;
+
+pub use classify::{ComplianceKind, Level, RecordKind, SystemMessage, classify, record_id};
+pub use crc32::Crc32;
+pub use frame::{DEFAULT_BUFFER, DecoderConfig, Event, FrameDecoder, Record};
+pub use gzip::{DecodeStatus, GzipDecoder, Progress};
+pub use gzip_encoder::{GzipEncoder, MINIMAL_HEADER};
+pub use lines::{DEFAULT_MAX_RECORD, Line, LineSplitter};

@@ -137,7 +137,6 @@ pub fn gzip_records(data: &[u8]) {
     let max = 64 + (seed % 512) as usize;
     let config = DecoderConfig::default()
         .max_record(max)
-        .buffer(1024)
         .check_crc(mode & 2 != 0);
     if mode % 2 == 0 {
         let (whole, whole_end) = decode_in_pieces(body, &[body.len()], config);

@@ -21,12 +21,14 @@
 //! for piece in wire.chunks(5) {
 //!     decoder.feed(piece, |event| {
 //!         if let Event::Record(record) = event {
-//!             seen.push((record.kind(), record.id().map(str::to_owned)));
+//!             let is_activity = record.kind() == RecordKind::Activity;
+//!             seen.push((is_activity, record.id().map(str::to_owned)));
 //!         }
 //!     })?;
 //! }
 //! assert_eq!(seen.len(), 2);
-//! assert_eq!(seen[0], (RecordKind::Activity, Some("900000000000000001".to_owned())));
+//! assert_eq!(seen[0], (true, Some("900000000000000001".to_owned())));
+//! assert_eq!(seen[1], (false, Some("7".to_owned()))); // a compliance event (a delete)
 //! # Ok::<(), gnip_stream::Error>(())
 //! ```
 //!
@@ -37,8 +39,9 @@
 //!
 //! # Limits
 //! A record may be at most [`core::DEFAULT_MAX_RECORD`] bytes (1 MiB, configurable); longer
-//! ones are skipped and reported. Decoder memory is fixed: about 43 KiB of inflate state, a
-//! 64 KiB inflate buffer and a carry buffer no larger than the maximum record.
+//! ones are skipped and reported. Decoder memory is fixed: about 11 KiB of decompressor tables,
+//! the 32 KiB deflate window (records are handed out straight from it) and a carry buffer no
+//! larger than the maximum record.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -180,7 +180,7 @@ impl<'a> SystemMessage<'a> {
 ///     classify(br#"{"delete":{"status":{"id_str":"1"}}}"#),
 ///     RecordKind::Compliance(ComplianceKind::Delete)
 /// );
-/// match classify(br#"{"error":{"message":"Forced Disconnect","sent":"…"}}"#) {
+/// match classify(br#"{"error":{"message":"Forced Disconnect","sent":"2017-01-11T18:12:52+00:00"}}"#) {
 ///     RecordKind::System(m) => {
 ///         assert_eq!(m.level(), Level::Error);
 ///         assert_eq!(m.message(), "Forced Disconnect");

@@ -1,24 +1,15 @@
 //! The push decoder that turns compressed bytes into classified records: gzip → lines → kinds.
 
 use super::classify::{RecordKind, classify, record_id_of_kind};
-use super::gzip::{DecodeStatus, GzipDecoder};
+use super::gzip::GzipDecoder;
 use super::lines::{DEFAULT_MAX_RECORD, Line, LineSplitter};
 use crate::Error;
-
-/// The default inflate buffer: 64 KiB.
-///
-/// Records that lie inside one buffer are handed out without a copy; with 6 KB records about
-/// one in ten spans two buffers and is copied once. Larger buffers measured no faster, and this
-/// one fits the memory budget of small boxes.
-pub const DEFAULT_BUFFER: usize = 64 * 1024;
 
 /// Settings for a [`FrameDecoder`]. Every field has a documented default.
 ///
 /// ```
 /// use gnip_stream::core::{DecoderConfig, FrameDecoder};
-/// let dec = FrameDecoder::with_config(
-///     DecoderConfig::default().max_record(256 * 1024).check_crc(true),
-/// )?;
+/// let dec = FrameDecoder::with_config(DecoderConfig::default().max_record(256 * 1024).check_crc(true))?;
 /// # let _ = dec;
 /// # Ok::<(), gnip_stream::Error>(())
 /// ```
@@ -26,7 +17,6 @@ pub const DEFAULT_BUFFER: usize = 64 * 1024;
 pub struct DecoderConfig {
     max_record: usize,
     check_crc: bool,
-    buffer: usize,
 }
 
 impl Default for DecoderConfig {
@@ -34,7 +24,6 @@ impl Default for DecoderConfig {
         DecoderConfig {
             max_record: DEFAULT_MAX_RECORD,
             check_crc: false,
-            buffer: DEFAULT_BUFFER,
         }
     }
 }
@@ -54,21 +43,10 @@ impl DecoderConfig {
         self
     }
 
-    /// Size of the inflate buffer (default [`DEFAULT_BUFFER`], 64 KiB; 1 KiB to 16 MiB).
-    pub fn buffer(mut self, bytes: usize) -> Self {
-        self.buffer = bytes;
-        self
-    }
-
     fn validate(&self) -> Result<(), Error> {
         if self.max_record == 0 {
             return Err(Error::InvalidConfig {
                 reason: "max_record must be at least 1 byte",
-            });
-        }
-        if !(1024..=16 << 20).contains(&self.buffer) {
-            return Err(Error::InvalidConfig {
-                reason: "buffer must be 1 KiB to 16 MiB",
             });
         }
         Ok(())
@@ -135,10 +113,11 @@ impl<'a> Record<'a> {
 /// The whole sans-IO decode path: gzip bytes in, in any pieces; [`Event`]s out, as soon as the
 /// bytes that make them have arrived.
 ///
-/// Memory is fixed: the inflate state (about 43 KiB), one inflate buffer
-/// ([`DecoderConfig::buffer`]) and one carry buffer that grows to at most
-/// [`DecoderConfig::max_record`] + 1. Nothing is allocated per record once the carry buffer has
-/// grown to the largest record seen.
+/// Records are borrowed straight from the gzip decoder's 32 KiB deflate window; only a record
+/// that spans two runs of output (one inflate step, or the window's wrap) is copied, once, into
+/// the carry buffer. Memory is fixed: the decompressor (about 11 KiB), the window (32 KiB) and
+/// the carry buffer, which grows to at most [`DecoderConfig::max_record`] + 1. Nothing is
+/// allocated per record once the carry buffer has grown to the largest record seen.
 ///
 /// ```
 /// use gnip_stream::core::{Event, FrameDecoder, GzipEncoder, RecordKind};
@@ -163,7 +142,6 @@ impl<'a> Record<'a> {
 pub struct FrameDecoder {
     gzip: GzipDecoder,
     lines: LineSplitter,
-    buf: Box<[u8]>,
 }
 
 impl std::fmt::Debug for FrameDecoder {
@@ -171,7 +149,6 @@ impl std::fmt::Debug for FrameDecoder {
         f.debug_struct("FrameDecoder")
             .field("gzip", &self.gzip)
             .field("lines", &self.lines)
-            .field("buffer", &self.buf.len())
             .finish()
     }
 }
@@ -206,7 +183,6 @@ impl FrameDecoder {
         FrameDecoder {
             gzip: GzipDecoder::new().with_crc_check(config.check_crc),
             lines: LineSplitter::new(config.max_record),
-            buf: vec![0u8; config.buffer].into_boxed_slice(),
         }
     }
 
@@ -215,17 +191,11 @@ impl FrameDecoder {
     /// On an error, the events before the bad bytes have been delivered, and the decoder stays
     /// failed until [`FrameDecoder::reset`].
     pub fn feed(&mut self, input: &[u8], mut on_event: impl FnMut(Event<'_>)) -> Result<(), Error> {
-        let mut rest = input;
-        loop {
-            let p = self.gzip.decode(rest, &mut self.buf);
-            rest = &rest[p.consumed..];
-            // The bytes before an error are good: split them first, then report the error.
-            self.lines
-                .push(&self.buf[..p.written], |line| on_event(event(line)));
-            if p.status? == DecodeStatus::NeedInput {
-                return Ok(());
-            }
-        }
+        let lines = &mut self.lines;
+        // The gzip decoder hands out the bytes before an error first: they are split too.
+        self.gzip.decode(input, |bytes| {
+            lines.push(bytes, |line| on_event(event(line)))
+        })
     }
 
     /// The stream ended. Reports a record it ended inside as [`Event::Incomplete`], then says

@@ -1,7 +1,8 @@
-//! Incremental gzip (RFC 1952) member decoder over miniz_oxide's raw inflate.
+//! Incremental gzip (RFC 1952) member decoder over miniz_oxide's raw inflate core.
 
-use miniz_oxide::inflate::stream::{InflateState, inflate};
-use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+use miniz_oxide::inflate::TINFLStatus;
+use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
+use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
 
 use super::crc32::Crc32;
 use crate::Error;
@@ -15,31 +16,9 @@ const RESERVED: u8 = 0xE0;
 // FTEXT is only a hint about the content; it changes nothing for the decoder.
 const _: u8 = FTEXT;
 
-/// How far one [`GzipDecoder::decode`] call got (miniz_oxide's `StreamResult` shape).
-///
-/// `written` bytes are good even when `status` is an error: they are what the stream held
-/// before the bad bytes, and they must be used, so that a corrupt stream loses nothing before
-/// the point of corruption.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
-    /// Bytes of input used. Unused input must be passed again on the next call.
-    pub consumed: usize,
-    /// Bytes written to the start of the output buffer.
-    pub written: usize,
-    /// Why the call returned, or what was wrong with the input.
-    pub status: Result<DecodeStatus, Error>,
-}
-
-/// Why [`GzipDecoder::decode`] returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeStatus {
-    /// All input was consumed and every byte it inflates to was handed out: the decoder holds
-    /// nothing back. Feed more input when it arrives.
-    NeedInput,
-    /// The output buffer is full; call again (with the unconsumed input, possibly none) to get
-    /// the rest.
-    OutputFull,
-}
+/// The deflate window (RFC 1951: distances reach back at most 32 KiB), which is also where the
+/// inflated bytes land and are handed out from.
+pub const WINDOW: usize = 32 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -67,33 +46,43 @@ enum State {
     Failed,
 }
 
-/// An incremental gzip decoder: bytes in any pieces, inflated bytes out as soon as they exist.
+/// An incremental gzip decoder: bytes in, in pieces of any size; inflated bytes out as soon as
+/// they exist, borrowed straight from the deflate window.
 ///
 /// It reads the full RFC 1952 header (FEXTRA, FNAME and FCOMMENT are skipped without being
-/// stored; FHCRC is verified), inflates the body with miniz_oxide, and checks the trailer:
-/// ISIZE always, CRC-32 only when [`GzipDecoder::with_crc_check`] asked for it (a live stream's
-/// trailer never arrives, so computing the CRC there is wasted work). A second member after a
-/// trailer is decoded as a continuation of the first.
+/// stored; FHCRC is verified), inflates the body with miniz_oxide's `decompress` into its own
+/// 32 KiB window, and checks the trailer: ISIZE always, CRC-32 only when
+/// [`GzipDecoder::with_crc_check`] asked for it (a live stream's trailer never arrives, so
+/// computing the CRC there is wasted work). A second member after a trailer is decoded as a
+/// continuation of the first.
 ///
-/// Memory is fixed at construction: the inflate state (a 32 KiB window plus tables, about
-/// 43 KiB) and a few counters. Nothing grows with the input.
+/// Driving `decompress` directly, rather than miniz_oxide's `stream::inflate`, does two things:
+/// the inflated bytes are handed out from the window without a copy into another buffer, and
+/// every byte inflated before corrupt data is handed out too (`stream::inflate` drops what is
+/// still in its window once it has seen an error).
+///
+/// Memory is fixed at construction: the decompressor's tables (about 11 KiB) and the 32 KiB
+/// window. Nothing grows with the input.
 ///
 /// ```
-/// use gnip_stream::core::{GzipDecoder, GzipEncoder, DecodeStatus};
+/// use gnip_stream::core::{GzipDecoder, GzipEncoder};
 ///
 /// let mut enc = GzipEncoder::new(6);
 /// let mut gz = Vec::new();
 /// enc.write_flush(b"{\"id_str\":\"1\"}\r\n", &mut gz);
 ///
 /// let mut dec = GzipDecoder::new();
-/// let mut out = [0u8; 64];
-/// let p = dec.decode(&gz, &mut out);
-/// assert_eq!(p.status, Ok(DecodeStatus::NeedInput));
-/// assert_eq!(&out[..p.written], b"{\"id_str\":\"1\"}\r\n");
+/// let mut out = Vec::new();
+/// dec.decode(&gz, |bytes| out.extend_from_slice(bytes))?;
+/// assert_eq!(out, b"{\"id_str\":\"1\"}\r\n");
+/// # Ok::<(), gnip_stream::Error>(())
 /// ```
 pub struct GzipDecoder {
     state: State,
-    inflate: Box<InflateState>,
+    inflater: Box<DecompressorOxide>,
+    window: Box<[u8; WINDOW]>,
+    /// Where the next inflated byte goes in `window`.
+    window_pos: usize,
     check_crc: bool,
     crc: Crc32,
     header_crc: Crc32,
@@ -128,7 +117,9 @@ impl GzipDecoder {
     pub fn new() -> Self {
         GzipDecoder {
             state: State::MemberStart,
-            inflate: InflateState::new_boxed(DataFormat::Raw),
+            inflater: Box::default(),
+            window: Box::new([0; WINDOW]),
+            window_pos: 0,
             check_crc: false,
             crc: Crc32::new(),
             header_crc: Crc32::new(),
@@ -148,15 +139,20 @@ impl GzipDecoder {
         self
     }
 
-    /// Forgets everything for a new stream (a new connection), keeping the allocations and the
-    /// CRC setting.
-    pub fn reset(&mut self) {
+    fn start_member(&mut self) {
         self.state = State::MemberStart;
-        self.inflate.reset(DataFormat::Raw);
+        self.inflater.init();
+        self.window_pos = 0;
         self.crc = Crc32::new();
         self.header_crc = Crc32::new();
         self.flags = 0;
         self.size = 0;
+    }
+
+    /// Forgets everything for a new stream (a new connection), keeping the allocations and the
+    /// CRC setting.
+    pub fn reset(&mut self) {
+        self.start_member();
         self.members = 0;
         self.total_in = 0;
         self.total_out = 0;
@@ -192,77 +188,74 @@ impl GzipDecoder {
         }
     }
 
-    /// Decodes as much of `input` as it can into `output`.
+    /// Decodes all of `input`, handing every run of inflated bytes to `sink` as soon as it
+    /// exists, in order. When this returns `Ok`, all input was used and nothing inflated is
+    /// held back, so a record the server flushed reaches the caller with the bytes that carried
+    /// it.
     ///
-    /// Returns with [`DecodeStatus::NeedInput`] only when all of `input` was used and nothing
-    /// inflated is held back, so a record the server flushed reaches the caller with the bytes
-    /// that carried it. Returns [`DecodeStatus::OutputFull`] when `output` filled first. Every
-    /// call makes progress or says why it cannot; none loops. After an error the decoder stays
-    /// failed ([`Error::DecoderFailed`]) until [`GzipDecoder::reset`].
-    pub fn decode(&mut self, input: &[u8], output: &mut [u8]) -> Progress {
+    /// On an error, `sink` has had every byte inflated before the bad data; the decoder then
+    /// stays failed ([`Error::DecoderFailed`]) until [`GzipDecoder::reset`]. No call loops:
+    /// each step consumes input or produces output, or stops.
+    pub fn decode(&mut self, input: &[u8], mut sink: impl FnMut(&[u8])) -> Result<(), Error> {
         let mut consumed = 0usize;
-        let mut written = 0usize;
-        let status = self.decode_inner(input, output, &mut consumed, &mut written);
-        if status.is_err() {
+        let result = self.decode_inner(input, &mut consumed, &mut sink);
+        if result.is_err() {
             self.state = State::Failed;
         }
         self.total_in += consumed as u64;
-        self.total_out += written as u64;
-        Progress {
-            consumed,
-            written,
-            status,
-        }
+        result
     }
 
     fn decode_inner(
         &mut self,
         input: &[u8],
-        output: &mut [u8],
         consumed: &mut usize,
-        written: &mut usize,
-    ) -> Result<DecodeStatus, Error> {
+        sink: &mut impl FnMut(&[u8]),
+    ) -> Result<(), Error> {
         loop {
-            if self.state == State::Failed {
-                return Err(Error::DecoderFailed);
-            }
-            if self.state == State::Body {
-                if *written == output.len() {
-                    return Ok(DecodeStatus::OutputFull);
-                }
-                let r = inflate(
-                    &mut self.inflate,
-                    &input[*consumed..],
-                    &mut output[*written..],
-                    MZFlush::None,
-                );
-                let fresh = &output[*written..*written + r.bytes_written];
-                if self.check_crc {
-                    self.crc.update(fresh);
-                }
-                // ISIZE is the length mod 2^32 (RFC 1952), so wrapping is the rule, not a bug.
-                self.size = self.size.wrapping_add(r.bytes_written as u32);
-                *consumed += r.bytes_consumed;
-                *written += r.bytes_written;
-                match r.status {
-                    Ok(MZStatus::StreamEnd) => self.state = State::Trailer { got: 0 },
-                    Ok(_) if r.bytes_consumed > 0 || r.bytes_written > 0 => {}
-                    // No progress possible with what we have: everything available is out.
-                    // (Inflate consumes all input before it stops for more, so none is left.)
-                    Ok(_) | Err(MZError::Buf) if *consumed == input.len() => {
-                        return Ok(DecodeStatus::NeedInput);
+            match self.state {
+                State::Failed => return Err(Error::DecoderFailed),
+                State::Body => {
+                    let rest = &input[*consumed..];
+                    let (status, used, made) = decompress(
+                        &mut self.inflater,
+                        rest,
+                        &mut self.window[..],
+                        self.window_pos,
+                        TINFL_FLAG_HAS_MORE_INPUT,
+                    );
+                    *consumed += used;
+                    let fresh = &self.window[self.window_pos..self.window_pos + made];
+                    if !fresh.is_empty() {
+                        if self.check_crc {
+                            self.crc.update(fresh);
+                        }
+                        // ISIZE is the length mod 2^32 (RFC 1952): wrapping is the rule.
+                        self.size = self.size.wrapping_add(made as u32);
+                        self.total_out += made as u64;
+                        // Bytes before a failure are good: out they go before the error does.
+                        sink(fresh);
                     }
-                    // Stuck with input left, or a data error: either way the deflate data is bad.
-                    Ok(_) | Err(_) => return Err(Error::CorruptDeflate),
+                    // The window wraps: a match may reach back across its end.
+                    self.window_pos = (self.window_pos + made) % WINDOW;
+                    match status {
+                        TINFLStatus::Done => self.state = State::Trailer { got: 0 },
+                        // All input went in (decompress stops for input only when it is gone).
+                        TINFLStatus::NeedsMoreInput => return Ok(()),
+                        // The window's end was reached; go round from its start.
+                        TINFLStatus::HasMoreOutput if used > 0 || made > 0 => {}
+                        _ => return Err(Error::CorruptDeflate),
+                    }
                 }
-                continue;
+                _ => {
+                    // Header and trailer: a byte at a time (a few dozen bytes per connection).
+                    let Some(&b) = input.get(*consumed) else {
+                        return Ok(());
+                    };
+                    *consumed += 1;
+                    self.header_or_trailer_byte(b)?;
+                }
             }
-            // Header and trailer: byte at a time (a few dozen bytes per connection).
-            let Some(&b) = input.get(*consumed) else {
-                return Ok(DecodeStatus::NeedInput);
-            };
-            *consumed += 1;
-            self.header_or_trailer_byte(b)?;
         }
     }
 
@@ -352,11 +345,7 @@ impl GzipDecoder {
                     });
                 }
                 self.members += 1;
-                self.size = 0;
-                self.crc = Crc32::new();
-                self.header_crc = Crc32::new();
-                self.inflate.reset(DataFormat::Raw);
-                self.state = State::MemberStart;
+                self.start_member();
             }
             State::Body | State::Failed => unreachable_state(),
         }
@@ -392,34 +381,34 @@ mod tests {
     use super::*;
     use crate::core::GzipEncoder;
 
-    fn decode_all(dec: &mut GzipDecoder, input: &[u8], out_size: usize) -> Result<Vec<u8>, Error> {
-        let mut out = vec![0u8; out_size];
+    fn decode_all(dec: &mut GzipDecoder, input: &[u8]) -> Result<Vec<u8>, Error> {
         let mut all = Vec::new();
-        let mut rest = input;
-        loop {
-            let p = dec.decode(rest, &mut out);
-            all.extend_from_slice(&out[..p.written]);
-            rest = &rest[p.consumed..];
-            if p.status? == DecodeStatus::NeedInput {
-                assert!(rest.is_empty());
-                return Ok(all);
-            }
-        }
+        dec.decode(input, |b| all.extend_from_slice(b))?;
+        Ok(all)
     }
 
     #[test]
-    fn round_trip_tiny_output_buffer() {
+    fn round_trip_larger_than_the_window_with_crc() {
         let mut enc = GzipEncoder::new(6);
         let mut gz = Vec::new();
-        let data: Vec<u8> = (0..50_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let data: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| (i % 7919).to_le_bytes())
+            .collect();
         enc.write_flush(&data, &mut gz);
         enc.finish(&mut gz);
-        for out_size in [1, 7, 4096, 1 << 20] {
-            let mut dec = GzipDecoder::new().with_crc_check(true);
-            assert_eq!(decode_all(&mut dec, &gz, out_size).unwrap(), data);
-            assert_eq!(dec.members(), 1);
-            assert!(dec.finish().is_ok());
-        }
+        let mut dec = GzipDecoder::new().with_crc_check(true);
+        let mut pieces = 0;
+        let mut all = Vec::new();
+        dec.decode(&gz, |b| {
+            assert!(b.len() <= WINDOW);
+            pieces += 1;
+            all.extend_from_slice(b);
+        })
+        .unwrap();
+        assert_eq!(all, data);
+        assert!(pieces >= data.len() / WINDOW, "{pieces}");
+        assert_eq!((dec.members(), dec.total_out()), (1, data.len() as u64));
+        assert!(dec.finish().is_ok());
     }
 
     #[test]
@@ -430,22 +419,21 @@ mod tests {
         let cut = gz.len();
         enc.write_flush(b"second\r\n", &mut gz);
         let mut dec = GzipDecoder::new();
-        assert_eq!(decode_all(&mut dec, &gz[..cut], 64).unwrap(), b"first\r\n");
+        assert_eq!(decode_all(&mut dec, &gz[..cut]).unwrap(), b"first\r\n");
         assert_eq!(dec.finish(), Err(Error::Truncated));
-        assert_eq!(decode_all(&mut dec, &gz[cut..], 64).unwrap(), b"second\r\n");
+        assert_eq!(decode_all(&mut dec, &gz[cut..]).unwrap(), b"second\r\n");
     }
 
     #[test]
     fn error_poisons_until_reset() {
         let mut dec = GzipDecoder::new();
-        let mut out = [0u8; 8];
         assert_eq!(
-            dec.decode(b"{}", &mut out).status,
+            decode_all(&mut dec, b"{}"),
             Err(Error::NotGzip {
                 found: [b'{', b'}']
             })
         );
-        assert_eq!(dec.decode(b"", &mut out).status, Err(Error::DecoderFailed));
+        assert_eq!(decode_all(&mut dec, b""), Err(Error::DecoderFailed));
         assert_eq!(dec.finish(), Err(Error::DecoderFailed));
         dec.reset();
         assert!(dec.finish().is_ok());

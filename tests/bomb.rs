@@ -1,0 +1,113 @@
+//! Decompression bombs pass through in bounded memory: a counting allocator measures the peak
+//! heap the decoder uses while 1 GB of zeros, and 256 MiB of overlong lines, inflate through it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use gnip_stream::Error;
+use gnip_stream::core::{DEFAULT_MAX_RECORD, Event, FrameDecoder, GzipEncoder};
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call unchanged to the system allocator; only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
+        PEAK.fetch_max(live, Relaxed);
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const MIB: usize = 1 << 20;
+
+/// The counters are process-wide: measure one test at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Compresses `repeat` copies of `block` into one gzip member.
+fn bomb(block: &[u8], repeat: usize) -> Vec<u8> {
+    let mut enc = GzipEncoder::new(1);
+    let mut wire = Vec::new();
+    for _ in 0..repeat {
+        enc.write(block, &mut wire);
+    }
+    enc.finish(&mut wire);
+    wire
+}
+
+/// Decodes `wire` in 64 KiB pieces; returns the events (counted) and the peak heap above the
+/// level before the decoder was made.
+fn decode_measuring(wire: &[u8]) -> (Vec<String>, Result<(), Error>, usize, u64) {
+    let mut events = Vec::with_capacity(1024);
+    let base = LIVE.load(Relaxed);
+    PEAK.store(base, Relaxed);
+    let mut dec = FrameDecoder::new();
+    let mut note = |e: Event<'_>| match e {
+        Event::Record(r) => events.push(format!("record {}", r.bytes().len())),
+        other => events.push(format!("{other:?}")),
+    };
+    for piece in wire.chunks(64 * 1024) {
+        dec.feed(piece, &mut note).unwrap();
+    }
+    let out = dec.bytes_out();
+    let end = dec.finish(&mut note);
+    let peak = PEAK.load(Relaxed) - base;
+    drop(dec);
+    (events, end, peak, out)
+}
+
+#[test]
+fn one_gigabyte_of_zeros_inflates_in_bounded_memory() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let wire = bomb(&vec![0u8; MIB], 1024);
+    assert!(
+        wire.len() < 8 * MIB,
+        "a bomb: {} bytes compressed",
+        wire.len()
+    );
+    let (events, end, peak, out) = decode_measuring(&wire);
+    assert_eq!(out, 1 << 30);
+    // No newline in a gigabyte: one unterminated line, never held, reported at the end.
+    assert_eq!(
+        events,
+        vec![format!("Incomplete {{ len: {} }}", 1u64 << 30)]
+    );
+    assert_eq!(end, Ok(()));
+    assert!(peak <= BOUND, "peak heap {peak} bytes > {BOUND}");
+}
+
+/// Decompressor (~11 KiB) + the 32 KiB window + a carry of at most 1 MiB + 1, which while it
+/// grows from 512 KiB to its cap briefly holds both blocks (a realloc copies): 1.5 × the
+/// maximum record, plus slack for the test's own vectors.
+const BOUND: usize = DEFAULT_MAX_RECORD * 3 / 2 + 256 * 1024;
+
+#[test]
+fn overlong_lines_in_a_bomb_are_skipped_in_bounded_memory() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // 2 MiB lines of 'x', each terminated: every one is over the 1 MiB limit.
+    let mut block = vec![b'x'; 2 * MIB - 2];
+    block.extend_from_slice(b"\r\n");
+    let wire = bomb(&block, 128);
+    let (events, end, peak, out) = decode_measuring(&wire);
+    assert_eq!(out, 256 << 20);
+    assert_eq!(events.len(), 128);
+    assert!(
+        events
+            .iter()
+            .all(|e| *e == format!("Overlong {{ len: {} }}", 2 * MIB - 2)),
+        "{:?}",
+        &events[..2]
+    );
+    assert_eq!(end, Ok(()));
+    assert!(peak <= BOUND, "peak heap {peak} bytes > {BOUND}");
+}

@@ -232,3 +232,39 @@ pub fn classify_record(data: &[u8]) {
         assert_eq!(kind, RecordKind::Compliance(k));
     }
 }
+
+/// Seed inputs for every target, built from `records`: `(target, input)` pairs in each target's
+/// input format. Valid streams make the fuzzer start deep inside the decoder instead of at the
+/// gzip magic.
+pub fn seeds(records: &[Vec<u8>]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = Vec::new();
+    let seed = 0x5eed_u32.to_le_bytes();
+    // Streams of a few records each, framed as the service frames them, with heartbeats.
+    for (i, group) in records.chunks(4).enumerate() {
+        let mut plain = b"\r\n".to_vec();
+        for r in group {
+            plain.extend_from_slice(r);
+            plain.extend_from_slice(if i % 3 == 2 { b"\n" } else { b"\r\n" });
+        }
+        let mut enc = GzipEncoder::new(6);
+        let mut wire = Vec::new();
+        for piece in plain.chunks(1 + plain.len() / 3) {
+            enc.write_flush(piece, &mut wire);
+        }
+        if i % 2 == 0 {
+            enc.finish(&mut wire);
+        }
+        for (mode, body) in [(0u8, &wire), (2, &wire), (1, &plain)] {
+            let mut input = vec![mode];
+            input.extend_from_slice(&seed);
+            input.extend_from_slice(body);
+            out.push(("gzip_records", input));
+        }
+        let mut input = vec![40u8];
+        input.extend_from_slice(&seed);
+        input.extend_from_slice(&plain);
+        out.push(("lines", input));
+    }
+    out.extend(records.iter().map(|r| ("classify", r.clone())));
+    out
+}

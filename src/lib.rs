@@ -54,3 +54,8 @@ pub mod generator;
 pub mod __fuzz;
 
 pub use error::Error;
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

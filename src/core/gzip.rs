@@ -347,7 +347,9 @@ impl GzipDecoder {
                 self.members += 1;
                 self.start_member();
             }
-            State::Body | State::Failed => unreachable_state(),
+            // `decode_inner` handles these two itself and never sends a byte here; were it to,
+            // failing is the safe answer.
+            State::Body | State::Failed => return Err(Error::DecoderFailed),
         }
         Ok(())
     }
@@ -368,12 +370,6 @@ impl GzipDecoder {
         }
         State::Body
     }
-}
-
-/// Body and Failed never reach the byte-wise parser: `decode_inner` handles them first.
-#[cold]
-fn unreachable_state() {
-    debug_assert!(false, "byte parser reached in body or failed state");
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ fn a_warmed_up_decoder_allocates_nothing_per_record() {
     }
     let mut dec = FrameDecoder::new();
     let mut counts = [0u64; 3];
-    let mut run = |dec: &mut FrameDecoder, counts: &mut [u64; 3]| {
+    let run = |dec: &mut FrameDecoder, counts: &mut [u64; 3]| {
         for read in wire.chunks(1500) {
             dec.feed(read, |e| match e {
                 Event::Record(r) => {

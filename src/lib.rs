@@ -49,11 +49,16 @@ pub mod core;
 pub mod corpus;
 mod error;
 pub mod generator;
+mod product;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+pub mod time;
 
 #[doc(hidden)]
 pub mod __fuzz;
 
 pub use error::Error;
+pub use product::{ConnectionLimit, Product, REPLAY_CONNECTION_LIMIT};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -71,3 +71,5 @@ pub fn records(events: &[Owned]) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+pub mod client;

@@ -1,0 +1,200 @@
+//! The little HTTP/1.1 the simulator needs: read one request head, write a response head, and
+//! frame a body in chunks.
+
+use std::io::{self, Read, Write};
+
+/// A request head: method, target split into path and query, headers.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first query parameter called `name`, percent-decoded.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then(|| percent_decode(v))
+        })
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b'+', ..) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, ..) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The most a request head may take: requests here are a GET line and a few headers.
+pub(crate) const MAX_HEAD: usize = 16 * 1024;
+
+/// Reads one request head. `Ok(None)` when the peer closed (or sent garbage) before a complete
+/// head; the caller just drops the connection.
+pub(crate) fn read_request(conn: &mut impl Read) -> io::Result<Option<Request>> {
+    let mut head = Vec::with_capacity(1024);
+    let mut byte = [0u8; 512];
+    let end = loop {
+        if let Some(p) = memchr::memmem::find(&head, b"\r\n\r\n") {
+            break p;
+        }
+        if head.len() > MAX_HEAD {
+            return Ok(None);
+        }
+        let n = conn.read(&mut byte)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&byte[..n]);
+    };
+    // Whatever came after the head (a GET has no body) is ignored.
+    let Ok(text) = std::str::from_utf8(&head[..end]) else {
+        return Ok(None);
+    };
+    let mut lines = text.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let (Some(method), Some(target), Some(version)) = (first.next(), first.next(), first.next())
+    else {
+        return Ok(None);
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Ok(None);
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Ok(Some(Request {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        headers,
+    }))
+}
+
+/// The reason phrase for the statuses the simulator sends.
+pub(crate) fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+/// A complete response with a JSON body, then the connection closes.
+pub(crate) fn write_error(conn: &mut impl Write, status: u16, body: &str) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        reason(status),
+        body.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(body.as_bytes())?;
+    conn.flush()
+}
+
+/// The head of a streaming response: chunked, gzip.
+pub(crate) fn stream_head() -> &'static [u8] {
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n\
+      Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\
+      Vary: Accept-Encoding\r\n\r\n"
+}
+
+/// Appends `data` to `out` as one chunk (nothing for empty data: that would end the body).
+pub(crate) fn chunk(data: &[u8], out: &mut Vec<u8>) {
+    if !data.is_empty() {
+        out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The last chunk: the body is complete.
+pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_request_head_in_pieces() {
+        let raw = b"GET /stream/powertrack/accounts/a/publishers/twitter/p.json?partition=1&x=a%20b HTTP/1.1\r\nHost: x\r\naccept-encoding: gzip\r\n\r\n";
+        struct Slow<'a>(&'a [u8]);
+        impl Read for Slow<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(3).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let r = read_request(&mut Slow(raw)).unwrap().unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(
+            r.path,
+            "/stream/powertrack/accounts/a/publishers/twitter/p.json"
+        );
+        assert_eq!(r.param("partition").as_deref(), Some("1"));
+        assert_eq!(r.param("x").as_deref(), Some("a b"));
+        assert_eq!(r.header("Accept-Encoding"), Some("gzip"));
+        assert!(
+            read_request(&mut Slow(b"GET / HTTP/1.1\r\n"))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            read_request(&mut Slow(b"nonsense\r\n\r\n"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn chunks() {
+        let mut out = Vec::new();
+        chunk(b"hello world, 17 b", &mut out);
+        chunk(b"", &mut out);
+        assert_eq!(out, b"11\r\nhello world, 17 b\r\n");
+    }
+}

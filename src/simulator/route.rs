@@ -1,0 +1,307 @@
+//! Which stream a request asks for, and whether the service would accept its parameters.
+//! Pure functions of the request and the time, so every rule is unit-tested.
+
+use super::http::Request;
+use crate::product::Product;
+use crate::time;
+
+/// A stream path: `/stream/{product}/accounts/{account}/publishers/twitter/{label}.json`, or
+/// the same under `/replay/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Route {
+    pub product: Product,
+    pub replay: bool,
+    pub account: String,
+    pub label: String,
+}
+
+/// Parses a request path into a route; `None` means 404.
+pub(crate) fn route(path: &str) -> Option<Route> {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let [
+        kind,
+        product,
+        "accounts",
+        account,
+        "publishers",
+        "twitter",
+        file,
+    ] = parts[..]
+    else {
+        return None;
+    };
+    let replay = match kind {
+        "stream" => false,
+        "replay" => true,
+        _ => return None,
+    };
+    let label = file.strip_suffix(".json")?;
+    if account.is_empty() || label.is_empty() {
+        return None;
+    }
+    Some(Route {
+        product: Product::from_path_name(product)?,
+        replay,
+        account: account.to_owned(),
+        label: label.to_owned(),
+    })
+}
+
+/// What a valid request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// A live stream of one partition (0 when the product has none), with backfill minutes.
+    Live {
+        partition: u32,
+        backfill_minutes: u32,
+    },
+    /// A Replay of `[from, to)`, seconds since the epoch.
+    Replay { from: i64, to: i64 },
+}
+
+/// A refusal: the status and the error body's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub status: u16,
+    pub message: String,
+}
+
+fn refuse(status: u16, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        message: message.into(),
+    }
+}
+
+/// The service's message for a missing `Accept-Encoding: gzip` (protocol.md, verbatim).
+pub(crate) const NEEDS_GZIP: &str = "This connection requires compression. To enable compression, send an 'Accept-Encoding: gzip' header in your request and be ready to uncompress the stream as it is read on the client end.";
+
+/// Whether the request accepts gzip, as `Accept-Encoding` says (`gzip`, `x-gzip`, `*`, unless
+/// refused with `q=0`).
+pub(crate) fn accepts_gzip(req: &Request) -> bool {
+    req.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("accept-encoding"))
+        .flat_map(|(_, v)| v.split(','))
+        .any(|coding| {
+            let mut it = coding.split(';');
+            let name = it.next().unwrap_or_default().trim();
+            let refused = it.any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+            });
+            !refused
+                && (name.eq_ignore_ascii_case("gzip")
+                    || name.eq_ignore_ascii_case("x-gzip")
+                    || name == "*")
+        })
+}
+
+/// Replay's rules (protocol.md): dates `yyyyMMddHHmm` UTC; `fromDate` before `toDate`; both in
+/// the last 5 days; `toDate` at least 30 minutes ago. The service answers 406 with a message.
+pub(crate) fn replay_dates(
+    req: &Request,
+    now: i64,
+    window_days: i64,
+) -> Result<(i64, i64), Refusal> {
+    let date = |name: &str| -> Result<i64, Refusal> {
+        let raw = req.param(name).unwrap_or_default();
+        time::parse_replay_date(&raw).ok_or_else(|| {
+            refuse(
+                406,
+                format!(
+                    "Invalid date format for query parameter '{name}'. Expected format is 'yyyyMMddHHmm'. \
+                     For example, '201701012315' for January 1st, 11:15 pm 2017 UTC.\n\n"
+                ),
+            )
+        })
+    };
+    let (from, to) = (date("fromDate")?, date("toDate")?);
+    if from >= to {
+        return Err(refuse(
+            406,
+            "The 'fromDate' parameter must be before the 'toDate' parameter.\n\n",
+        ));
+    }
+    if from < now - window_days * 86_400 {
+        return Err(refuse(
+            406,
+            format!("The 'fromDate' parameter must be within the last {window_days} days.\n\n"),
+        ));
+    }
+    if to > now - 30 * 60 {
+        return Err(refuse(
+            406,
+            "The 'toDate' parameter must be at least 30 minutes ago.\n\n",
+        ));
+    }
+    Ok((from, to))
+}
+
+/// Checks a live request's parameters: `partition` (required and in range for partitioned
+/// products, refused for PowerTrack) and `backfillMinutes` (a whole number 1..=5).
+pub(crate) fn live_params(route: &Route, req: &Request) -> Result<Plan, Refusal> {
+    let partition = match (route.product.partitions(), req.param("partition")) {
+        (Some(n), Some(p)) => match p.parse::<u32>() {
+            Ok(p) if (1..=n).contains(&p) => p,
+            _ => {
+                return Err(refuse(
+                    400,
+                    format!("Invalid partition '{p}': must be 1 to {n}."),
+                ));
+            }
+        },
+        (Some(n), None) => {
+            return Err(refuse(
+                400,
+                format!("The 'partition' parameter is required: 1 to {n}."),
+            ));
+        }
+        (None, Some(_)) => return Err(refuse(400, "This stream has no partitions.")),
+        (None, None) => 0,
+    };
+    let backfill_minutes = match req.param("backfillMinutes") {
+        None => 0,
+        Some(m) => match m.parse::<u32>() {
+            Ok(m) if (1..=5).contains(&m) => m,
+            _ => {
+                return Err(refuse(
+                    400,
+                    format!("Invalid backfillMinutes '{m}': must be a whole number from 1 to 5."),
+                ));
+            }
+        },
+    };
+    Ok(Plan::Live {
+        partition,
+        backfill_minutes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(query: &str, headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: "GET".into(),
+            path: "/".into(),
+            query: query.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn url_shapes() {
+        let r = route("/stream/sample10/accounts/acme/publishers/twitter/prod.json").unwrap();
+        assert_eq!(
+            (r.product, r.replay, &r.account[..], &r.label[..]),
+            (Product::Decahose, false, "acme", "prod")
+        );
+        assert!(
+            route("/replay/firehose/accounts/a/publishers/twitter/l.json")
+                .unwrap()
+                .replay
+        );
+        for bad in [
+            "/",
+            "/stream/decahose/accounts/a/publishers/twitter/l.json",
+            "/stream/powertrack/accounts/a/publishers/facebook/l.json",
+            "/stream/powertrack/accounts/a/publishers/twitter/l",
+            "/stream/powertrack/accounts//publishers/twitter/l.json",
+            "/accounts/a/publishers/twitter/streams/track/prod.json",
+        ] {
+            assert_eq!(route(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn partitions_and_backfill_are_checked() {
+        let fh = route("/stream/firehose/accounts/a/publishers/twitter/l.json").unwrap();
+        let pt = route("/stream/powertrack/accounts/a/publishers/twitter/l.json").unwrap();
+        assert_eq!(
+            live_params(&fh, &req("partition=20", &[])),
+            Ok(Plan::Live {
+                partition: 20,
+                backfill_minutes: 0
+            })
+        );
+        for bad in ["", "partition=0", "partition=21", "partition=x"] {
+            assert_eq!(
+                live_params(&fh, &req(bad, &[])).unwrap_err().status,
+                400,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            live_params(&pt, &req("backfillMinutes=5", &[])),
+            Ok(Plan::Live {
+                partition: 0,
+                backfill_minutes: 5
+            })
+        );
+        for bad in [
+            "backfillMinutes=0",
+            "backfillMinutes=6",
+            "backfillMinutes=2.5",
+            "partition=1",
+        ] {
+            assert_eq!(
+                live_params(&pt, &req(bad, &[])).unwrap_err().status,
+                400,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn gzip_must_be_accepted() {
+        assert!(accepts_gzip(&req("", &[("Accept-Encoding", "gzip")])));
+        assert!(accepts_gzip(&req(
+            "",
+            &[("accept-encoding", "deflate, gzip;q=0.5")]
+        )));
+        assert!(!accepts_gzip(&req("", &[("Accept-Encoding", "gzip;q=0")])));
+        assert!(!accepts_gzip(&req("", &[("Accept-Encoding", "identity")])));
+        assert!(!accepts_gzip(&req("", &[])));
+    }
+
+    #[test]
+    fn replay_dates_follow_the_service_rules() {
+        let now = time::parse_replay_date("202611221200").unwrap();
+        let ok = req("fromDate=202611211000&toDate=202611211100", &[]);
+        assert_eq!(
+            replay_dates(&ok, now, 5).unwrap().1 - replay_dates(&ok, now, 5).unwrap().0,
+            3600
+        );
+        for (q, says) in [
+            (
+                "fromDate=2026112110&toDate=202611211100",
+                "Invalid date format for query parameter 'fromDate'",
+            ),
+            (
+                "fromDate=202611211000",
+                "Invalid date format for query parameter 'toDate'",
+            ),
+            (
+                "fromDate=202611211100&toDate=202611211000",
+                "must be before",
+            ),
+            (
+                "fromDate=202611101000&toDate=202611211100",
+                "within the last 5 days",
+            ),
+            (
+                "fromDate=202611221100&toDate=202611221145",
+                "at least 30 minutes ago",
+            ),
+        ] {
+            let e = replay_dates(&req(q, &[]), now, 5).unwrap_err();
+            assert_eq!(e.status, 406);
+            assert!(e.message.contains(says), "{q}: {}", e.message);
+        }
+    }
+}

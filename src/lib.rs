@@ -61,6 +61,6 @@ pub use error::Error;
 pub use product::{ConnectionLimit, Product, REPLAY_CONNECTION_LIMIT};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "simulator"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

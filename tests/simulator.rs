@@ -610,3 +610,43 @@ fn the_corpus_source_replays_every_real_record_with_a_fresh_id() {
         );
     }
 }
+
+#[test]
+fn fault_status_works_for_every_listed_code_on_its_own_connection() {
+    let codes = [500u16, 503, 429, 401, 406];
+    let mut config = SimulatorConfig::default();
+    for (i, code) in codes.iter().enumerate() {
+        let message = format!("scripted {code}");
+        config = config.fault(
+            Which::Connection(i as u64 + 1),
+            Fault::Status {
+                status: *code,
+                message,
+            },
+        );
+    }
+    let s = sim(config);
+    let p = path(Product::PowerTrack, "");
+    for code in codes {
+        let r = get(s.addr(), &Get::new(&p));
+        assert_eq!(r.status, code);
+        let body: serde_json::Value = serde_json::from_str(&r.text_body()).unwrap();
+        assert_eq!(body["error"]["message"], format!("scripted {code}"));
+    }
+    assert_eq!(
+        get(s.addr(), &Get::new(&p)).status,
+        200,
+        "connection 6 has no fault"
+    );
+    // Faults added while running apply to later connections.
+    s.add_fault(
+        Which::From(7),
+        Fault::Status {
+            status: 500,
+            message: "later".into(),
+        },
+    );
+    assert_eq!(get(s.addr(), &Get::new(&p)).status, 500);
+    s.clear_faults();
+    assert_eq!(get(s.addr(), &Get::new(&p)).status, 200);
+}

@@ -61,6 +61,41 @@ pub enum Error {
         /// What is wrong, for a person.
         reason: &'static str,
     },
+    /// The service answered with an HTTP error status; `message` is its error body's
+    /// `error.message` (or the start of the body when it is not the usual JSON).
+    Http {
+        /// The status code.
+        status: u16,
+        /// What the service said.
+        message: Box<str>,
+    },
+    /// The network failed: connecting, reading or writing.
+    Io {
+        /// What kind of failure.
+        kind: std::io::ErrorKind,
+        /// The underlying error's text.
+        message: Box<str>,
+    },
+    /// TLS failed in a way a retry cannot fix, e.g. an untrusted certificate.
+    Tls {
+        /// The underlying error's text.
+        message: Box<str>,
+    },
+    /// Nothing arrived, not even a heartbeat, for this long.
+    Stalled {
+        /// How long the stream was silent.
+        idle: std::time::Duration,
+    },
+    /// Credentials would go over plain `http://` to a host that is not loopback: refused.
+    InsecureTransport {
+        /// The host that was refused.
+        host: Box<str>,
+    },
+    /// The URL or a file named in the configuration is not usable.
+    BadInput {
+        /// What is wrong, for a person.
+        reason: Box<str>,
+    },
 }
 
 impl Error {
@@ -69,7 +104,14 @@ impl Error {
     /// Corrupt or truncated data on one connection says nothing about the next one, so the
     /// stream errors are retryable; a bad configuration is not.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, Error::InvalidConfig { .. })
+        match self {
+            Error::InvalidConfig { .. }
+            | Error::Tls { .. }
+            | Error::InsecureTransport { .. }
+            | Error::BadInput { .. } => false,
+            Error::Http { status, .. } => *status == 429 || *status >= 500,
+            _ => true,
+        }
     }
 }
 
@@ -111,6 +153,21 @@ impl fmt::Display for Error {
                 f.write_str("decoder used after an earlier error; reset it for a new stream")
             }
             Error::InvalidConfig { reason } => write!(f, "invalid configuration: {reason}"),
+            Error::Http { status, message } => write!(f, "http status {status}: {message}"),
+            Error::Io { kind, message } => write!(f, "network error ({kind}): {message}"),
+            Error::Tls { message } => write!(f, "tls error: {message}"),
+            Error::Stalled { idle } => {
+                write!(
+                    f,
+                    "stream stalled: nothing received for {:.1} s",
+                    idle.as_secs_f64()
+                )
+            }
+            Error::InsecureTransport { host } => write!(
+                f,
+                "refusing to send credentials over plain http to {host}: use https (plain http is allowed to loopback only)"
+            ),
+            Error::BadInput { reason } => f.write_str(reason),
         }
     }
 }
@@ -151,5 +208,12 @@ mod tests {
         );
         assert!(Error::Truncated.is_retryable());
         assert!(!Error::InvalidConfig { reason: "x" }.is_retryable());
+        let http = |status| Error::Http {
+            status,
+            message: "m".into(),
+        };
+        assert!(http(503).is_retryable() && http(429).is_retryable());
+        assert!(!http(401).is_retryable() && !http(406).is_retryable());
+        assert_eq!(http(401).to_string(), "http status 401: m");
     }
 }

@@ -45,10 +45,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod core;
 pub mod corpus;
 mod error;
 pub mod generator;
+pub mod policy;
 mod product;
 #[cfg(feature = "simulator")]
 pub mod simulator;

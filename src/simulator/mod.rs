@@ -92,6 +92,12 @@ pub enum Fault {
         /// Its length, without the terminator.
         bytes: usize,
     },
+    /// Cut the compressed body into HTTP chunks of random sizes (1 byte to 4 KiB), each written
+    /// on its own, so the client sees records split anywhere, across chunks and reads.
+    RandomChunks {
+        /// Seed for the sizes.
+        seed: u64,
+    },
     /// Treat the client as a slow reader once this many bytes wait unsent: send the service's
     /// "Force closing connection … maximum allowed backup" error (it may never arrive) and close.
     BufferLimit {
@@ -632,7 +638,7 @@ fn serve(shared: &Shared, stream: TcpStream) {
 }
 
 /// Every check before streaming, in the order the simulator applies them: path (404), method
-/// (405), connection-rate limit (429), scripted status, credentials (401), gzip (406),
+/// (405), connection-rate limit (429, per stream and partition), scripted status, credentials (401), gzip (406),
 /// parameters (400; Replay dates 406). The docs do not say in which order the service checks;
 /// rate limiting first follows protocol.md's note that retrying a 401 "only burns the rate
 /// limit", so failed attempts count.
@@ -645,7 +651,7 @@ fn admit(shared: &Shared, req: &Request, faults: &[Fault]) -> Result<(Route, Pla
     if req.method != "GET" {
         return Err(refuse(405, "Only GET is supported on stream endpoints"));
     }
-    rate_limit(shared, &route)?;
+    rate_limit(shared, &route, req)?;
     if let Some(Fault::Status { status, message }) =
         faults.iter().find(|f| matches!(f, Fault::Status { .. }))
     {
@@ -674,10 +680,13 @@ fn admit(shared: &Shared, req: &Request, faults: &[Fault]) -> Result<(Route, Pla
     Ok((route, plan))
 }
 
-/// Sliding-window connection-rate limit per account and product (Replay counted apart). Only
-/// admitted requests take a place: the documentation does not say whether refused ones count,
-/// and counting them would keep a client that retries at the limit locked out for good.
-fn rate_limit(shared: &Shared, route: &Route) -> Result<(), Refusal> {
+/// Sliding-window connection-rate limit per stream and partition (Replay counted apart).
+/// protocol.md gives the limits per product without saying whether they count per partition;
+/// per partition is assumed, since one budget of 10 a minute for the whole product would need
+/// two minutes just to open the 20 Firehose partitions. Only admitted requests take a place:
+/// the documentation does not say whether refused ones count, and counting them would keep a
+/// client that retries at the limit locked out for good.
+fn rate_limit(shared: &Shared, route: &Route, req: &Request) -> Result<(), Refusal> {
     let mut limit = if route.replay {
         REPLAY_CONNECTION_LIMIT
     } else {
@@ -691,7 +700,11 @@ fn rate_limit(shared: &Shared, route: &Route) -> Result<(), Refusal> {
     } else {
         route.product.path_name()
     };
-    let key = (kind.to_owned(), route.account.clone());
+    let partition = req.param("partition").unwrap_or_default();
+    let key = (
+        format!("{kind}/{}/{partition}", route.label),
+        route.account.clone(),
+    );
     let now = Instant::now();
     let mut windows = lock(&shared.windows);
     let seen = windows.entry(key).or_default();
@@ -768,6 +781,7 @@ struct Streamer<'a> {
     stall: Option<(u64, Duration)>,
     backlog_limit: usize,
     prelude: Vec<u8>,
+    random_chunks: Option<crate::generator::Rng>,
 }
 
 impl<'a> Streamer<'a> {
@@ -792,6 +806,7 @@ impl<'a> Streamer<'a> {
             stall: None,
             backlog_limit: shared.config.backlog_limit,
             prelude: Vec::new(),
+            random_chunks: None,
         };
         for f in faults {
             match f {
@@ -802,6 +817,9 @@ impl<'a> Streamer<'a> {
                     duration,
                 } => s.stall = Some((*after_records, *duration)),
                 Fault::BufferLimit { bytes } => s.backlog_limit = *bytes,
+                Fault::RandomChunks { seed } => {
+                    s.random_chunks = Some(crate::generator::Rng::new(*seed))
+                }
                 Fault::BareNewlineSystemMessage => {
                     let m =
                         system_message("info", "This system message ends in a bare newline", "");
@@ -922,13 +940,25 @@ impl<'a> Streamer<'a> {
             }
         }
         let send = &body[..cut.unwrap_or(body.len())];
-        self.framed.clear();
-        http::chunk(send, &mut self.framed);
         self.body_bytes += send.len() as u64;
-        let framed = std::mem::take(&mut self.framed);
-        self.pending.extend_from_slice(&framed);
-        self.framed = framed;
-        let r = self.flush_pending();
+        let mut r = Ok(());
+        if let Some(mut rng) = self.random_chunks.take() {
+            let mut rest = send;
+            while !rest.is_empty() && r.is_ok() {
+                let n = (1 + rng.below(4096) as usize).min(rest.len());
+                http::chunk(&rest[..n], &mut self.pending);
+                rest = &rest[n..];
+                r = self.flush_pending();
+            }
+            self.random_chunks = Some(rng);
+        } else {
+            self.framed.clear();
+            http::chunk(send, &mut self.framed);
+            let framed = std::mem::take(&mut self.framed);
+            self.pending.extend_from_slice(&framed);
+            self.framed = framed;
+            r = self.flush_pending();
+        }
         if cut.is_some() {
             // Everything up to the cut, then the socket drops: get it out if we can.
             let deadline = Instant::now() + Duration::from_secs(2);

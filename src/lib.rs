@@ -1,9 +1,47 @@
 //! A blocking client for the X (Twitter) enterprise streams formerly sold as Gnip: PowerTrack,
-//! Decahose/Firehose and Replay.
+//! Decahose/Firehose and Replay. One thread per partition, no async runtime.
 //!
-//! This release holds the sans-IO decode path, [`core`]: an incremental gzip decoder, a
-//! zero-copy record splitter and a cheap record classifier, tied together in
-//! [`core::FrameDecoder`]. The network client builds on it.
+//! ```no_run
+//! # #[cfg(feature = "client")]
+//! # fn main() -> Result<(), gnip_stream::Error> {
+//! use gnip_stream::client::{Client, ClientConfig, Delivery, Flow};
+//! use gnip_stream::core::RecordKind;
+//! use gnip_stream::Product;
+//! use std::sync::mpsc;
+//!
+//! // Hand records to a worker: the service drops readers that fall behind.
+//! let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(10_000);
+//! let worker = std::thread::spawn(move || rx.iter().count());
+//! let tx = std::sync::Mutex::new(tx);
+//!
+//! let config = ClientConfig::stream(Product::Firehose, "acme", "prod") // all 20 partitions
+//!     .credentials("user@example.com", "password")
+//!     .backfill_minutes(5);                                           // bridge reconnect gaps
+//! let running = Client::start(config, move |d: &Delivery<'_>| {
+//!     match d.record().kind() {
+//!         RecordKind::Activity | RecordKind::Compliance(_) => {
+//!             let _ = tx.lock().unwrap().send(d.record().bytes().to_vec());
+//!         }
+//!         RecordKind::System(m) => eprintln!("{}: {}", m.level().name(), m.message()),
+//!         RecordKind::Malformed => {}
+//!     }
+//!     Flow::Continue
+//! })?;
+//! let stop = running.stop_handle(); // Clone + Send: from a signal handler or another thread
+//! # stop.stop();
+//! for report in running.join() {
+//!     eprintln!("partition {}: {} ({} records)", report.partition, report.ending.name(), report.stats.records());
+//! }
+//! # drop(worker);
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "client"))]
+//! # fn main() {}
+//! ```
+//!
+//! The decode path underneath is sans-IO and usable alone, [`core`]: an incremental gzip
+//! decoder, a zero-copy record splitter and a cheap record classifier in
+//! [`core::FrameDecoder`].
 //!
 //! ```
 //! use gnip_stream::core::{Event, FrameDecoder, GzipEncoder, RecordKind};
@@ -26,20 +64,44 @@
 //!         }
 //!     })?;
 //! }
-//! assert_eq!(seen.len(), 2);
 //! assert_eq!(seen[0], (true, Some("900000000000000001".to_owned())));
 //! assert_eq!(seen[1], (false, Some("7".to_owned()))); // a compliance event (a delete)
 //! # Ok::<(), gnip_stream::Error>(())
 //! ```
 //!
 //! # Errors
-//! One enum, [`Error`]. Stream errors (corrupt gzip, truncation) are retryable on a new
-//! connection; the decoder stays failed until reset, having delivered every record before the
-//! bad bytes.
+//! One enum, [`Error`], with [`Error::is_retryable`]. The client never returns a retryable error
+//! to the caller while it can reconnect: each partition's [`client::PartitionReport`] carries the
+//! last error, and its `ending` says why it stopped.
+//!
+//! # Reconnection and backoff
+//! [`policy::action_for`] is the one table: an established stream that drops, stalls (nothing,
+//! not even a heartbeat, for 35 s) or is force-disconnected is reconnected at once; network
+//! errors back off linearly (+250 ms, up to 16 s), 5xx exponentially (5 s to 320 s), 429 from
+//! 60 s doubling; 401, 406, other 4xx, TLS failures and Replay completion stop. Waits carry
+//! ±20 % jitter, and the schedules start over only after a connection stayed healthy, so a
+//! server that accepts and drops cannot cause a storm. A process-wide limiter per stream and
+//! partition keeps every attempt, redundant clients included, within the product's connection
+//! rate (60 a minute PowerTrack, 10 a minute Decahose/Firehose/Compliance, 5 per 5 minutes
+//! Replay). With [`client::ClientConfig::backfill_minutes`], every reconnect asks for
+//! `backfillMinutes` sized to the gap since the last byte; the overlap arrives twice, as the
+//! service documents. Replay resumes a dropped job from the minute of its last record and drops
+//! the records it already handed out, by id.
+//!
+//! # TLS, credentials, proxies
+//! rustls with Mozilla's roots, or the roots of a PEM file ([`client::ClientConfig::ca_file`]);
+//! no way to skip verification. Credentials never appear in `Debug`, logs, errors or URLs, and
+//! are refused over plain `http://` except to loopback. ureq reads proxies from the
+//! environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, and lowercase forms).
+//!
+//! # Features
+//! `client` (ureq with rustls, base64) and `simulator` (a loopback stand-in for the service)
+//! are on by default; without them the crate is the sans-IO core on `miniz_oxide`,
+//! `serde_json` and `memchr` alone.
 //!
 //! # Limits
 //! A record may be at most [`core::DEFAULT_MAX_RECORD`] bytes (1 MiB, configurable); longer
-//! ones are skipped and reported. Decoder memory is fixed: about 11 KiB of decompressor tables,
+//! ones are skipped and counted. Decoder memory is fixed: about 11 KiB of decompressor tables,
 //! the 32 KiB deflate window (records are handed out straight from it) and a carry buffer no
 //! larger than the maximum record.
 #![forbid(unsafe_code)]
@@ -64,6 +126,6 @@ pub use error::Error;
 pub use product::{ConnectionLimit, Product, REPLAY_CONNECTION_LIMIT};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
-#[cfg(all(doctest, feature = "simulator"))]
+#[cfg(all(doctest, feature = "simulator", feature = "client"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

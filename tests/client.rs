@@ -832,3 +832,105 @@ fn credentials_appear_in_no_log_line_event_error_or_debug_output() {
     assert!(!everything.contains(secret), "password leaked");
     assert!(!everything.contains(&b64), "Basic header leaked");
 }
+
+#[test]
+fn tls_with_the_test_ca_streams_byte_exact() {
+    let tls = common::tls::test_ca();
+    let sim = common::tls::tls_simulator(
+        &tls,
+        SimulatorConfig::default().rate(Rate::PerSecond(300.0)),
+    );
+    assert!(sim.base_url().starts_with("https://"));
+    let ca = common::tls::ca_file(&tls, "good");
+    let (running, seen) = start(config(&sim, Product::PowerTrack).ca_file(&ca));
+    seen.wait("records over TLS", |s| s.records().len() >= 50);
+    let reports = running.stop_and_join();
+    assert_exact_once(&sim, &seen.data());
+    assert_eq!(reports[0].stats.connects, 1);
+}
+
+#[test]
+fn tls_with_the_wrong_ca_stops_at_once_without_a_retry_loop() {
+    let tls = common::tls::test_ca();
+    let other = common::tls::test_ca();
+    let sim = common::tls::tls_simulator(&tls, SimulatorConfig::default());
+    let ca = common::tls::ca_file(&other, "wrong");
+    let (running, seen) = start(config(&sim, Product::PowerTrack).ca_file(&ca));
+    let reports = running.join();
+    assert_eq!(reports[0].ending, Ending::TlsFailure);
+    assert!(
+        matches!(&reports[0].error, Some(Error::Tls { message }) if message.contains("certificate")),
+        "{:?}",
+        reports[0].error
+    );
+    assert_eq!(
+        seen.count(|e| matches!(e, ClientEvent::Connecting { .. })),
+        1,
+        "one attempt, no retry loop"
+    );
+    assert!(
+        sim.requests().is_empty(),
+        "no request was sent over an untrusted connection"
+    );
+}
+
+#[test]
+fn a_ca_file_without_certificates_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("gnip-empty-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("empty.pem");
+    std::fs::write(&path, "not a certificate\n").unwrap();
+    let cfg = ClientConfig::stream(Product::PowerTrack, "a", "b").ca_file(&path);
+    let err = Client::start(cfg, |_: &Delivery<'_>| Flow::Continue)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&err, Error::BadInput { reason } if reason.contains("no certificate")),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+}
+
+#[test]
+fn the_share_of_time_in_the_handler_is_measured() {
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(100.0))).unwrap();
+    // 5 ms of work per record at 100 records a second: about half the thread's time.
+    let running = Client::start(config(&sim, Product::PowerTrack), |_: &Delivery<'_>| {
+        std::thread::sleep(Duration::from_millis(5));
+        Flow::Continue
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    let live = running.stats();
+    let reports = running.stop_and_join();
+    let share = live[0].handler_share;
+    assert!((0.3..0.7).contains(&share), "handler share {share}");
+    assert!(reports[0].stats.handler_time >= Duration::from_millis(500));
+    assert!(live[0].last_record_unix_ms.is_some());
+}
+
+#[test]
+fn a_server_slower_than_the_read_tick_is_waited_for_on_the_next_attempts() {
+    // Every response head comes 300 ms late; reads tick every 100 ms. The tick doubles after
+    // each attempt that times out waiting for the head: 100, 200, then 400 ms, which works.
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .rate(Rate::PerSecond(100.0))
+            .fault(
+                Which::Every,
+                Fault::DelayHead {
+                    duration: Duration::from_millis(300),
+                },
+            ),
+    )
+    .unwrap();
+    let cfg = config(&sim, Product::PowerTrack)
+        .read_tick(Duration::from_millis(100))
+        .stall_timeout(Duration::from_secs(2));
+    let (running, seen) = start(cfg);
+    seen.wait("records", |s| s.records().len() >= 10);
+    let reports = running.stop_and_join();
+    assert_eq!(reports[0].stats.connects, 3);
+    assert_eq!(reports[0].stats.disconnects_for(Ending::NetworkError), 2);
+    assert_exact_once(&sim, &seen.data());
+}

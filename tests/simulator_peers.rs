@@ -10,10 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::client::{Get, get_over};
+use common::tls::{provider, test_ca, tls_simulator};
 use gnip_stream::Product;
 use gnip_stream::core::record_id;
-use gnip_stream::simulator::{Connection, Rate, Simulator, SimulatorConfig, record_id_for};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use gnip_stream::simulator::{Rate, SimulatorConfig};
+use gnip_stream::simulator::{Simulator, record_id_for};
+use rustls::pki_types::{CertificateDer, ServerName};
 
 fn curl_available() -> bool {
     match Command::new("curl").arg("--version").output() {
@@ -99,51 +101,6 @@ fn curl_compressed_prints_the_records_decompressed_and_intact() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("This connection requires compression"));
 }
 
-struct Tls {
-    cert_pem: String,
-    cert_der: CertificateDer<'static>,
-    server: Arc<rustls::ServerConfig>,
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn test_ca() -> Tls {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let cert_der = ck.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
-    let server = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert_der.clone()], key)
-        .unwrap();
-    Tls {
-        cert_pem: ck.cert.pem(),
-        cert_der,
-        server: Arc::new(server),
-    }
-}
-
-fn tls_simulator(tls: &Tls) -> Simulator {
-    let server = Arc::clone(&tls.server);
-    let wrap = Arc::new(
-        move |tcp: TcpStream| -> std::io::Result<Box<dyn Connection>> {
-            let conn = rustls::ServerConnection::new(Arc::clone(&server))
-                .map_err(std::io::Error::other)?;
-            Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
-        },
-    );
-    Simulator::start(
-        SimulatorConfig::default()
-            .rate(Rate::PerSecond(200.0))
-            .wrap_connections(wrap),
-    )
-    .unwrap()
-}
-
 fn tls_client(
     trusted: &CertificateDer<'static>,
     addr: std::net::SocketAddr,
@@ -166,7 +123,10 @@ fn tls_client(
 #[test]
 fn tls_serves_the_stream_to_a_client_that_trusts_the_test_ca() {
     let tls = test_ca();
-    let sim = tls_simulator(&tls);
+    let sim = tls_simulator(
+        &tls,
+        SimulatorConfig::default().rate(Rate::PerSecond(200.0)),
+    );
     assert!(sim.base_url().starts_with("https://127.0.0.1:"));
     let path = "/stream/powertrack/accounts/acme/publishers/twitter/prod.json";
     let mut r = get_over(tls_client(&tls.cert_der, sim.addr()), &Get::new(path));
@@ -181,7 +141,10 @@ fn tls_serves_the_stream_to_a_client_that_trusts_the_test_ca() {
 fn tls_with_the_wrong_ca_fails_the_handshake() {
     let tls = test_ca();
     let other = test_ca();
-    let sim = tls_simulator(&tls);
+    let sim = tls_simulator(
+        &tls,
+        SimulatorConfig::default().rate(Rate::PerSecond(200.0)),
+    );
     let mut client = tls_client(&other.cert_der, sim.addr());
     let wrote = client
         .write_all(b"GET / HTTP/1.1\r\n\r\n")
@@ -202,7 +165,10 @@ fn curl_over_tls_with_the_test_ca() {
         return;
     }
     let tls = test_ca();
-    let sim = tls_simulator(&tls);
+    let sim = tls_simulator(
+        &tls,
+        SimulatorConfig::default().rate(Rate::PerSecond(200.0)),
+    );
     let dir = std::env::temp_dir().join(format!("gnip-sim-ca-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem");

@@ -92,6 +92,11 @@ pub enum Fault {
         /// Its length, without the terminator.
         bytes: usize,
     },
+    /// Wait this long before answering at all (a slow or far-away server).
+    DelayHead {
+        /// How long the response head is held back.
+        duration: Duration,
+    },
     /// Cut the compressed body into HTTP chunks of random sizes (1 byte to 4 KiB), each written
     /// on its own, so the client sees records split anywhere, across chunks and reads.
     RandomChunks {
@@ -590,6 +595,17 @@ fn serve(shared: &Shared, stream: TcpStream) {
         .filter(|(w, _)| w.selects(n))
         .map(|(_, f)| f.clone())
         .collect();
+    for f in &faults {
+        if let Fault::DelayHead { duration } = f {
+            let until = Instant::now() + *duration;
+            while Instant::now() < until {
+                if shared.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                thread::sleep(TICK);
+            }
+        }
+    }
     let log = |status: u16| {
         lock(&shared.log).push(LoggedRequest {
             connection: n,
@@ -833,7 +849,7 @@ impl<'a> Streamer<'a> {
                         .resize(s.prelude.len() + bytes.saturating_sub(15), b'x');
                     s.prelude.extend_from_slice(b"\"}\r\n");
                 }
-                Fault::Status { .. } => {}
+                Fault::Status { .. } | Fault::DelayHead { .. } => {}
             }
         }
         s

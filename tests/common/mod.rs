@@ -72,4 +72,7 @@ pub fn records(events: &[Owned]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+#[cfg(feature = "simulator")]
 pub mod client;
+#[cfg(feature = "simulator")]
+pub mod tls;

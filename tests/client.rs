@@ -934,3 +934,41 @@ fn a_server_slower_than_the_read_tick_is_waited_for_on_the_next_attempts() {
     assert_eq!(reports[0].stats.disconnects_for(Ending::NetworkError), 2);
     assert_exact_once(&sim, &seen.data());
 }
+
+#[test]
+fn redundant_clients_to_one_stream_share_the_rate_limit_and_show_their_backoff() {
+    let sim = Simulator::start(
+        SimulatorConfig::default().fault(Which::Every, Fault::DropAfter { bytes: 0 }),
+    )
+    .unwrap();
+    let fast = BackoffConfig {
+        network_step: Duration::from_millis(5),
+        network_max: Duration::from_millis(20),
+        ..fast_backoff()
+    };
+    let cfg = || {
+        config(&sim, Product::Firehose)
+            .partitions(&[3])
+            .backoff(fast)
+    };
+    let a = Client::start(cfg(), |_: &Delivery<'_>| Flow::Continue).unwrap();
+    let b = Client::start(cfg(), |_: &Delivery<'_>| Flow::Continue).unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    let waiting: Vec<Duration> = a
+        .stats()
+        .into_iter()
+        .chain(b.stats())
+        .map(|s| s.backoff)
+        .collect();
+    a.stop_and_join();
+    b.stop_and_join();
+    assert_eq!(
+        sim.requests().len(),
+        10,
+        "two clients, one budget of 10 a minute for the stream"
+    );
+    assert!(
+        waiting.iter().all(|d| *d > Duration::from_secs(50)),
+        "both wait for the window: {waiting:?}"
+    );
+}

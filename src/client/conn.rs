@@ -505,4 +505,48 @@ mod tests {
             Err(Error::BadInput { .. })
         ));
     }
+
+    #[test]
+    fn replay_completion_messages_are_summarised() {
+        // The shapes protocol.md quotes.
+        let ok = br#"{"info":{"message":"Replay Request Completed","sent":"2016-05-27T22:15:50+00:00","activity_count":8874}}"#;
+        let s = replay_summary(ok, "Replay Request Completed");
+        assert_eq!(
+            (
+                s.activity_count,
+                s.minutes_failed.len(),
+                s.unprocessed_range
+            ),
+            (Some(8874), 0, None)
+        );
+        let errors = br#"{"info":{"message":"Replay Request Completed with Errors","sent":"2016-05-27T16:00:02+00:00","activity_count":56333,"minutes_failed":["2013-02-20T00:05:00+00:00","2013-02-20T00:06:00+00:00"]}}"#;
+        let s = replay_summary(errors, "Replay Request Completed with Errors");
+        assert_eq!(
+            s.minutes_failed,
+            vec!["2013-02-20T00:05:00+00:00", "2013-02-20T00:06:00+00:00"]
+        );
+        let failed = br#"{"info":{"message":"Replay Request Failed to Complete","sent":"2016-06-27T16:37:13+00:00","unprocessed_range":{"fromDate":"2016-06-26T00:00:00+00:00","toDate":"2016-06-26T00:01:00+00:00"},"activity_count":1822}}"#;
+        let s = replay_summary(failed, "Replay Request Failed to Complete");
+        assert_eq!(
+            s.unprocessed_range,
+            Some((
+                "2016-06-26T00:00:00+00:00".to_owned(),
+                "2016-06-26T00:01:00+00:00".to_owned()
+            ))
+        );
+        assert_eq!(s.activity_count, Some(1822));
+    }
+
+    #[test]
+    fn record_times_in_both_formats() {
+        assert_eq!(
+            record_time(br#"{"created_at":"Thu Jan 01 00:01:00 +0000 1970","id":1}"#),
+            Some(60)
+        );
+        assert_eq!(
+            record_time(br#"{"id":"x","postedTime":"1970-01-01T00:02:00.000Z"}"#),
+            Some(120)
+        );
+        assert_eq!(record_time(br#"{"delete":{"status":{"id":1}}}"#), None);
+    }
 }

@@ -461,6 +461,11 @@ impl Running {
         self.stop.clone()
     }
 
+    /// Whether every partition has ended (by itself, or after a stop).
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+
     /// Every partition's counters now.
     pub fn stats(&self) -> Vec<StatsSnapshot> {
         self.stats.iter().map(|s| s.snapshot()).collect()

@@ -251,6 +251,9 @@ struct Sink<'a> {
     forced: bool,
     completed: bool,
     stop: bool,
+    /// Whether a record arrived since the last-record time was stamped (once per read: a
+    /// clock read per record would cost more than the stamp is worth).
+    any_record: bool,
 }
 
 impl Sink<'_> {
@@ -301,8 +304,7 @@ impl Sink<'_> {
             RecordKind::Compliance(_) => PartitionStats::add(&s.compliance, 1),
             RecordKind::Malformed => PartitionStats::add(&s.malformed, 1),
         }
-        s.last_record_unix_ms
-            .store(crate::time::now_secs() as u64 * 1000, Ordering::Relaxed);
+        self.any_record = true;
         let started = Instant::now();
         let flow = self.p.handler.on_record(&Delivery {
             partition: self.p.partition,
@@ -385,6 +387,7 @@ fn stream(
         forced: false,
         completed: false,
         stop: false,
+        any_record: false,
     };
     let mut buf = vec![0u8; 16 * 1024];
     let mut idle = Duration::ZERO;
@@ -430,6 +433,12 @@ fn stream(
                 PartitionStats::add(&p.stats.bytes_wire, n as u64);
                 let before = decoder.bytes_out();
                 let fed = decoder.feed(&buf[..n], |e| sink.on(e));
+                if std::mem::take(&mut sink.any_record) {
+                    let ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64);
+                    p.stats.last_record_unix_ms.store(ms, Ordering::Relaxed);
+                }
                 PartitionStats::add(
                     &p.stats.bytes_inflated,
                     decoder.bytes_out().saturating_sub(before),

@@ -1,0 +1,147 @@
+//! End to end, in one run, against the simulator serving pre-compressed corpus records over
+//! loopback as fast as they are read: (a) the `gnip-stream stream --count` process, (b) bare
+//! miniz_oxide inflate of the same bytes, (c) `curl --compressed -o /dev/null`. Prints MB/s of
+//! inflated data, records/s, the client's peak RSS, and the ratios a/b and a/c.
+//!
+//! `cargo bench --bench e2e` (`GNIP_E2E_BLOCKS=N`: records to stream in blocks of 2,000,
+//! default 100; `GNIP_STREAM_BIN=PATH`: another build of the binary, e.g. `--profile min-size`).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gnip_stream::Product;
+use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
+use miniz_oxide::inflate::stream::{InflateState, inflate};
+use miniz_oxide::{DataFormat, MZFlush, MZStatus};
+
+const BLOCK_RECORDS: u64 = 2000;
+
+/// `n` bytes of the stream's body, de-chunked, read straight from the socket.
+fn raw_body(sim: &Simulator, n: usize) -> Vec<u8> {
+    let mut s = TcpStream::connect(sim.addr()).unwrap();
+    s.write_all(b"GET /stream/powertrack/accounts/acme/publishers/twitter/prod.json HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ZGVtbzpkZW1v\r\nAccept-Encoding: gzip\r\n\r\n").unwrap();
+    let mut raw = Vec::with_capacity(n + (1 << 20));
+    let mut buf = vec![0u8; 1 << 20];
+    while raw.len() < n + 4096 {
+        let k = s.read(&mut buf).unwrap();
+        assert!(k > 0);
+        raw.extend_from_slice(&buf[..k]);
+    }
+    let head = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut body = Vec::with_capacity(n);
+    let mut at = head;
+    while body.len() < n {
+        let line = raw[at..].windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&raw[at..at + line]).unwrap(), 16).unwrap();
+        at += line + 2;
+        let take = size.min(raw.len() - at);
+        body.extend_from_slice(&raw[at..at + take]);
+        if take < size {
+            break;
+        }
+        at += size + 2;
+    }
+    body
+}
+
+/// Bare inflate of a gzip body (header skipped), 16 KiB reads, a 64 KiB output buffer.
+fn bare_inflate(body: &[u8]) -> (u64, Duration) {
+    let mut state = InflateState::new_boxed(DataFormat::Raw);
+    let mut out = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    let t = Instant::now();
+    for read in body[10..].chunks(16 * 1024) {
+        let mut rest = read;
+        loop {
+            let r = inflate(&mut state, rest, &mut out, MZFlush::None);
+            rest = &rest[r.bytes_consumed..];
+            total += r.bytes_written as u64;
+            std::hint::black_box(&out[..r.bytes_written]);
+            match r.status {
+                Ok(MZStatus::Ok) if r.bytes_consumed + r.bytes_written > 0 => {}
+                _ => break,
+            }
+        }
+    }
+    (total, t.elapsed())
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--test" || a == "--list") {
+        return;
+    }
+    let bin = std::env::var("GNIP_STREAM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gnip-stream").to_owned());
+    let blocks: u64 = std::env::var("GNIP_E2E_BLOCKS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::Unlimited)).unwrap();
+    let url = sim.stream_url(Product::PowerTrack, "acme", "prod");
+    let per_block: u64 = (0..BLOCK_RECORDS).map(|g| sim.record(g).len() as u64 + 2).sum();
+    println!("records: {}; one block = {BLOCK_RECORDS} records, {:.2} MB inflated", sim.source().description(), per_block as f64 / 1e6);
+    println!("binary: {bin} ({:.2} MB)", std::fs::metadata(&bin).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0));
+
+    // (b) bare inflate of the same bytes.
+    let body = raw_body(&sim, 64 << 20);
+    let (inflated, took) = bare_inflate(&body);
+    let ratio = inflated as f64 / (body.len() - 10) as f64;
+    let b = inflated as f64 / 1e6 / took.as_secs_f64();
+
+    // (a) the command, --count, one partition.
+    let n = blocks * BLOCK_RECORDS;
+    let t = Instant::now();
+    let child = Command::new(&bin)
+        .args(["stream", "--url", &url, "--count", "--max-records", &n.to_string(), "--stats-interval", "0"])
+        .env("GNIP_USERNAME", "demo")
+        .env("GNIP_PASSWORD", "demo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let poll = std::thread::spawn(move || {
+        let mut peak = 0;
+        while let Some(kib) = vm_hwm_kib(pid) {
+            peak = peak.max(kib);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    });
+    let out = child.wait_with_output().unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let rss_kib = poll.join().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("records={n}"));
+    let a = (blocks * per_block) as f64 / 1e6 / secs;
+
+    // (c) curl, for as long as (a) took (at least 3 s).
+    let c = match Command::new("curl")
+        .args(["--compressed", "-sS", "-u", "demo:demo", "-o", "/dev/null", "--max-time", &format!("{:.1}", secs.max(3.0))])
+        .args(["-w", "%{size_download} %{time_total}", &url])
+        .output()
+    {
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            let mut it = text.split_whitespace().map(|v| v.parse::<f64>().unwrap_or(0.0));
+            let (bytes, time) = (it.next().unwrap_or(0.0), it.next().unwrap_or(1.0));
+            Some(bytes * ratio / 1e6 / time)
+        }
+        Err(_) => None,
+    };
+
+    println!("\n(a) gnip-stream stream --count     {a:8.1} MB/s inflated, {:.0} records/s, peak RSS {:.2} MiB, {n} records in {secs:.2} s", n as f64 / secs, rss_kib as f64 / 1024.0);
+    println!("(b) bare miniz_oxide inflate        {b:8.1} MB/s inflated ({:.0} MB, gzip ratio {ratio:.2})", inflated as f64 / 1e6);
+    match c {
+        Some(c) => println!("(c) curl --compressed -o /dev/null  {c:8.1} MB/s inflated"),
+        None => println!("(c) curl: not installed here, skipped"),
+    }
+    println!("\na/b = {:.3} (target >= 0.85)", a / b);
+    if let Some(c) = c {
+        println!("a/c = {:.3} (target >= 1.1)", a / c);
+    }
+    sim.shutdown();
+}

@@ -34,7 +34,8 @@ fn raw_body(sim: &Simulator, n: usize) -> Vec<u8> {
     let mut at = head;
     while body.len() < n {
         let line = raw[at..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[at..at + line]).unwrap(), 16).unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&raw[at..at + line]).unwrap(), 16).unwrap();
         at += line + 2;
         let take = size.min(raw.len() - at);
         body.extend_from_slice(&raw[at..at + take]);
@@ -78,13 +79,28 @@ fn main() {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return;
     }
-    let bin = std::env::var("GNIP_STREAM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gnip-stream").to_owned());
-    let blocks: u64 = std::env::var("GNIP_E2E_BLOCKS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let bin = std::env::var("GNIP_STREAM_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_gnip-stream").to_owned());
+    let blocks: u64 = std::env::var("GNIP_E2E_BLOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
     let sim = Simulator::start(SimulatorConfig::default().rate(Rate::Unlimited)).unwrap();
     let url = sim.stream_url(Product::PowerTrack, "acme", "prod");
-    let per_block: u64 = (0..BLOCK_RECORDS).map(|g| sim.record(g).len() as u64 + 2).sum();
-    println!("records: {}; one block = {BLOCK_RECORDS} records, {:.2} MB inflated", sim.source().description(), per_block as f64 / 1e6);
-    println!("binary: {bin} ({:.2} MB)", std::fs::metadata(&bin).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0));
+    let per_block: u64 = (0..BLOCK_RECORDS)
+        .map(|g| sim.record(g).len() as u64 + 2)
+        .sum();
+    println!(
+        "records: {}; one block = {BLOCK_RECORDS} records, {:.2} MB inflated",
+        sim.source().description(),
+        per_block as f64 / 1e6
+    );
+    println!(
+        "binary: {bin} ({:.2} MB)",
+        std::fs::metadata(&bin)
+            .map(|m| m.len() as f64 / 1e6)
+            .unwrap_or(0.0)
+    );
 
     // (b) bare inflate of the same bytes.
     let body = raw_body(&sim, 64 << 20);
@@ -96,7 +112,16 @@ fn main() {
     let n = blocks * BLOCK_RECORDS;
     let t = Instant::now();
     let child = Command::new(&bin)
-        .args(["stream", "--url", &url, "--count", "--max-records", &n.to_string(), "--stats-interval", "0"])
+        .args([
+            "stream",
+            "--url",
+            &url,
+            "--count",
+            "--max-records",
+            &n.to_string(),
+            "--stats-interval",
+            "0",
+        ])
         .env("GNIP_USERNAME", "demo")
         .env("GNIP_PASSWORD", "demo")
         .stdout(Stdio::piped())
@@ -115,26 +140,47 @@ fn main() {
     let out = child.wait_with_output().unwrap();
     let secs = t.elapsed().as_secs_f64();
     let rss_kib = poll.join().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("records={n}"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("records={n}")
+    );
     let a = (blocks * per_block) as f64 / 1e6 / secs;
 
     // (c) curl, for as long as (a) took (at least 3 s).
     let c = match Command::new("curl")
-        .args(["--compressed", "-sS", "-u", "demo:demo", "-o", "/dev/null", "--max-time", &format!("{:.1}", secs.max(3.0))])
+        .args([
+            "--compressed",
+            "-sS",
+            "-u",
+            "demo:demo",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            &format!("{:.1}", secs.max(3.0)),
+        ])
         .args(["-w", "%{size_download} %{time_total}", &url])
         .output()
     {
         Ok(o) => {
             let text = String::from_utf8_lossy(&o.stdout).into_owned();
-            let mut it = text.split_whitespace().map(|v| v.parse::<f64>().unwrap_or(0.0));
+            let mut it = text
+                .split_whitespace()
+                .map(|v| v.parse::<f64>().unwrap_or(0.0));
             let (bytes, time) = (it.next().unwrap_or(0.0), it.next().unwrap_or(1.0));
             Some(bytes * ratio / 1e6 / time)
         }
         Err(_) => None,
     };
 
-    println!("\n(a) gnip-stream stream --count     {a:8.1} MB/s inflated, {:.0} records/s, peak RSS {:.2} MiB, {n} records in {secs:.2} s", n as f64 / secs, rss_kib as f64 / 1024.0);
-    println!("(b) bare miniz_oxide inflate        {b:8.1} MB/s inflated ({:.0} MB, gzip ratio {ratio:.2})", inflated as f64 / 1e6);
+    println!(
+        "\n(a) gnip-stream stream --count     {a:8.1} MB/s inflated, {:.0} records/s, peak RSS {:.2} MiB, {n} records in {secs:.2} s",
+        n as f64 / secs,
+        rss_kib as f64 / 1024.0
+    );
+    println!(
+        "(b) bare miniz_oxide inflate        {b:8.1} MB/s inflated ({:.0} MB, gzip ratio {ratio:.2})",
+        inflated as f64 / 1e6
+    );
     match c {
         Some(c) => println!("(c) curl --compressed -o /dev/null  {c:8.1} MB/s inflated"),
         None => println!("(c) curl: not installed here, skipped"),

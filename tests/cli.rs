@@ -12,8 +12,22 @@ use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which, rec
 
 const BIN: &str = env!("CARGO_BIN_EXE_gnip-stream");
 
+/// The binary as a command. Under cross-testing the binary is for another CPU: `.ci/cross`
+/// names the emulator in `GNIP_TEST_RUNNER` (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`).
+fn bin() -> Command {
+    match std::env::var("GNIP_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut parts = runner.split_whitespace();
+            let mut c = Command::new(parts.next().unwrap_or_default());
+            c.args(parts).arg(BIN);
+            c
+        }
+        _ => Command::new(BIN),
+    }
+}
+
 fn cmd(user: &str, password: &str) -> Command {
-    let mut c = Command::new(BIN);
+    let mut c = bin();
     c.env("GNIP_USERNAME", user)
         .env("GNIP_PASSWORD", password)
         .env_remove("GNIP_CORPUS");
@@ -36,6 +50,24 @@ fn run(mut c: Command, limit: Duration) -> Output {
     let out = child.wait_with_output().unwrap();
     drop(watchdog);
     out
+}
+
+/// Waits for `child` to exit, failing the test if it is still running `limit` after `since`.
+fn exit_within(
+    child: &mut std::process::Child,
+    since: Instant,
+    limit: Duration,
+) -> std::process::ExitStatus {
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            since.elapsed() < limit,
+            "still running {limit:?} after the signal"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn lines(out: &Output) -> Vec<Vec<u8>> {
@@ -148,7 +180,7 @@ fn usage_errors_exit_2_with_a_one_line_hint() {
         assert!(out.stdout.is_empty());
     }
     // No credentials in the environment.
-    let mut c = Command::new(BIN);
+    let mut c = bin();
     c.env_remove("GNIP_USERNAME").env_remove("GNIP_PASSWORD");
     c.args([
         "stream",
@@ -311,16 +343,7 @@ fn sigterm_on_an_idle_stream_exits_0_within_2_s_with_stdout_flushed() {
             .unwrap()
             .success()
     );
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(2),
-            "still running 2 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = exit_within(&mut child, sent, Duration::from_secs(2));
     assert_eq!(status.code(), Some(0));
     reader.join().unwrap();
     assert_eq!(got.len() + rx.try_iter().count(), 10);
@@ -331,7 +354,7 @@ fn sigterm_on_an_idle_stream_exits_0_within_2_s_with_stdout_flushed() {
 
 #[test]
 fn demo_runs_offline_and_ends_with_a_summary() {
-    let mut c = Command::new(BIN);
+    let mut c = bin();
     c.env_remove("GNIP_USERNAME").env_remove("GNIP_PASSWORD");
     c.args(["demo", "--seconds", "2", "--rate", "200"]);
     let out = run(c, Duration::from_secs(20));
@@ -366,7 +389,7 @@ fn simulate_answers_curl_until_sigterm() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    let mut child = Command::new(BIN)
+    let mut child = bin()
         .args(["simulate", "--rate", "100"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -412,17 +435,7 @@ fn simulate_answers_curl_until_sigterm() {
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(3),
-            "simulate did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = exit_within(&mut child, Instant::now(), Duration::from_secs(3));
     assert_eq!(status.code(), Some(0));
 }
 

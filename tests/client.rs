@@ -220,7 +220,10 @@ fn a_drop_mid_record_reconnects_at_once_and_never_delivers_the_cut_record() {
     let sim = Simulator::start(
         SimulatorConfig::default()
             .rate(Rate::PerSecond(300.0))
-            .fault(Which::Connection(1), Fault::DropAfter { bytes: 5000 }),
+            .fault(
+                Which::Connection(1),
+                Fault::DropMidRecord { after_records: 30 },
+            ),
     )
     .unwrap();
     let (running, seen) = start(config(&sim, Product::PowerTrack));

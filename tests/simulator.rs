@@ -650,3 +650,19 @@ fn fault_status_works_for_every_listed_code_on_its_own_connection() {
     s.clear_faults();
     assert_eq!(get(s.addr(), &Get::new(&p)).status, 200);
 }
+
+#[test]
+fn fault_drop_mid_record_cuts_inside_the_next_record_whatever_the_timing() {
+    let s = sim(SimulatorConfig::default()
+        .rate(Rate::PerSecond(1000.0))
+        .fault(Which::Every, Fault::DropMidRecord { after_records: 25 }));
+    let mut r = get(s.addr(), &Get::new(&path(Product::PowerTrack, "")));
+    assert!(r.read_until(SECS, |r| r.end.is_some()));
+    assert_eq!(r.end, Some(BodyEnd::Closed));
+    assert_eq!(records(&r.events).len(), 25);
+    assert!(
+        matches!(r.events.last(), Some(Owned::Incomplete(n)) if *n > 0),
+        "{:?}",
+        r.events.last()
+    );
+}

@@ -484,22 +484,14 @@ pub fn simulate(
         sim.base_url(),
         sim.source().description()
     );
-    println!(
-        "  PowerTrack: {}",
-        sim.stream_url(Product::PowerTrack, "acme", "prod")
-    );
-    println!(
-        "  Decahose:   {}?partition=1  (1..2)",
-        sim.stream_url(Product::Decahose, "acme", "prod")
-    );
-    println!(
-        "  Firehose:   {}?partition=1  (1..20)",
-        sim.stream_url(Product::Firehose, "acme", "prod")
-    );
-    println!(
-        "  Compliance: {}?partition=1  (1..8)",
-        sim.stream_url(Product::Compliance, "acme", "prod")
-    );
+    for product in Product::ALL {
+        let url = sim.stream_url(product, "acme", "prod");
+        let name = format!("{product:?}:");
+        match product.partitions() {
+            Some(n) => println!("  {name:<11} {url}?partition=1  (1..{n})"),
+            None => println!("  {name:<11} {url}"),
+        }
+    }
     println!(
         "  Replay:     {}?fromDate=YYYYMMDDHHMM&toDate=YYYYMMDDHHMM",
         sim.replay_url(Product::PowerTrack, "acme", "prod")

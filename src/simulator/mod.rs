@@ -73,6 +73,12 @@ pub enum Fault {
         /// Compressed body bytes sent before the drop (0: right after the response head).
         bytes: u64,
     },
+    /// After this many records, send the first half of the next record's compressed bytes and
+    /// close the socket: a drop that is inside a record whatever the timing.
+    DropMidRecord {
+        /// Whole records sent first.
+        after_records: u64,
+    },
     /// After this many records, send nothing at all (no heartbeats) for `duration`, then go on.
     Stall {
         /// Records sent before the stall.
@@ -795,6 +801,7 @@ struct Streamer<'a> {
     drop_after: Option<u64>,
     corrupt_after: Option<u64>,
     stall: Option<(u64, Duration)>,
+    drop_mid_record: Option<u64>,
     backlog_limit: usize,
     prelude: Vec<u8>,
     random_chunks: Option<crate::generator::Rng>,
@@ -820,6 +827,7 @@ impl<'a> Streamer<'a> {
             drop_after: None,
             corrupt_after: None,
             stall: None,
+            drop_mid_record: None,
             backlog_limit: shared.config.backlog_limit,
             prelude: Vec::new(),
             random_chunks: None,
@@ -832,6 +840,7 @@ impl<'a> Streamer<'a> {
                     after_records,
                     duration,
                 } => s.stall = Some((*after_records, *duration)),
+                Fault::DropMidRecord { after_records } => s.drop_mid_record = Some(*after_records),
                 Fault::BufferLimit { bytes } => s.backlog_limit = *bytes,
                 Fault::RandomChunks { seed } => {
                     s.random_chunks = Some(crate::generator::Rng::new(*seed))
@@ -941,7 +950,7 @@ impl<'a> Streamer<'a> {
     fn send_body(&mut self, body: &[u8]) -> Result<(), End> {
         let mut body = std::borrow::Cow::Borrowed(body);
         if let Some(at) = self.corrupt_after {
-            let start = at.saturating_sub(self.body_bytes) as usize;
+            let start = usize::try_from(at.saturating_sub(self.body_bytes)).unwrap_or(usize::MAX);
             if start < body.len() {
                 for b in &mut body.to_mut()[start..] {
                     *b = !*b;
@@ -950,7 +959,7 @@ impl<'a> Streamer<'a> {
         }
         let mut cut = None;
         if let Some(at) = self.drop_after {
-            let keep = at.saturating_sub(self.body_bytes) as usize;
+            let keep = usize::try_from(at.saturating_sub(self.body_bytes)).unwrap_or(usize::MAX);
             if keep <= body.len() {
                 cut = Some(keep);
             }
@@ -1093,9 +1102,26 @@ impl<'a> Streamer<'a> {
                 batch.extend_from_slice(b"\r\n");
                 g += parts;
                 self.records += 1;
-                if self.stall.is_some_and(|(after, _)| self.records >= after) {
+                if self.stall.is_some_and(|(after, _)| self.records >= after)
+                    || self.drop_mid_record == Some(self.records)
+                {
                     break;
                 }
+            }
+            if self.drop_mid_record == Some(self.records) {
+                let b = std::mem::take(&mut batch);
+                self.send(&b)?;
+                // Half of the next record's compressed bytes, then the socket goes.
+                let mut next = Vec::new();
+                let secs =
+                    self.shared.started_secs + (g as f64 / rate.max(f64::MIN_POSITIVE)) as i64;
+                self.shared.source.render(g, secs, &mut next);
+                next.extend_from_slice(b"\r\n");
+                self.wire.clear();
+                self.enc.write_flush(&next, &mut self.wire);
+                let half = self.wire[..self.wire.len() / 2].to_vec();
+                self.drop_after = Some(self.body_bytes + half.len() as u64);
+                return self.send_body(&half);
             }
             if !batch.is_empty() {
                 let b = std::mem::take(&mut batch);

@@ -135,13 +135,15 @@ fn classify_ureq(e: ureq::Error) -> (Ending, Error, bool) {
 }
 
 fn is_read_tick(e: &std::io::Error) -> bool {
-    // ureq wraps its per-read timeout in an io::Error; converting back recovers it.
-    let copy = std::io::Error::new(e.kind(), e.to_string());
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-    ) || matches!(ureq::Error::from(copy), ureq::Error::Timeout(_))
-        || e.to_string().contains("timeout")
+    // ureq reports its per-read timeout as an io::Error wrapping `ureq::Error::Timeout`.
+    let wrapped = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<ureq::Error>());
+    matches!(wrapped, Some(ureq::Error::Timeout(_)))
+        || matches!(
+            e.kind(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+        )
 }
 
 /// One connection: request, status, stream until it ends.

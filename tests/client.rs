@@ -975,3 +975,71 @@ fn redundant_clients_to_one_stream_share_the_rate_limit_and_show_their_backoff()
         "both wait for the window: {waiting:?}"
     );
 }
+
+/// Regression (found under emulation, where the wall-clock minute happened to put compliance
+/// events in the resumed minute): compliance events carry no time of their own, so resume
+/// de-duplication must place them in the minute of the record before them. Here two of every
+/// three records are compliance events, so every minute has some.
+#[test]
+fn replay_resume_drops_duplicate_compliance_events_too() {
+    use gnip_stream::generator::{Format, Generator};
+    let dir = std::env::temp_dir().join(format!("gnip-mixed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut g = Generator::new(3);
+    let mut file = Vec::new();
+    for i in 0..60 {
+        if i % 3 == 0 {
+            g.activity_in(Format::Native, &mut file);
+        } else {
+            let kind = gnip_stream::core::ComplianceKind::ALL[i % 13];
+            g.compliance(
+                kind,
+                if i % 2 == 0 {
+                    Format::Native
+                } else {
+                    Format::ActivityStreams
+                },
+                &mut file,
+            );
+        }
+        file.push(b'\n');
+    }
+    std::fs::write(dir.join("mixed.ndjson"), &file).unwrap();
+    let source = gnip_stream::simulator::RecordSource::corpus(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for cut in [3_000u64, 7_000, 11_000] {
+        let sim = Simulator::start(
+            SimulatorConfig::default()
+                .source(source.clone())
+                .replay_records_per_minute(30)
+                .fault(Which::Connection(1), Fault::DropAfter { bytes: cut }),
+        )
+        .unwrap();
+        let now = time::now_secs() / 60 * 60;
+        let range = ReplayRange {
+            from: now - 3 * 3600,
+            to: now - 3 * 3600 + 5 * 60,
+        };
+        let cfg = ClientConfig::replay(Product::PowerTrack, "acme", "prod", range)
+            .host(&sim.base_url())
+            .credentials("demo", "demo");
+        let (running, seen) = start(cfg);
+        let reports = running.join();
+        assert_eq!(reports[0].ending, Ending::ReplayCompleted, "cut {cut}");
+        assert_eq!(sim.requests().len(), 2, "cut {cut}: one resume");
+        let ids: Vec<String> = seen
+            .data()
+            .iter()
+            .map(|r| record_id(r).unwrap().to_owned())
+            .collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            (ids.len(), unique.len()),
+            (150, 150),
+            "cut {cut}: each record once"
+        );
+        assert!(reports[0].stats.duplicates_dropped > 0, "cut {cut}");
+    }
+}

@@ -319,12 +319,17 @@ impl Sink<'_> {
     }
 
     /// Replay resumes from the minute of the last record received, so that minute arrives
-    /// again: its records already handed out are dropped, by id.
+    /// again: its records already handed out are dropped, by id. A record without a time of its
+    /// own (compliance events have none) belongs to the minute of the record before it: Replay
+    /// sends in time order, and a resumed connection starts in the resume minute.
     fn replay_duplicate(&mut self, bytes: &[u8], id: Option<&str>) -> bool {
-        let Some(t) = record_time(bytes) else {
-            return false;
+        let minute = match record_time(bytes) {
+            Some(t) => t - t.rem_euclid(60),
+            None => match self.replay.resume_from {
+                Some(m) => m,
+                None => return false, // nothing timed yet on the first connection: no resume point
+            },
         };
-        let minute = t - t.rem_euclid(60);
         let dup = match (self.resumed_from, id) {
             (Some(m), _) if minute < m => true,
             (Some(m), Some(id)) if minute == m => self.replay.seen_in_minute.contains(id),

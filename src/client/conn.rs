@@ -423,15 +423,11 @@ fn stream(
                 } else {
                     Ending::Dropped
                 };
-                let error = match end {
-                    Err(e) if ending == Ending::ReplayCompleted || e != Error::Truncated => Some(e),
-                    _ => None,
-                };
-                return done(
-                    ending,
-                    error.filter(|_| ending != Ending::ReplayCompleted),
-                    delivered,
-                );
+                // A live body always ends inside its gzip member (Truncated): that is no error.
+                let error = end
+                    .err()
+                    .filter(|e| *e != Error::Truncated && ending != Ending::ReplayCompleted);
+                return done(ending, error, delivered);
             }
             Ok(n) => {
                 delivered = true;

@@ -23,11 +23,16 @@ impl Request {
 
     /// The first query parameter called `name`, percent-decoded.
     pub fn param(&self, name: &str) -> Option<String> {
-        self.query.split('&').find_map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k == name).then(|| percent_decode(v))
-        })
+        raw_param(&self.query, name).map(percent_decode)
     }
+}
+
+/// The first query parameter called `name`, as it stands in the query (not decoded).
+pub(crate) fn raw_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then_some(v)
+    })
 }
 
 fn percent_decode(s: &str) -> String {

@@ -162,10 +162,7 @@ pub struct LoggedRequest {
 impl LoggedRequest {
     /// A query parameter's raw value.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.split('&').find_map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k == name).then_some(v)
-        })
+        http::raw_param(&self.query, name)
     }
 
     /// A header's value (case-insensitive name).
@@ -466,11 +463,7 @@ impl Simulator {
     /// partition `g % partitions + 1`).
     pub fn record(&self, g: u64) -> Vec<u8> {
         let mut out = Vec::new();
-        let secs = match self.shared.config.rate {
-            Rate::PerSecond(r) if r > 0.0 => self.shared.started_secs + (g as f64 / r) as i64,
-            _ => self.shared.started_secs,
-        };
-        self.shared.source.render(g, secs, &mut out);
+        render_live(&self.shared, g, &mut out);
         out
     }
 
@@ -754,6 +747,17 @@ fn due(shared: &Shared, at: Instant) -> u64 {
         }
         _ => 0,
     }
+}
+
+/// Live record `g` rendered as it is sent: published at `start + g / rate` (at the start when
+/// there is no rate). The one place that says when a record was published, so that
+/// [`Simulator::record`] and the streams agree byte for byte.
+fn render_live(shared: &Shared, g: u64, out: &mut Vec<u8>) {
+    let secs = match shared.config.rate {
+        Rate::PerSecond(r) if r > 0.0 => shared.started_secs + (g as f64 / r) as i64,
+        _ => shared.started_secs,
+    };
+    shared.source.render(g, secs, out);
 }
 
 /// The block [`Rate::Unlimited`] repeats: 2,000 records, each sync-flushed, raw deflate from a
@@ -1097,8 +1101,7 @@ impl<'a> Streamer<'a> {
             let published = due(self.shared, now);
             batch.clear();
             while g < published && batch.len() < 256 * 1024 {
-                let secs = self.shared.started_secs + (g as f64 / rate) as i64;
-                self.shared.source.render(g, secs, &mut batch);
+                render_live(self.shared, g, &mut batch);
                 batch.extend_from_slice(b"\r\n");
                 g += parts;
                 self.records += 1;
@@ -1113,9 +1116,7 @@ impl<'a> Streamer<'a> {
                 self.send(&b)?;
                 // Half of the next record's compressed bytes, then the socket goes.
                 let mut next = Vec::new();
-                let secs =
-                    self.shared.started_secs + (g as f64 / rate.max(f64::MIN_POSITIVE)) as i64;
-                self.shared.source.render(g, secs, &mut next);
+                render_live(self.shared, g, &mut next);
                 next.extend_from_slice(b"\r\n");
                 self.wire.clear();
                 self.enc.write_flush(&next, &mut self.wire);

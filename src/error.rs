@@ -91,6 +91,11 @@ pub enum Error {
         /// The host that was refused.
         host: Box<str>,
     },
+    /// A partition's thread panicked (in the handler, most likely); the partition ended.
+    Panicked {
+        /// The panic's message.
+        message: Box<str>,
+    },
     /// The URL or a file named in the configuration is not usable.
     BadInput {
         /// What is wrong, for a person.
@@ -99,19 +104,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether a new connection can be expected to help.
-    ///
-    /// Corrupt or truncated data on one connection says nothing about the next one, so the
-    /// stream errors are retryable; a bad configuration is not.
+    /// Whether a new connection can be expected to help: the policy table
+    /// ([`action_for`](crate::protocol::policy::action_for)) answers, for the ending this error
+    /// stands for. Corrupt or truncated data on one connection says nothing about the next one,
+    /// so the stream errors are retryable; a bad configuration is not.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::InvalidConfig { .. }
-            | Error::Tls { .. }
-            | Error::InsecureTransport { .. }
-            | Error::BadInput { .. } => false,
-            Error::Http { status, .. } => *status == 429 || *status >= 500,
-            _ => true,
-        }
+        use crate::protocol::policy::{Action, action_for, ending_for};
+        ending_for(self).is_some_and(|e| action_for(e) != Action::Stop)
     }
 }
 
@@ -167,6 +166,7 @@ impl fmt::Display for Error {
                 f,
                 "refusing to send credentials over plain http to {host}: use https (plain http is allowed to loopback only)"
             ),
+            Error::Panicked { message } => write!(f, "partition thread panicked: {message}"),
             Error::BadInput { reason } => f.write_str(reason),
         }
     }

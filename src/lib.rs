@@ -23,7 +23,7 @@
 //!             let _ = tx.lock().unwrap().send(d.record().bytes().to_vec());
 //!         }
 //!         RecordKind::System(m) => eprintln!("{}: {}", m.level().name(), m.message()),
-//!         RecordKind::Malformed => {}
+//!         _ => {} // malformed lines, and kinds a later version may add
 //!     }
 //!     Flow::Continue
 //! })?;
@@ -75,7 +75,7 @@
 //! last error, and its `ending` says why it stopped.
 //!
 //! # Reconnection and backoff
-//! [`policy::action_for`] is the one table: an established stream that drops, stalls (nothing,
+//! [`protocol::policy::action_for`] is the one table: an established stream that drops, stalls (nothing,
 //! not even a heartbeat, for 35 s) or is force-disconnected is reconnected at once; network
 //! errors back off linearly (+250 ms, up to 16 s), 5xx exponentially (5 s to 320 s), 429 from
 //! 60 s doubling; 401, 406, other 4xx, TLS failures and Replay completion stop. Waits carry
@@ -109,21 +109,24 @@
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(any(feature = "client", feature = "simulator"))]
+pub mod clock;
 pub mod core;
-pub mod corpus;
 mod error;
-pub mod generator;
-pub mod policy;
-mod product;
+pub mod protocol;
+pub mod rng;
 #[cfg(feature = "simulator")]
 pub mod simulator;
-pub mod time;
+#[doc(hidden)]
+pub mod testing;
 
 #[doc(hidden)]
 pub mod __fuzz;
 
 pub use error::Error;
-pub use product::{ConnectionLimit, Product, REPLAY_CONNECTION_LIMIT};
+pub use protocol::product::{
+    ConnectionLimit, MAX_BACKFILL_MINUTES, Product, REPLAY_CONNECTION_LIMIT,
+};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(all(doctest, feature = "simulator", feature = "client"))]

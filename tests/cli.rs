@@ -2,7 +2,7 @@
 //! records byte-exact on stdout, `--count`, `--max-records`, exit codes 2/3/4, SIGTERM on an
 //! idle stream, `demo`, `simulate` answering curl, and credentials in no output.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,24 +35,34 @@ fn cmd(user: &str, password: &str) -> Command {
     c
 }
 
-/// Runs with a deadline (a hung binary fails the test instead of hanging it).
+/// Runs with a deadline (a hung binary fails the test instead of hanging it). The deadline is
+/// enforced through the `Child` while it is still unreaped, so no signal can ever reach a
+/// process that is no longer ours (a pid is only reused after its zombie is reaped).
 fn run(mut c: Command, limit: Duration) -> Output {
-    let child = c
+    let mut child = c
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let watchdog = std::thread::spawn(move || {
-        std::thread::sleep(limit);
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-    });
-    let out = child.wait_with_output().unwrap();
-    drop(watchdog);
-    out
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = pipe.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status = exit_within(&mut child, Instant::now(), limit);
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
 }
 
-/// Waits for `child` to exit, failing the test if it is still running `limit` after `since`.
+/// Waits for `child` to exit; if it is still running `limit` after `since`, kills it (through
+/// its `Child`, still unreaped, so the pid is still ours), reaps it, and fails the test.
 fn exit_within(
     child: &mut std::process::Child,
     since: Instant,
@@ -62,12 +72,24 @@ fn exit_within(
         if let Some(s) = child.try_wait().unwrap() {
             return s;
         }
-        assert!(
-            since.elapsed() < limit,
-            "still running {limit:?} after the signal"
-        );
+        if since.elapsed() >= limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running {limit:?} after it should have ended: killed");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Sends `signal` (e.g. `-TERM`) to `child`, which must not have been reaped yet.
+fn signal(child: &std::process::Child, signal: &str) {
+    assert!(
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 fn lines(out: &Output) -> Vec<Vec<u8>> {
@@ -192,6 +214,7 @@ fn usage_errors_exit_2_with_a_one_line_hint() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("GNIP_USERNAME"));
     for help in [
         vec!["--help"],
+        vec!["help"],
         vec!["stream", "--help"],
         vec!["replay", "--help"],
         vec!["demo", "--help"],
@@ -206,6 +229,67 @@ fn usage_errors_exit_2_with_a_one_line_hint() {
             "{help:?}"
         );
     }
+}
+
+/// A script that lost its command must fail loudly: usage on stderr, nothing on stdout, exit 2.
+#[test]
+fn no_command_at_all_is_a_usage_error_on_stderr() {
+    let out = run(cmd("u", "p"), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("gnip-stream: no command given"), "{err}");
+    assert!(err.contains("usage:"), "{err}");
+}
+
+/// `--connect-timeout` reaches the client: a server that never sends its head is given up on
+/// after that long (and retried on the network schedule), not after the 250 ms read tick.
+#[test]
+fn connect_timeout_is_a_flag_and_bounds_a_missing_head() {
+    let sim = Simulator::start(SimulatorConfig::default().fault(
+        Which::Every,
+        Fault::DelayHead {
+            duration: Duration::from_secs(60),
+        },
+    ))
+    .unwrap();
+    let mut c = cmd("demo", "demo");
+    c.args([
+        "stream",
+        "--url",
+        &sim.stream_url(Product::PowerTrack, "acme", "prod"),
+        "--connect-timeout",
+        "0.8",
+    ]);
+    let mut child = c
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send((Instant::now(), line));
+        }
+    });
+    let started = Instant::now();
+    let mut timed_out_after = None;
+    while let Ok((at, line)) = rx.recv_timeout(Duration::from_secs(10)) {
+        if line.contains("disconnected (network-error)") && line.contains("timed out") {
+            timed_out_after = Some(at - started);
+            break;
+        }
+    }
+    signal(&child, "-TERM");
+    let status = exit_within(&mut child, Instant::now(), Duration::from_secs(3));
+    reader.join().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let after = timed_out_after.expect("a connect timeout on stderr");
+    assert!(
+        after >= Duration::from_millis(700) && after < Duration::from_secs(5),
+        "{after:?}"
+    );
 }
 
 #[test]
@@ -227,10 +311,10 @@ fn a_refused_login_exits_3_after_one_request() {
 fn other_non_retryable_failures_exit_4() {
     let sim = Simulator::start(SimulatorConfig::default()).unwrap();
     // A Replay range ending less than 30 minutes ago: the service's 406.
-    let now = gnip_stream::time::now_secs();
+    let now = gnip_stream::clock::now_secs();
     let (from, to) = (
-        gnip_stream::time::replay_date(now - 1200),
-        gnip_stream::time::replay_date(now - 600),
+        gnip_stream::protocol::time::replay_date(now - 1200),
+        gnip_stream::protocol::time::replay_date(now - 600),
     );
     let mut c = cmd("demo", "demo");
     c.args([
@@ -259,10 +343,10 @@ fn other_non_retryable_failures_exit_4() {
 #[test]
 fn replay_completes_with_exit_0_and_every_record_once() {
     let sim = Simulator::start(SimulatorConfig::default().replay_records_per_minute(10)).unwrap();
-    let now = gnip_stream::time::now_secs() / 60 * 60;
+    let now = gnip_stream::clock::now_secs() / 60 * 60;
     let (from, to) = (
-        gnip_stream::time::replay_date(now - 7200),
-        gnip_stream::time::replay_date(now - 7200 + 300),
+        gnip_stream::protocol::time::replay_date(now - 7200),
+        gnip_stream::protocol::time::replay_date(now - 7200 + 300),
     );
     let mut c = cmd("demo", "demo");
     c.args([
@@ -336,13 +420,7 @@ fn sigterm_on_an_idle_stream_exits_0_within_2_s_with_stdout_flushed() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let sent = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&child, "-TERM");
     let status = exit_within(&mut child, sent, Duration::from_secs(2));
     assert_eq!(status.code(), Some(0));
     reader.join().unwrap();
@@ -431,10 +509,7 @@ fn simulate_answers_curl_until_sigterm() {
     } else {
         eprintln!("SKIP the curl half: curl is not installed here");
     }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    signal(&child, "-TERM");
     let status = exit_within(&mut child, Instant::now(), Duration::from_secs(3));
     assert_eq!(status.code(), Some(0));
 }

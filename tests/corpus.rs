@@ -4,10 +4,10 @@
 mod common;
 
 use common::*;
-use gnip_stream::__fuzz::{Owned, naive_lines};
 use gnip_stream::core::{
     ComplianceKind as C, DEFAULT_MAX_RECORD, Level, LineSplitter, RecordKind, classify, record_id,
 };
+use gnip_stream::testing::oracle::{Owned, naive_lines};
 
 #[test]
 fn every_corpus_file_decodes_whole_and_bytewise_like_the_oracle() {
@@ -107,7 +107,7 @@ fn line(l: gnip_stream::core::Line<'_>) -> Owned {
     }
 }
 
-fn file<'a>(files: &'a [gnip_stream::corpus::CorpusFile], name: &str) -> &'a [Vec<u8>] {
+fn file<'a>(files: &'a [common::CorpusFile], name: &str) -> &'a [Vec<u8>] {
     &files
         .iter()
         .find(|f| f.name == name)

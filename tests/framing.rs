@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use gnip_stream::__fuzz::{Owned, decode_in_pieces, pieces};
 use gnip_stream::Error;
 use gnip_stream::core::{DecoderConfig, Event, FrameDecoder, RecordKind};
+use gnip_stream::testing::oracle::{Owned, decode_in_pieces, pieces};
 
 fn rec(s: &str) -> Owned {
     Owned::Record(s.as_bytes().to_vec())

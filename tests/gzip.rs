@@ -4,10 +4,10 @@
 mod common;
 
 use common::*;
-use gnip_stream::__fuzz::{Owned, decode_in_pieces, naive_lines};
 use gnip_stream::Error;
 use gnip_stream::core::{Crc32, DEFAULT_MAX_RECORD, DecoderConfig, GzipEncoder};
-use gnip_stream::generator::Generator;
+use gnip_stream::testing::generator::Generator;
+use gnip_stream::testing::oracle::{Owned, decode_in_pieces, naive_lines};
 
 const FTEXT: u8 = 1;
 const FHCRC: u8 = 2;
@@ -249,7 +249,7 @@ fn an_independent_encoder_agrees_flate2_with_sync_flushes() {
         decode_in_pieces(&wire, &[wire.len()], crc_on()),
         (oracle.clone(), Ok(()))
     );
-    let sizes = gnip_stream::__fuzz::pieces(5, wire.len());
+    let sizes = gnip_stream::testing::oracle::pieces(5, wire.len());
     assert_eq!(decode_in_pieces(&wire, &sizes, crc_on()), (oracle, Ok(())));
 }
 
@@ -318,7 +318,7 @@ fn regression_records_inflated_just_before_corruption_are_delivered() {
         whole
     );
     for seed in 0..10 {
-        let sizes = gnip_stream::__fuzz::pieces(seed, wire.len());
+        let sizes = gnip_stream::testing::oracle::pieces(seed, wire.len());
         assert_eq!(
             decode_in_pieces(&wire, &sizes, crc_on()),
             whole,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use gnip_stream::Error;
 use gnip_stream::core::{DEFAULT_MAX_RECORD, Event, FrameDecoder, GzipEncoder, RecordKind};
-use gnip_stream::generator::Generator;
+use gnip_stream::testing::generator::Generator;
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);

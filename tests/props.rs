@@ -4,9 +4,10 @@
 mod common;
 
 use common::*;
-use gnip_stream::__fuzz::{self, naive_lines};
+use gnip_stream::__fuzz;
 use gnip_stream::core::{DEFAULT_MAX_RECORD, GzipEncoder};
-use gnip_stream::generator::Generator;
+use gnip_stream::testing::generator::Generator;
+use gnip_stream::testing::oracle::{self, naive_lines};
 use proptest::prelude::*;
 
 fn stream_of(seed: u64, n: usize, heartbeat_every: usize) -> Vec<u8> {
@@ -38,12 +39,12 @@ proptest! {
         let mut enc = GzipEncoder::new(level);
         let mut wire = Vec::new();
         let mut at = 0;
-        for k in __fuzz::pieces(flush_seed, plain.len()) {
+        for k in oracle::pieces(flush_seed, plain.len()) {
             enc.write_flush(&plain[at..at + k], &mut wire);
             at += k;
         }
         enc.finish(&mut wire);
-        let sizes = __fuzz::pieces(feed_seed, wire.len());
+        let sizes = oracle::pieces(feed_seed, wire.len());
         let got = decode_in_pieces_crc(&wire, &sizes);
         prop_assert_eq!(got, (naive_lines(&plain, DEFAULT_MAX_RECORD), Ok(())));
     }
@@ -96,8 +97,8 @@ proptest! {
 fn decode_in_pieces_crc(
     wire: &[u8],
     sizes: &[usize],
-) -> (Vec<__fuzz::Owned>, Result<(), gnip_stream::Error>) {
-    __fuzz::decode_in_pieces(
+) -> (Vec<oracle::Owned>, Result<(), gnip_stream::Error>) {
+    oracle::decode_in_pieces(
         wire,
         sizes,
         gnip_stream::core::DecoderConfig::default().check_crc(true),

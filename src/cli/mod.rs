@@ -1,5 +1,169 @@
-//! The command's parts: arguments, signals, and running each command.
+//! The `gnip-stream` command: one file per command (`stream.rs` serves `stream` and `replay`,
+//! `demo.rs`, `simulate.rs`), argument reading in `args.rs`, help texts in `help.rs`, stdout in
+//! `output.rs`, stderr and exit statuses in `report.rs`, signals in `signal.rs`.
 
 pub mod args;
-pub mod run;
+mod demo;
+mod help;
+mod output;
+mod report;
 pub mod signal;
+mod simulate;
+mod stream;
+mod supervise;
+
+use std::path::PathBuf;
+
+use args::Usage;
+
+/// Exit statuses of the contract.
+pub const OK: u8 = 0;
+/// A usage error (also: no command at all).
+pub const USAGE: u8 = 2;
+/// The service refused the credentials (401).
+pub const AUTH: u8 = 3;
+/// Any other failure retrying cannot fix (406, other 4xx, TLS verification).
+pub const FATAL: u8 = 4;
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    Stream(stream::StreamArgs),
+    Demo {
+        seconds: f64,
+        rate: f64,
+    },
+    Simulate {
+        listen: String,
+        rate: Option<f64>,
+        corpus: Option<PathBuf>,
+        user: String,
+        password: String,
+    },
+    Help(&'static str),
+    Version,
+}
+
+/// Parses `args` (without the program name). No command at all is a usage error: a script
+/// that lost its command should fail loudly (`--help` and `help` print the help and succeed).
+pub fn parse(args: &[String]) -> Result<Command, Usage> {
+    let Some(cmd) = args.first() else {
+        return Err(args::usage("", "no command given"));
+    };
+    let rest = &args[1..];
+    match cmd.as_str() {
+        "-h" | "--help" | "help" => Ok(Command::Help("")),
+        "-V" | "--version" => Ok(Command::Version),
+        "stream" => stream::parse("stream", rest),
+        "replay" => stream::parse("replay", rest),
+        "demo" => demo::parse(rest),
+        "simulate" => simulate::parse(rest),
+        other => Err(args::usage("", format!("unknown command '{other}'"))),
+    }
+}
+
+/// The help text of `which` ("" for the main help).
+pub fn help(which: &str) -> String {
+    match which {
+        "stream" => format!("{}{}", help::STREAM_HELP, help::OPTIONS_HELP),
+        "replay" => format!("{}{}", help::REPLAY_HELP, help::OPTIONS_HELP),
+        "demo" => help::DEMO_HELP.to_owned(),
+        "simulate" => help::SIMULATE_HELP.to_owned(),
+        _ => help::MAIN_HELP.to_owned(),
+    }
+}
+
+/// Runs a parsed command; returns the exit status.
+pub fn run(command: Command) -> u8 {
+    match command {
+        Command::Help(which) => {
+            println!("{}", help(which));
+            OK
+        }
+        Command::Version => {
+            println!("gnip-stream {}", env!("CARGO_PKG_VERSION"));
+            OK
+        }
+        Command::Stream(a) => stream::run(a),
+        Command::Demo { seconds, rate } => demo::run(seconds, rate),
+        Command::Simulate {
+            listen,
+            rate,
+            corpus,
+            user,
+            password,
+        } => simulate::run(&listen, rate, corpus, &user, &password),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn p(s: &str) -> Result<Command, Usage> {
+        parse(&s.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_contract_parses() {
+        let Ok(Command::Stream(a)) = p(
+            "stream --url https://h/stream/firehose/accounts/a/publishers/twitter/l.json --partition 3 --partition 4 --backfill-minutes 5 --stall-timeout 0.5 --max-records 10 --count --ca-file x.pem --stats-interval 0",
+        ) else {
+            panic!()
+        };
+        assert_eq!(a.partitions, vec![3, 4]);
+        assert_eq!(
+            (a.backfill_minutes, a.stall_timeout, a.max_records, a.count),
+            (5, Duration::from_millis(500), Some(10), true)
+        );
+        assert_eq!(a.stats_interval, Some(Duration::ZERO));
+        let Ok(Command::Stream(a)) = p("stream --url=u --connect-timeout=2.5") else {
+            panic!()
+        };
+        assert_eq!(a.connect_timeout, Duration::from_millis(2500));
+        let Ok(Command::Stream(a)) = p(
+            "replay --product decahose --account a --label l --from 202611210000 --to 202611210100",
+        ) else {
+            panic!()
+        };
+        assert_eq!(a.range.map(|(f, t)| t - f), Some(3600));
+        assert!(
+            matches!(p("demo --seconds 2 --rate 50"), Ok(Command::Demo { seconds, rate }) if seconds == 2.0 && rate == 50.0)
+        );
+        assert!(matches!(
+            p("simulate --rate max --user u --password p"),
+            Ok(Command::Simulate { rate: None, .. })
+        ));
+        assert!(matches!(p("stream --help"), Ok(Command::Help("stream"))));
+        assert!(matches!(p("--help"), Ok(Command::Help(""))));
+        assert_eq!(p("").unwrap_err().message, "no command given");
+    }
+
+    #[test]
+    fn usage_errors_say_what_is_wrong() {
+        for (args, says) in [
+            ("stream", "missing the stream"),
+            ("stream --url u --product firehose", "not both"),
+            ("stream --product nope --account a --label l", "not one of"),
+            ("stream --url u --backfill-minutes 6", "1 to 5"),
+            ("stream --url u --connect-timeout 0", "seconds"),
+            ("stream --url u --count=1", "takes no value"),
+            ("stream --url u stray", "unexpected argument"),
+            ("stream --url u --stall-timeout -1", "seconds"),
+            ("stream --url u --partition 0", "numbered from 1"),
+            ("stream --url u --max-records 0", "at least 1"),
+            ("stream --url u --from 202601010000", "unknown option"),
+            ("replay --url u --from 2026 --to 202601010000", "not a date"),
+            (
+                "replay --url u --from 202601010100 --to 202601010000",
+                "before",
+            ),
+            ("simulate --user u", "go together"),
+            ("frobnicate", "unknown command"),
+            ("stream --url", "needs a value"),
+        ] {
+            let e = p(args).unwrap_err();
+            assert!(e.message.contains(says), "{args}: {}", e.message);
+        }
+    }
+}

@@ -1,6 +1,7 @@
-//! The IO shell around the sans-IO core: one GET with ureq, its status mapped to an ending,
-//! then the body read with a short per-read tick (stop checks, stall counting) and fed to the
-//! frame decoder, each record handed to the user's handler.
+//! One connection attempt, IO only: the GET with ureq, its status mapped to an ending, then
+//! the body read with the per-read tick (stop checks, stall counting) and fed to the frame
+//! decoder, whose events go to [`Dispatch`]. What the bytes and messages mean is asked of
+//! `core` and `protocol`.
 
 use std::io::Read;
 use std::net::Ipv4Addr;
@@ -8,29 +9,40 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-
-use super::stats::PartitionStats;
-use super::{
-    Attempt, ClientConfig, ClientEvent, Delivery, Flow, Partition, ReplayProgress, ReplaySummary,
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector as _, RustlsConnector, TcpConnector,
 };
+
+use super::api::{ClientEvent, StopHandle};
+use super::config::ClientConfig;
+use super::dispatch::Dispatch;
+use super::stats::PartitionStats;
+use super::transport::TickConnector;
+use super::worker::{Partition, ReplayProgress};
 use crate::Error;
-use crate::core::{Event, FrameDecoder, GzipDecoder, Level, RecordKind};
-use crate::policy::Ending;
+use crate::core::{FrameDecoder, GzipDecoder};
+use crate::protocol::endpoint::UrlParts;
+use crate::protocol::messages;
+use crate::protocol::policy::Ending;
+
+/// What one connection attempt reported back to the loop.
+pub(crate) struct Attempt {
+    pub ending: Ending,
+    pub error: Option<Error>,
+    /// Whether any body byte arrived.
+    pub delivered: bool,
+}
 
 /// Refuses to send credentials over plain `http://` to anything but loopback.
 pub(crate) fn check_transport(url: &str, has_credentials: bool) -> Result<(), Error> {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some(parts) = UrlParts::split(url) else {
         return Err(Error::BadInput {
             reason: format!("not a URL: {url}").into(),
         });
     };
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        authority.split(':').next().unwrap_or_default()
-    };
-    match scheme.to_ascii_lowercase().as_str() {
+    let host = parts.host();
+    match parts.scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
         "http" if !has_credentials => Ok(()),
         "http" => {
@@ -49,10 +61,11 @@ pub(crate) fn check_transport(url: &str, has_credentials: bool) -> Result<(), Er
     }
 }
 
-/// The HTTP agent every partition shares: no decompression (our decoder inflates), 4xx/5xx as
-/// responses, a per-read timeout as the stop/stall tick, Mozilla's roots or the CA file's.
-/// Proxies come from the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), ureq's default.
-pub(crate) fn agent(config: &ClientConfig) -> Result<ureq::Agent, Error> {
+/// The HTTP agent every partition of a client shares: no decompression (our decoder inflates),
+/// 4xx/5xx as responses, the connect timeout on each step of establishing a connection, the
+/// read tick on body reads only ([`TickConnector`]), Mozilla's roots or the CA file's. Proxies
+/// come from the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), ureq's default.
+pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Agent, Error> {
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(path) = &config.ca_file {
         let bad = |why: String| Error::BadInput {
@@ -70,20 +83,30 @@ pub(crate) fn agent(config: &ClientConfig) -> Result<ureq::Agent, Error> {
         }
         tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
     }
+    let ct = Some(config.connect_timeout);
     let cfg = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_connect(Some(config.connect_timeout))
-        .timeout_per_read(Some(config.read_tick))
+        .timeout_connect(ct)
+        .timeout_send_request(ct)
+        .timeout_recv_response(ct)
         .user_agent(format!("gnip-stream/{}", env!("CARGO_PKG_VERSION")))
         .tls_config(tls.build())
         .build();
-    Ok(ureq::Agent::new_with_config(cfg))
-}
-
-pub(crate) fn decoder(config: &ClientConfig) -> FrameDecoder {
-    // A live stream's trailer never comes; Replay's does, and is checked.
-    let c = config.decoder.check_crc(config.replay.is_some());
-    FrameDecoder::with_config(c).unwrap_or_default()
+    // ureq's default chain (a CONNECT proxy if configured, TCP, rustls), with the tick layer on
+    // the socket, under TLS, so the handshake's reads are ticked too.
+    let connector = ()
+        .chain(ConnectProxyConnector::default())
+        .chain(TcpConnector::default())
+        .chain(TickConnector {
+            tick: config.read_tick,
+            stop: std::sync::Arc::clone(&stop.0),
+        })
+        .chain(RustlsConnector::default());
+    Ok(ureq::Agent::with_parts(
+        cfg,
+        connector,
+        DefaultResolver::default(),
+    ))
 }
 
 fn io_error(e: &std::io::Error) -> Error {
@@ -95,7 +118,7 @@ fn io_error(e: &std::io::Error) -> Error {
 
 /// How ureq's errors map to endings: certificate and TLS setup problems are final, timeouts and
 /// everything else are network trouble to retry.
-fn classify_ureq(e: ureq::Error) -> (Ending, Error, bool) {
+fn classify_ureq(e: ureq::Error) -> (Ending, Error) {
     let text = e.to_string();
     let tls_text =
         text.contains("certificate") || text.contains("InvalidCertificate") || text.contains("tls");
@@ -106,30 +129,26 @@ fn classify_ureq(e: ureq::Error) -> (Ending, Error, bool) {
                 kind: std::io::ErrorKind::TimedOut,
                 message: text.into(),
             },
-            true,
         ),
         ureq::Error::Tls(_) | ureq::Error::Pem(_) | ureq::Error::Rustls(_) => (
             Ending::TlsFailure,
             Error::Tls {
                 message: text.into(),
             },
-            false,
         ),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData && tls_text => (
             Ending::TlsFailure,
             Error::Tls {
                 message: text.into(),
             },
-            false,
         ),
-        ureq::Error::Io(io) => (Ending::NetworkError, io_error(&io), false),
+        ureq::Error::Io(io) => (Ending::NetworkError, io_error(&io)),
         other => (
             Ending::NetworkError,
             Error::Io {
                 kind: std::io::ErrorKind::Other,
                 message: other.to_string().into(),
             },
-            false,
         ),
     }
 }
@@ -150,16 +169,14 @@ fn is_read_tick(e: &std::io::Error) -> bool {
 pub(crate) fn attempt(
     p: &Partition,
     url: &str,
-    tick: Duration,
     decoder: &mut FrameDecoder,
     last_byte: &mut Option<Instant>,
     replay: &mut ReplayProgress,
 ) -> Attempt {
-    let fail = |ending, error, head_timed_out| Attempt {
+    let fail = |ending, error| Attempt {
         ending,
         error: Some(error),
         delivered: false,
-        head_timed_out,
     };
     let mut req = p
         .agent
@@ -172,14 +189,15 @@ pub(crate) fn attempt(
             .encode(format!("{}:{}", p.config.user, p.config.password));
         req = req.header("Authorization", format!("Basic {b64}"));
     }
-    let req = req.config().timeout_per_read(Some(tick)).build();
     let resp = match req.call() {
         Ok(r) => r,
         Err(e) => {
-            let (ending, error, timed_out) = classify_ureq(e);
-            return fail(ending, error, timed_out);
+            let (ending, error) = classify_ureq(e);
+            return fail(ending, error);
         }
     };
+    // The head is the response's first bytes: a stall is counted from here.
+    *last_byte = Some(Instant::now());
     let status = resp.status().as_u16();
     if status != 200 {
         let gzip = resp
@@ -193,7 +211,6 @@ pub(crate) fn attempt(
                 status,
                 message: message.into(),
             },
-            false,
         );
     }
     p.event(ClientEvent::Connected);
@@ -201,15 +218,13 @@ pub(crate) fn attempt(
     stream(
         p,
         resp.into_body().into_reader(),
-        tick,
         decoder,
         last_byte,
         replay,
     )
 }
 
-/// The service's message from an error body (JSON `error.message`), read for at most 2 s and
-/// 64 KiB; the start of the body when it is something else.
+/// The service's message from an error body, read for at most 2 s and 64 KiB.
 fn error_message(mut body: impl Read, gzip: bool) -> String {
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
@@ -231,197 +246,48 @@ fn error_message(mut body: impl Read, gzip: bool) -> String {
             raw = plain;
         }
     }
-    serde_json::from_slice::<serde_json::Value>(&raw)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .and_then(|m| m.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| {
-            String::from_utf8_lossy(&raw[..raw.len().min(300)])
-                .trim()
-                .to_owned()
-        })
+    messages::error_message(&raw)
 }
 
-/// Where decoded events go during one connection.
-struct Sink<'a> {
-    p: &'a Partition,
-    replay: &'a mut ReplayProgress,
-    resumed_from: Option<i64>,
-    forced: bool,
-    completed: bool,
-    stop: bool,
-    /// Whether a record arrived since the last-record time was stamped (once per read: a
-    /// clock read per record would cost more than the stamp is worth).
-    any_record: bool,
-}
-
-impl Sink<'_> {
-    fn on(&mut self, e: Event<'_>) {
-        let s = &self.p.stats;
-        let record = match e {
-            Event::Heartbeat => return PartitionStats::add(&s.heartbeats, 1),
-            Event::Overlong { .. } => return PartitionStats::add(&s.overlong, 1),
-            Event::Incomplete { .. } => return PartitionStats::add(&s.incomplete, 1),
-            Event::Record(r) => r,
-        };
-        match record.kind() {
-            RecordKind::System(m) => {
-                PartitionStats::add(&s.system, 1);
-                let text = m.message();
-                if m.level() == Level::Error
-                    && (text.starts_with("Forced Disconnect")
-                        || text.starts_with("Force closing connection"))
-                {
-                    self.forced = true;
-                }
-                if self.p.config.replay.is_some()
-                    && m.level() == Level::Info
-                    && text.starts_with("Replay Request")
-                {
-                    self.completed = true;
-                    self.replay.summary = Some(replay_summary(record.bytes(), &text));
-                }
-                self.p.event(ClientEvent::SystemMessage {
-                    level: m.level(),
-                    message: text.into_owned(),
-                });
-            }
-            RecordKind::Activity | RecordKind::Compliance(_) if self.p.config.replay.is_some() => {
-                if self.replay_duplicate(record.bytes(), record.id()) {
-                    return PartitionStats::add(&s.duplicates_dropped, 1);
-                }
-                PartitionStats::add(
-                    if record.kind() == RecordKind::Activity {
-                        &s.activities
-                    } else {
-                        &s.compliance
-                    },
-                    1,
-                );
-            }
-            RecordKind::Activity => PartitionStats::add(&s.activities, 1),
-            RecordKind::Compliance(_) => PartitionStats::add(&s.compliance, 1),
-            RecordKind::Malformed => PartitionStats::add(&s.malformed, 1),
-        }
-        self.any_record = true;
-        let started = Instant::now();
-        let flow = self.p.handler.on_record(&Delivery {
-            partition: self.p.partition,
-            record,
-        });
-        PartitionStats::add(&s.handler_ns, started.elapsed().as_nanos() as u64);
-        if flow == Flow::Stop {
-            self.stop = true;
-        }
-    }
-
-    /// Replay resumes from the minute of the last record received, so that minute arrives
-    /// again: its records already handed out are dropped, by id. A record without a time of its
-    /// own (compliance events have none) belongs to the minute of the record before it: Replay
-    /// sends in time order, and a resumed connection starts in the resume minute.
-    fn replay_duplicate(&mut self, bytes: &[u8], id: Option<&str>) -> bool {
-        let minute = match record_time(bytes) {
-            Some(t) => t - t.rem_euclid(60),
-            None => match self.replay.resume_from {
-                Some(m) => m,
-                None => return false, // nothing timed yet on the first connection: no resume point
-            },
-        };
-        let dup = match (self.resumed_from, id) {
-            (Some(m), _) if minute < m => true,
-            (Some(m), Some(id)) if minute == m => self.replay.seen_in_minute.contains(id),
-            _ => false,
-        };
-        if !dup {
-            if self.replay.resume_from.is_none_or(|r| minute > r) {
-                self.replay.resume_from = Some(minute);
-                self.replay.seen_in_minute.clear();
-            }
-            if let Some(id) = id.filter(|_| self.replay.resume_from == Some(minute)) {
-                self.replay.seen_in_minute.insert(id.to_owned());
-            }
-        }
-        dup
-    }
-}
-
-/// A record's own time: native `created_at` or Activity Streams `postedTime`.
-fn record_time(bytes: &[u8]) -> Option<i64> {
-    crate::core::json::members(bytes, crate::core::json::skip_ws(bytes, 0))
-        .find(|(k, _)| *k == b"created_at" || *k == b"postedTime")
-        .and_then(|(_, v)| crate::core::json::string_contents(v))
-        .and_then(|t| std::str::from_utf8(t).ok())
-        .and_then(crate::time::parse_timestamp)
-}
-
-fn replay_summary(bytes: &[u8], message: &str) -> ReplaySummary {
-    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
-    let info = &v["info"];
-    ReplaySummary {
-        message: message.to_owned(),
-        activity_count: info["activity_count"].as_u64(),
-        minutes_failed: info["minutes_failed"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|m| m.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        unprocessed_range: info["unprocessed_range"]["fromDate"]
-            .as_str()
-            .zip(info["unprocessed_range"]["toDate"].as_str())
-            .map(|(f, t)| (f.to_owned(), t.to_owned())),
-    }
-}
-
+/// Reads the body until it ends, stalls, breaks, or the client stops.
 fn stream(
     p: &Partition,
     mut body: impl Read,
-    tick: Duration,
     decoder: &mut FrameDecoder,
     last_byte: &mut Option<Instant>,
     replay: &mut ReplayProgress,
 ) -> Attempt {
-    let resumed_from = replay.resume_from;
-    let mut sink = Sink {
-        p,
-        replay,
-        resumed_from,
-        forced: false,
-        completed: false,
-        stop: false,
-        any_record: false,
-    };
+    let mut sink = Dispatch::new(p, replay);
     let mut buf = vec![0u8; 16 * 1024];
     let mut idle = Duration::ZERO;
     let mut delivered = false;
+    let tick = p.config.read_tick;
     let done = |ending, error, delivered| Attempt {
         ending,
         error,
         delivered,
-        head_timed_out: false,
+    };
+    let closing = |sink: &Dispatch<'_>| {
+        if sink.closing {
+            Ending::ForcedDisconnect
+        } else {
+            Ending::Dropped
+        }
     };
     loop {
-        if p.stop.is_stopped() || sink.stop {
-            if sink.stop {
-                p.stop.stop(); // the handler asked: the whole client stops
-            }
+        if p.stop.is_stopped() {
             decoder.reset();
             return done(Ending::Stopped, None, delivered);
         }
         match body.read(&mut buf) {
             Ok(0) => {
-                let end = decoder.finish(|e| sink.on(e));
+                let end = decoder.finish(|e| {
+                    let _ = sink.on(e);
+                });
                 let ending = if sink.completed {
                     Ending::ReplayCompleted
-                } else if sink.forced {
-                    Ending::ForcedDisconnect
                 } else {
-                    Ending::Dropped
+                    closing(&sink)
                 };
                 // A live body always ends inside its gzip member (Truncated): that is no error.
                 let error = end
@@ -435,17 +301,23 @@ fn stream(
                 *last_byte = Some(Instant::now());
                 PartitionStats::add(&p.stats.bytes_wire, n as u64);
                 let before = decoder.bytes_out();
-                let fed = decoder.feed(&buf[..n], |e| sink.on(e));
+                let fed = decoder.feed_until(&buf[..n], |e| sink.on(e));
                 if std::mem::take(&mut sink.any_record) {
-                    let ms = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as u64);
-                    p.stats.last_record_unix_ms.store(ms, Ordering::Relaxed);
+                    p.stats
+                        .last_record_unix_ms
+                        .store(crate::clock::now_unix_ms(), Ordering::Relaxed);
                 }
                 PartitionStats::add(
                     &p.stats.bytes_inflated,
                     decoder.bytes_out().saturating_sub(before),
                 );
+                if sink.stop {
+                    // The handler asked, at that record: the whole client stops, and nothing
+                    // after it (even from the same read) is handed out.
+                    p.stop.stop();
+                    decoder.reset();
+                    return done(Ending::Stopped, None, delivered);
+                }
                 if let Err(e) = fed {
                     decoder.reset();
                     return done(Ending::CorruptStream, Some(e), delivered);
@@ -468,12 +340,7 @@ fn stream(
                 if decoder.reset().is_some() {
                     PartitionStats::add(&p.stats.incomplete, 1);
                 }
-                let ending = if sink.forced {
-                    Ending::ForcedDisconnect
-                } else {
-                    Ending::Dropped
-                };
-                return done(ending, Some(io_error(&e)), delivered);
+                return done(closing(&sink), Some(io_error(&e)), delivered);
             }
         }
     }
@@ -516,49 +383,5 @@ mod tests {
             check_transport("ftp://x/y", true),
             Err(Error::BadInput { .. })
         ));
-    }
-
-    #[test]
-    fn replay_completion_messages_are_summarised() {
-        // The shapes protocol.md quotes.
-        let ok = br#"{"info":{"message":"Replay Request Completed","sent":"2016-05-27T22:15:50+00:00","activity_count":8874}}"#;
-        let s = replay_summary(ok, "Replay Request Completed");
-        assert_eq!(
-            (
-                s.activity_count,
-                s.minutes_failed.len(),
-                s.unprocessed_range
-            ),
-            (Some(8874), 0, None)
-        );
-        let errors = br#"{"info":{"message":"Replay Request Completed with Errors","sent":"2016-05-27T16:00:02+00:00","activity_count":56333,"minutes_failed":["2013-02-20T00:05:00+00:00","2013-02-20T00:06:00+00:00"]}}"#;
-        let s = replay_summary(errors, "Replay Request Completed with Errors");
-        assert_eq!(
-            s.minutes_failed,
-            vec!["2013-02-20T00:05:00+00:00", "2013-02-20T00:06:00+00:00"]
-        );
-        let failed = br#"{"info":{"message":"Replay Request Failed to Complete","sent":"2016-06-27T16:37:13+00:00","unprocessed_range":{"fromDate":"2016-06-26T00:00:00+00:00","toDate":"2016-06-26T00:01:00+00:00"},"activity_count":1822}}"#;
-        let s = replay_summary(failed, "Replay Request Failed to Complete");
-        assert_eq!(
-            s.unprocessed_range,
-            Some((
-                "2016-06-26T00:00:00+00:00".to_owned(),
-                "2016-06-26T00:01:00+00:00".to_owned()
-            ))
-        );
-        assert_eq!(s.activity_count, Some(1822));
-    }
-
-    #[test]
-    fn record_times_in_both_formats() {
-        assert_eq!(
-            record_time(br#"{"created_at":"Thu Jan 01 00:01:00 +0000 1970","id":1}"#),
-            Some(60)
-        );
-        assert_eq!(
-            record_time(br#"{"id":"x","postedTime":"1970-01-01T00:02:00.000Z"}"#),
-            Some(120)
-        );
-        assert_eq!(record_time(br#"{"delete":{"status":{"id":1}}}"#), None);
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use crate::policy::Ending;
+use crate::protocol::policy::Ending;
 
 /// Counters of one partition. Every field is updated by its own thread and can be read at any
 /// time from any other (`Relaxed`: each counter is exact, a snapshot is not a single instant).
@@ -12,7 +12,7 @@ pub struct PartitionStats {
     partition: u32,
     started: Instant,
     pub(crate) connects: AtomicU64,
-    pub(crate) disconnects: [AtomicU64; 9],
+    pub(crate) disconnects: [AtomicU64; Ending::COUNT],
     pub(crate) bytes_wire: AtomicU64,
     pub(crate) bytes_inflated: AtomicU64,
     pub(crate) activities: AtomicU64,
@@ -60,7 +60,7 @@ impl PartitionStats {
         let get = |c: &AtomicU64| c.load(Relaxed);
         let elapsed = self.started.elapsed();
         let handler = Duration::from_nanos(get(&self.handler_ns));
-        let mut disconnects = [0u64; 9];
+        let mut disconnects = [0u64; Ending::COUNT];
         for (d, c) in disconnects.iter_mut().zip(&self.disconnects) {
             *d = get(c);
         }
@@ -96,6 +96,7 @@ impl PartitionStats {
 
 /// One partition's counters at one moment.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StatsSnapshot {
     /// The partition (0 when the stream has none).
     pub partition: u32,
@@ -104,7 +105,7 @@ pub struct StatsSnapshot {
     /// Connection attempts made.
     pub connects: u64,
     /// Connection endings, indexed by [`Ending::index`].
-    pub disconnects: [u64; 9],
+    pub disconnects: [u64; Ending::COUNT],
     /// Compressed bytes received.
     pub bytes_wire: u64,
     /// Bytes after inflating.
@@ -123,7 +124,7 @@ pub struct StatsSnapshot {
     pub overlong: u64,
     /// Records cut off by a disconnect, dropped.
     pub incomplete: u64,
-    /// Replay records received again after a resume and not handed out twice.
+    /// Records received again (after a Replay resume) and not handed out twice.
     pub duplicates_dropped: u64,
     /// When the last record arrived (Unix milliseconds).
     pub last_record_unix_ms: Option<u64>,

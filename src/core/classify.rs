@@ -8,6 +8,7 @@ use super::json;
 
 /// What kind of record a line holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecordKind<'a> {
     /// A Tweet, native ("original") or Activity Streams (`verb` `post` / `share`).
     Activity,

@@ -1,7 +1,9 @@
 //! The push decoder that turns compressed bytes into classified records: gzip → lines → kinds.
 
+use std::ops::ControlFlow;
+
 use super::classify::{RecordKind, classify, record_id_of_kind};
-use super::gzip::GzipDecoder;
+use super::gzip::{Decoded, GzipDecoder};
 use super::lines::{DEFAULT_MAX_RECORD, Line, LineSplitter};
 use crate::Error;
 
@@ -43,7 +45,8 @@ impl DecoderConfig {
         self
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    /// Checks the settings: [`Error::InvalidConfig`] when one is out of range.
+    pub fn validate(&self) -> Result<(), Error> {
         if self.max_record == 0 {
             return Err(Error::InvalidConfig {
                 reason: "max_record must be at least 1 byte",
@@ -55,6 +58,7 @@ impl DecoderConfig {
 
 /// What the decoder found in the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// A record (an activity, a compliance event, a system message or a malformed line).
     Record(Record<'a>),
@@ -191,10 +195,44 @@ impl FrameDecoder {
     /// On an error, the events before the bad bytes have been delivered, and the decoder stays
     /// failed until [`FrameDecoder::reset`].
     pub fn feed(&mut self, input: &[u8], mut on_event: impl FnMut(Event<'_>)) -> Result<(), Error> {
+        self.feed_until(input, |e| {
+            on_event(e);
+            ControlFlow::Continue(())
+        })
+        .map(|_| ())
+    }
+
+    /// [`FrameDecoder::feed`] with a callback that can stop at the event it is handed: after a
+    /// `Break`, no further event is delivered by this call, which returns how much of `input`
+    /// it used ([`Decoded::consumed`]) and that it stopped. To go on, call again with
+    /// `&input[consumed..]` (possibly empty): the events after the stop come out then, none lost
+    /// and none twice.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// use gnip_stream::core::{Event, FrameDecoder, GzipEncoder};
+    /// let mut wire = Vec::new();
+    /// GzipEncoder::new(6).write_flush(b"{\"id\":1}\r\n{\"id\":2}\r\n", &mut wire);
+    /// let mut dec = FrameDecoder::new();
+    /// let mut seen = 0;
+    /// let fed = dec.feed_until(&wire, |e| {
+    ///     if matches!(e, Event::Record(_)) { seen += 1; }
+    ///     ControlFlow::Break(()) // stop at the first record
+    /// })?;
+    /// assert!(fed.stopped && seen == 1);
+    /// dec.feed_until(&wire[fed.consumed..], |_| { seen += 1; ControlFlow::Continue(()) })?;
+    /// assert_eq!(seen, 2);
+    /// # Ok::<(), gnip_stream::Error>(())
+    /// ```
+    pub fn feed_until(
+        &mut self,
+        input: &[u8],
+        mut on_event: impl FnMut(Event<'_>) -> ControlFlow<()>,
+    ) -> Result<Decoded, Error> {
         let lines = &mut self.lines;
         // The gzip decoder hands out the bytes before an error first: they are split too.
-        self.gzip.decode(input, |bytes| {
-            lines.push(bytes, |line| on_event(event(line)))
+        self.gzip.decode_until(input, |bytes| {
+            lines.push_until(bytes, |l| on_event(event(l)))
         })
     }
 

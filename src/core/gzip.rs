@@ -1,5 +1,7 @@
 //! Incremental gzip (RFC 1952) member decoder over miniz_oxide's raw inflate core.
 
+use std::ops::ControlFlow;
+
 use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
@@ -15,6 +17,15 @@ const FCOMMENT: u8 = 0x10;
 const RESERVED: u8 = 0xE0;
 // FTEXT is only a hint about the content; it changes nothing for the decoder.
 const _: u8 = FTEXT;
+
+/// What one [`GzipDecoder::decode_until`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoded {
+    /// Bytes of the input used.
+    pub consumed: usize,
+    /// Whether the sink stopped the call (more may be held for the next one).
+    pub stopped: bool,
+}
 
 /// The deflate window (RFC 1951: distances reach back at most 32 KiB), which is also where the
 /// inflated bytes land and are handed out from.
@@ -83,6 +94,9 @@ pub struct GzipDecoder {
     window: Box<[u8; WINDOW]>,
     /// Where the next inflated byte goes in `window`.
     window_pos: usize,
+    /// Inflated bytes not yet handed out, `window[held.0..held.1]`: the sink stopped inside a
+    /// run. They go out first on the next call, before anything new is inflated over them.
+    held: (usize, usize),
     check_crc: bool,
     crc: Crc32,
     header_crc: Crc32,
@@ -120,6 +134,7 @@ impl GzipDecoder {
             inflater: Box::default(),
             window: Box::new([0; WINDOW]),
             window_pos: 0,
+            held: (0, 0),
             check_crc: false,
             crc: Crc32::new(),
             header_crc: Crc32::new(),
@@ -143,6 +158,7 @@ impl GzipDecoder {
         self.state = State::MemberStart;
         self.inflater.init();
         self.window_pos = 0;
+        self.held = (0, 0);
         self.crc = Crc32::new();
         self.header_crc = Crc32::new();
         self.flags = 0;
@@ -197,60 +213,101 @@ impl GzipDecoder {
     /// stays failed ([`Error::DecoderFailed`]) until [`GzipDecoder::reset`]. No call loops:
     /// each step consumes input or produces output, or stops.
     pub fn decode(&mut self, input: &[u8], mut sink: impl FnMut(&[u8])) -> Result<(), Error> {
+        self.decode_until(input, |bytes| {
+            sink(bytes);
+            ControlFlow::Continue(())
+        })
+        .map(|_| ())
+    }
+
+    /// [`GzipDecoder::decode`] with a sink that can stop: `Break(n)` says it used the first `n`
+    /// bytes of the run it was handed and wants nothing more now. The call then returns at
+    /// once with [`Decoded::stopped`] set and [`Decoded::consumed`] saying how much of `input`
+    /// was used; the bytes the sink did not take are held and handed out first on the next
+    /// call, which takes `&input[consumed..]` (possibly empty). Explicit progress, as
+    /// csv-core's and miniz_oxide's own push decoders report it.
+    ///
+    /// If the same inflate step that the sink stopped in also hit corrupt data, the error is
+    /// returned and the held bytes are dropped (the stream cannot go on anyway).
+    pub fn decode_until(
+        &mut self,
+        input: &[u8],
+        mut sink: impl FnMut(&[u8]) -> ControlFlow<usize>,
+    ) -> Result<Decoded, Error> {
         let mut consumed = 0usize;
         let result = self.decode_inner(input, &mut consumed, &mut sink);
         if result.is_err() {
             self.state = State::Failed;
+            self.held = (0, 0);
         }
         self.total_in += consumed as u64;
-        result
+        result.map(|stopped| Decoded { consumed, stopped })
     }
 
+    /// Runs until the input is used up (`Ok(false)`), the sink stops (`Ok(true)`) or an error.
     fn decode_inner(
         &mut self,
         input: &[u8],
         consumed: &mut usize,
-        sink: &mut impl FnMut(&[u8]),
-    ) -> Result<(), Error> {
+        sink: &mut impl FnMut(&[u8]) -> ControlFlow<usize>,
+    ) -> Result<bool, Error> {
+        if self.held.0 < self.held.1 {
+            let (start, end) = self.held;
+            if let ControlFlow::Break(n) = sink(&self.window[start..end]) {
+                self.held.0 = (start + n).min(end);
+                return Ok(true);
+            }
+            self.held = (0, 0);
+        }
         loop {
             match self.state {
                 State::Failed => return Err(Error::DecoderFailed),
                 State::Body => {
                     let rest = &input[*consumed..];
+                    let start = self.window_pos;
                     let (status, used, made) = decompress(
                         &mut self.inflater,
                         rest,
                         &mut self.window[..],
-                        self.window_pos,
+                        start,
                         TINFL_FLAG_HAS_MORE_INPUT,
                     );
                     *consumed += used;
-                    let fresh = &self.window[self.window_pos..self.window_pos + made];
-                    if !fresh.is_empty() {
-                        if self.check_crc {
-                            self.crc.update(fresh);
-                        }
-                        // ISIZE is the length mod 2^32 (RFC 1952): wrapping is the rule.
-                        self.size = self.size.wrapping_add(made as u32);
-                        self.total_out += made as u64;
-                        // Bytes before a failure are good: out they go before the error does.
-                        sink(fresh);
+                    if made > 0 && self.check_crc {
+                        self.crc.update(&self.window[start..start + made]);
                     }
+                    // ISIZE is the length mod 2^32 (RFC 1952): wrapping is the rule.
+                    self.size = self.size.wrapping_add(made as u32);
+                    self.total_out += made as u64;
                     // The window wraps: a match may reach back across its end.
-                    self.window_pos = (self.window_pos + made) % WINDOW;
-                    match status {
-                        TINFLStatus::Done => self.state = State::Trailer { got: 0 },
+                    self.window_pos = (start + made) % WINDOW;
+                    let step = match status {
+                        TINFLStatus::Done => {
+                            self.state = State::Trailer { got: 0 };
+                            Ok(true)
+                        }
                         // All input went in (decompress stops for input only when it is gone).
-                        TINFLStatus::NeedsMoreInput => return Ok(()),
+                        TINFLStatus::NeedsMoreInput => Ok(false),
                         // The window's end was reached; go round from its start.
-                        TINFLStatus::HasMoreOutput if used > 0 || made > 0 => {}
-                        _ => return Err(Error::CorruptDeflate),
+                        TINFLStatus::HasMoreOutput if used > 0 || made > 0 => Ok(true),
+                        _ => Err(Error::CorruptDeflate),
+                    };
+                    // Bytes before a failure are good: out they go before the error does.
+                    if made > 0 {
+                        if let ControlFlow::Break(n) = sink(&self.window[start..start + made]) {
+                            step?;
+                            self.held = ((start + n).min(start + made), start + made);
+                            return Ok(true);
+                        }
+                    }
+                    if !step? {
+                        return Ok(false);
                     }
                 }
                 _ => {
                     // Header and trailer: a byte at a time (a few dozen bytes per connection).
                     let Some(&b) = input.get(*consumed) else {
-                        return Ok(());
+                        return Ok(false);
                     };
                     *consumed += 1;
                     self.header_or_trailer_byte(b)?;

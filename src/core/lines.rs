@@ -1,5 +1,7 @@
 //! Zero-copy splitting of inflated bytes into `\r\n`-terminated records, bounded in memory.
 
+use std::ops::ControlFlow;
+
 /// One line of the stream, as [`LineSplitter::push`] hands it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a> {
@@ -92,22 +94,43 @@ impl LineSplitter {
 
     /// Splits `input`, calling `on_line` for every line it completes.
     pub fn push(&mut self, input: &[u8], mut on_line: impl FnMut(Line<'_>)) {
-        let mut rest = input;
+        let _ = self.push_until(input, |line| {
+            on_line(line);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// [`LineSplitter::push`] with a callback that can stop: after a line for which it returns
+    /// `Break`, nothing more is split and `Break(n)` says how many bytes of `input` were used
+    /// (through that line's `\n`). The rest is not held: pass it again to go on.
+    pub fn push_until(
+        &mut self,
+        input: &[u8],
+        mut on_line: impl FnMut(Line<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<usize> {
+        let mut used = 0;
         if self.skipping.is_some() || !self.carry.is_empty() {
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
-                self.hold(rest);
-                return;
+            let Some(nl) = memchr::memchr(b'\n', input) else {
+                self.hold(input);
+                return ControlFlow::Continue(());
             };
-            self.hold(&rest[..nl]);
-            self.complete_held(&mut on_line);
-            rest = &rest[nl + 1..];
+            self.hold(&input[..nl]);
+            used = nl + 1;
+            if self.complete_held(&mut on_line).is_break() {
+                return ControlFlow::Break(used);
+            }
         }
+        let rest = &input[used..];
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', rest) {
-            on_line(self.line(&rest[start..nl]));
+            let flow = on_line(self.line(&rest[start..nl]));
             start = nl + 1;
+            if flow.is_break() {
+                return ControlFlow::Break(used + start);
+            }
         }
         self.hold(&rest[start..]);
+        ControlFlow::Continue(())
     }
 
     fn line<'a>(&self, raw: &'a [u8]) -> Line<'a> {
@@ -147,16 +170,20 @@ impl LineSplitter {
         }
     }
 
-    fn complete_held(&mut self, on_line: &mut impl FnMut(Line<'_>)) {
+    fn complete_held(
+        &mut self,
+        on_line: &mut impl FnMut(Line<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         if let Some(len) = self.skipping.take() {
-            on_line(Line::Overlong {
+            let flow = on_line(Line::Overlong {
                 len: len - u64::from(self.skipped_cr),
             });
             self.skipped_cr = false;
+            flow
         } else {
-            let line = self.line(&self.carry);
-            on_line(line);
+            let flow = on_line(self.line(&self.carry));
             self.carry.clear();
+            flow
         }
     }
 }

@@ -24,6 +24,6 @@ mod lines;
 pub use classify::{ComplianceKind, Level, RecordKind, SystemMessage, classify, record_id};
 pub use crc32::Crc32;
 pub use frame::{DecoderConfig, Event, FrameDecoder, Record};
-pub use gzip::{GzipDecoder, WINDOW};
+pub use gzip::{Decoded, GzipDecoder, WINDOW};
 pub use gzip_encoder::{GzipEncoder, MINIMAL_HEADER};
 pub use lines::{DEFAULT_MAX_RECORD, Line, LineSplitter};

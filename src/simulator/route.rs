@@ -2,49 +2,18 @@
 //! Pure functions of the request and the time, so every rule is unit-tested.
 
 use super::http::Request;
-use crate::product::Product;
-use crate::time;
+use crate::protocol::endpoint::{
+    PARAM_BACKFILL, PARAM_FROM_DATE, PARAM_PARTITION, PARAM_TO_DATE, StreamPath,
+};
+use crate::protocol::product::MAX_BACKFILL_MINUTES;
+use crate::protocol::time;
 
-/// A stream path: `/stream/{product}/accounts/{account}/publishers/twitter/{label}.json`, or
-/// the same under `/replay/`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct Route {
-    pub product: Product,
-    pub replay: bool,
-    pub account: String,
-    pub label: String,
-}
+/// A stream the simulator serves: the path, as the protocol layer parses it.
+pub(crate) type Route = StreamPath;
 
 /// Parses a request path into a route; `None` means 404.
 pub(crate) fn route(path: &str) -> Option<Route> {
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let [
-        kind,
-        product,
-        "accounts",
-        account,
-        "publishers",
-        "twitter",
-        file,
-    ] = parts[..]
-    else {
-        return None;
-    };
-    let replay = match kind {
-        "stream" => false,
-        "replay" => true,
-        _ => return None,
-    };
-    let label = file.strip_suffix(".json")?;
-    if account.is_empty() || label.is_empty() {
-        return None;
-    }
-    Some(Route {
-        product: Product::from_path_name(product)?,
-        replay,
-        account: account.to_owned(),
-        label: label.to_owned(),
-    })
+    StreamPath::parse(path)
 }
 
 /// What a valid request asks for.
@@ -72,9 +41,6 @@ fn refuse(status: u16, message: impl Into<String>) -> Refusal {
         message: message.into(),
     }
 }
-
-/// The service's message for a missing `Accept-Encoding: gzip` (protocol.md, verbatim).
-pub(crate) const NEEDS_GZIP: &str = "This connection requires compression. To enable compression, send an 'Accept-Encoding: gzip' header in your request and be ready to uncompress the stream as it is read on the client end.";
 
 /// Whether the request accepts gzip, as `Accept-Encoding` says (`gzip`, `x-gzip`, `*`, unless
 /// refused with `q=0`).
@@ -116,7 +82,7 @@ pub(crate) fn replay_dates(
             )
         })
     };
-    let (from, to) = (date("fromDate")?, date("toDate")?);
+    let (from, to) = (date(PARAM_FROM_DATE)?, date(PARAM_TO_DATE)?);
     if from >= to {
         return Err(refuse(
             406,
@@ -141,7 +107,7 @@ pub(crate) fn replay_dates(
 /// Checks a live request's parameters: `partition` (required and in range for partitioned
 /// products, refused for PowerTrack) and `backfillMinutes` (a whole number 1..=5).
 pub(crate) fn live_params(route: &Route, req: &Request) -> Result<Plan, Refusal> {
-    let partition = match (route.product.partitions(), req.param("partition")) {
+    let partition = match (route.product.partitions(), req.param(PARAM_PARTITION)) {
         (Some(n), Some(p)) => match p.parse::<u32>() {
             Ok(p) if (1..=n).contains(&p) => p,
             _ => {
@@ -160,10 +126,10 @@ pub(crate) fn live_params(route: &Route, req: &Request) -> Result<Plan, Refusal>
         (None, Some(_)) => return Err(refuse(400, "This stream has no partitions.")),
         (None, None) => 0,
     };
-    let backfill_minutes = match req.param("backfillMinutes") {
+    let backfill_minutes = match req.param(PARAM_BACKFILL) {
         None => 0,
         Some(m) => match m.parse::<u32>() {
-            Ok(m) if (1..=5).contains(&m) => m,
+            Ok(m) if (1..=u32::from(MAX_BACKFILL_MINUTES)).contains(&m) => m,
             _ => {
                 return Err(refuse(
                     400,
@@ -181,6 +147,8 @@ pub(crate) fn live_params(route: &Route, req: &Request) -> Result<Plan, Refusal>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::endpoint::Service;
+    use crate::protocol::product::Product;
 
     fn req(query: &str, headers: &[(&str, &str)]) -> Request {
         Request {
@@ -198,13 +166,14 @@ mod tests {
     fn url_shapes() {
         let r = route("/stream/sample10/accounts/acme/publishers/twitter/prod.json").unwrap();
         assert_eq!(
-            (r.product, r.replay, &r.account[..], &r.label[..]),
-            (Product::Decahose, false, "acme", "prod")
+            (r.product, r.service, &r.account[..], &r.label[..]),
+            (Product::Decahose, Service::Stream, "acme", "prod")
         );
-        assert!(
+        assert_eq!(
             route("/replay/firehose/accounts/a/publishers/twitter/l.json")
                 .unwrap()
-                .replay
+                .service,
+            Service::Replay
         );
         for bad in [
             "/",

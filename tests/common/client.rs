@@ -6,9 +6,9 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use gnip_stream::__fuzz::Owned;
 use gnip_stream::Error;
 use gnip_stream::core::{DecoderConfig, Event, FrameDecoder, RecordKind};
+use gnip_stream::testing::oracle::Owned;
 
 /// What ended the body, when it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,16 +2,8 @@
 //!
 //! Replay dates (`yyyyMMddHHmm`), system-message `sent` times (ISO 8601 with `+00:00`), native
 //! `created_at` (`Tue Jul 18 23:25:04 +0000 2017`) and Activity Streams `postedTime`
-//! (`2017-07-18T23:25:04.000Z`). Times are whole seconds since the Unix epoch, UTC.
-
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Seconds since the Unix epoch now (0 if the clock is before 1970).
-pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
+//! (`2017-07-18T23:25:04.000Z`). Times are whole seconds since the Unix epoch, UTC. Nothing here
+//! reads the clock: callers pass the time in (the IO shell reads it, in `clock.rs`).
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {

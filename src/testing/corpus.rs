@@ -1,4 +1,5 @@
-//! Finding and reading the shared corpus of real payloads (`shared/corpus/*.ndjson`).
+//! Finding and reading the shared corpus of real payloads (`shared/corpus/*.ndjson`). It reads
+//! the environment and files, so it is built with the `simulator` feature only.
 //!
 //! The corpus is not shipped with the crate: tests, benchmarks and the simulator read it at run
 //! time from `$GNIP_CORPUS`, else `../shared/corpus`, and do without it when it is absent.

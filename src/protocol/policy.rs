@@ -1,11 +1,25 @@
 //! Reconnection policy, sans-IO: how each connection ending is handled, how long to wait, how
-//! often the service may be asked for a connection, and how much to backfill. Pure functions
-//! of endings, attempt counts and `Instant`s given to them; no clocks, sockets or threads.
+//! often the service may be asked for a connection (the client's limiter and the simulator's
+//! 429 are the same code), and how much to backfill. Pure functions of endings, attempt counts
+//! and `Instant`s given to them; no clocks, sockets or threads.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::product::ConnectionLimit;
+use super::product::{ConnectionLimit, MAX_BACKFILL_MINUTES};
+use crate::Error;
+
+/// Reconnect when nothing at all, not even a heartbeat, arrived for this long: above the 30 s
+/// read timeout the documentation sets (heartbeats come at least every 10 s).
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(35);
+/// How often a blocked body read wakes to look at the stop flag and count idle time.
+pub const DEFAULT_READ_TICK: Duration = Duration::from_millis(250);
+/// How long establishing a connection may take: each of TCP connect with the TLS handshake,
+/// sending the request, and receiving the response head.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest wait any schedule may be configured to (a day): longer ones are a mistake, and
+/// would overflow the arithmetic of instants.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(86_400);
 
 /// How a connection ended (or failed to start).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,13 +42,18 @@ pub enum Ending {
     TlsFailure,
     /// Replay sent its completion message.
     ReplayCompleted,
-    /// The client was asked to stop (stop handle, or the handler returned [`Flow::Stop`](crate::client::Flow::Stop)).
+    /// The client was asked to stop (stop handle, or the handler returned `Flow::Stop`).
     Stopped,
+    /// The partition's thread panicked (in the handler, most likely).
+    Panicked,
 }
 
 impl Ending {
+    /// How many kinds of ending there are: the length of per-ending counters.
+    pub const COUNT: usize = 10;
+
     /// Every ending, for counters indexed by [`Ending::index`].
-    pub const ALL: [Ending; 9] = [
+    pub const ALL: [Ending; Ending::COUNT] = [
         Ending::Dropped,
         Ending::Stalled,
         Ending::ForcedDisconnect,
@@ -44,6 +63,7 @@ impl Ending {
         Ending::TlsFailure,
         Ending::ReplayCompleted,
         Ending::Stopped,
+        Ending::Panicked,
     ];
 
     /// A small index for per-ending counters (every HTTP status shares one).
@@ -58,6 +78,7 @@ impl Ending {
             Ending::TlsFailure => 6,
             Ending::ReplayCompleted => 7,
             Ending::Stopped => 8,
+            Ending::Panicked => 9,
         }
     }
 
@@ -73,6 +94,31 @@ impl Ending {
             Ending::TlsFailure => "tls-failure",
             Ending::ReplayCompleted => "replay-completed",
             Ending::Stopped => "stopped",
+            Ending::Panicked => "panicked",
+        }
+    }
+}
+
+/// The ending an error stands for, when it is one a connection can end with; `None` for
+/// errors of configuration and input, which no connection attempt can cure.
+pub fn ending_for(error: &Error) -> Option<Ending> {
+    match error {
+        Error::Http { status, .. } => Some(Ending::Http(*status)),
+        Error::Io { .. } => Some(Ending::NetworkError),
+        Error::Tls { .. } => Some(Ending::TlsFailure),
+        Error::Stalled { .. } => Some(Ending::Stalled),
+        Error::NotGzip { .. }
+        | Error::UnsupportedMethod { .. }
+        | Error::ReservedFlags { .. }
+        | Error::HeaderCrcMismatch { .. }
+        | Error::CorruptDeflate
+        | Error::CrcMismatch { .. }
+        | Error::SizeMismatch { .. }
+        | Error::Truncated
+        | Error::DecoderFailed => Some(Ending::CorruptStream),
+        Error::Panicked { .. } => Some(Ending::Panicked),
+        Error::InvalidConfig { .. } | Error::InsecureTransport { .. } | Error::BadInput { .. } => {
+            None
         }
     }
 }
@@ -111,12 +157,25 @@ pub fn action_for(ending: Ending) -> Action {
         Ending::Http(s) if s >= 500 => Action::Backoff(BackoffKind::Http),
         // 401 (retrying only burns the rate limit), 406 (no gzip, bad Replay dates), other 4xx.
         Ending::Http(_) => Action::Stop,
-        Ending::TlsFailure | Ending::ReplayCompleted | Ending::Stopped => Action::Stop,
+        Ending::TlsFailure | Ending::ReplayCompleted | Ending::Stopped | Ending::Panicked => {
+            Action::Stop
+        }
     }
 }
 
-/// The schedules' parameters. Defaults are the documented ones; tests may shorten them.
+/// The schedules' parameters. Defaults are the documented ones; tests may shorten them with
+/// the setters. Every duration is at most [`MAX_BACKOFF`] and each base at most its cap, as
+/// [`BackoffConfig::validate`] checks.
+///
+/// ```
+/// use gnip_stream::protocol::policy::BackoffConfig;
+/// use std::time::Duration;
+/// let fast = BackoffConfig::default().http_base(Duration::from_millis(100));
+/// assert!(fast.validate().is_ok());
+/// assert!(BackoffConfig::default().http_base(Duration::from_secs(1000)).validate().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BackoffConfig {
     /// Linear step for network errors (default 250 ms).
     pub network_step: Duration,
@@ -150,6 +209,75 @@ impl Default for BackoffConfig {
 }
 
 impl BackoffConfig {
+    /// Sets [`BackoffConfig::network_step`](#structfield.network_step).
+    pub fn network_step(mut self, d: Duration) -> Self {
+        self.network_step = d;
+        self
+    }
+
+    /// Sets [`BackoffConfig::network_max`](#structfield.network_max).
+    pub fn network_max(mut self, d: Duration) -> Self {
+        self.network_max = d;
+        self
+    }
+
+    /// Sets [`BackoffConfig::http_base`](#structfield.http_base).
+    pub fn http_base(mut self, d: Duration) -> Self {
+        self.http_base = d;
+        self
+    }
+
+    /// Sets [`BackoffConfig::http_max`](#structfield.http_max).
+    pub fn http_max(mut self, d: Duration) -> Self {
+        self.http_max = d;
+        self
+    }
+
+    /// Sets [`BackoffConfig::rate_limited_base`](#structfield.rate_limited_base).
+    pub fn rate_limited_base(mut self, d: Duration) -> Self {
+        self.rate_limited_base = d;
+        self
+    }
+
+    /// Sets [`BackoffConfig::rate_limited_max`](#structfield.rate_limited_max).
+    pub fn rate_limited_max(mut self, d: Duration) -> Self {
+        self.rate_limited_max = d;
+        self
+    }
+
+    /// Sets [`BackoffConfig::healthy_after`](#structfield.healthy_after).
+    pub fn healthy_after(mut self, d: Duration) -> Self {
+        self.healthy_after = d;
+        self
+    }
+
+    /// Checks every value: each at most [`MAX_BACKOFF`], each base or step at most its cap.
+    pub fn validate(&self) -> Result<(), Error> {
+        let all = [
+            self.network_step,
+            self.network_max,
+            self.http_base,
+            self.http_max,
+            self.rate_limited_base,
+            self.rate_limited_max,
+            self.healthy_after,
+        ];
+        if all.iter().any(|d| *d > MAX_BACKOFF) {
+            return Err(Error::InvalidConfig {
+                reason: "a backoff duration is over a day",
+            });
+        }
+        if self.network_step > self.network_max
+            || self.http_base > self.http_max
+            || self.rate_limited_base > self.rate_limited_max
+        {
+            return Err(Error::InvalidConfig {
+                reason: "a backoff base or step is above its maximum",
+            });
+        }
+        Ok(())
+    }
+
     /// The wait before attempt `attempt` (1 = the first retry) of schedule `kind`, before jitter.
     pub fn delay(&self, kind: BackoffKind, attempt: u32) -> Duration {
         let attempt = attempt.max(1);
@@ -294,6 +422,23 @@ impl ConnectRateLimiter {
         }
         when
     }
+
+    /// The server's side of the same limit: admits a request at `now` (and counts it) when
+    /// fewer than `limit.requests` were admitted in the window before it; `false` means 429.
+    pub fn try_admit(&mut self, now: Instant) -> bool {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= self.limit.window)
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= self.limit.requests as usize {
+            return false;
+        }
+        self.recent.push_back(now);
+        true
+    }
 }
 
 /// `backfillMinutes` for a reconnect after `gap` (since the last byte received): the gap in
@@ -304,13 +449,13 @@ pub fn backfill_minutes(gap: Duration, max: u8) -> Option<u8> {
         return None;
     }
     let minutes = gap.as_nanos().div_ceil(60_000_000_000);
-    Some(minutes.clamp(1, u128::from(max.min(5))) as u8)
+    Some(minutes.clamp(1, u128::from(max.min(MAX_BACKFILL_MINUTES))) as u8)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::product::Product;
+    use crate::protocol::product::Product;
 
     const MS: Duration = Duration::from_millis(1);
 
@@ -341,12 +486,17 @@ mod tests {
         for s in [400, 401, 403, 404, 406, 410] {
             assert_eq!(action_for(Ending::Http(s)), Action::Stop, "{s}");
         }
-        for e in [Ending::TlsFailure, Ending::ReplayCompleted, Ending::Stopped] {
+        for e in [
+            Ending::TlsFailure,
+            Ending::ReplayCompleted,
+            Ending::Stopped,
+            Ending::Panicked,
+        ] {
             assert_eq!(action_for(e), Action::Stop);
         }
         assert_eq!(
             Ending::ALL.iter().map(|e| e.index()).collect::<Vec<_>>(),
-            (0..9).collect::<Vec<_>>()
+            (0..Ending::COUNT).collect::<Vec<_>>()
         );
     }
 
@@ -477,6 +627,64 @@ mod tests {
             assert_eq!(l.reserve(at), at);
         }
         let _ = MS;
+    }
+
+    #[test]
+    fn the_server_admits_no_more_than_the_limit_in_any_window() {
+        let t0 = Instant::now();
+        let mut l = ConnectRateLimiter::new(ConnectionLimit {
+            requests: 3,
+            window: Duration::from_secs(10),
+        });
+        let admitted: Vec<bool> = (0..5).map(|_| l.try_admit(t0)).collect();
+        assert_eq!(admitted, [true, true, true, false, false]);
+        assert!(!l.try_admit(t0 + Duration::from_millis(9_999)));
+        assert!(
+            l.try_admit(t0 + Duration::from_secs(10)),
+            "the window passed"
+        );
+    }
+
+    #[test]
+    fn errors_map_to_endings_and_retryability_follows_the_table() {
+        let http = |status| Error::Http {
+            status,
+            message: "m".into(),
+        };
+        assert_eq!(ending_for(&http(503)), Some(Ending::Http(503)));
+        assert_eq!(
+            ending_for(&Error::CorruptDeflate),
+            Some(Ending::CorruptStream)
+        );
+        assert_eq!(ending_for(&Error::InvalidConfig { reason: "x" }), None);
+        for e in [
+            http(503),
+            http(429),
+            Error::Truncated,
+            Error::Stalled { idle: MS },
+        ] {
+            assert!(e.is_retryable(), "{e}");
+        }
+        for e in [
+            http(401),
+            http(406),
+            Error::Tls {
+                message: "x".into(),
+            },
+        ] {
+            assert!(!e.is_retryable(), "{e}");
+        }
+    }
+
+    #[test]
+    fn huge_or_inverted_backoff_values_are_refused() {
+        assert!(BackoffConfig::default().validate().is_ok());
+        let huge = BackoffConfig::default()
+            .http_max(Duration::MAX)
+            .http_base(Duration::MAX);
+        assert!(huge.validate().is_err());
+        let inverted = BackoffConfig::default().network_step(Duration::from_secs(20));
+        assert!(inverted.validate().is_err());
     }
 
     #[test]

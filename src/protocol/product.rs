@@ -1,9 +1,11 @@
-//! The service's products: URL names, partitions and connection-rate limits (protocol.md).
+//! The service's products: URL names, partitions, connection-rate limits and the backfill
+//! maximum (protocol.md, "Endpoints" and "Connection rate limits").
 
 use std::time::Duration;
 
 /// A streaming product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Product {
     /// PowerTrack: the filtered stream; one connection, no partitions.
     PowerTrack,
@@ -74,6 +76,9 @@ pub struct ConnectionLimit {
     /// The sliding window.
     pub window: Duration,
 }
+
+/// The most `backfillMinutes` the service accepts (a purchased option, whole minutes 1..=5).
+pub const MAX_BACKFILL_MINUTES: u8 = 5;
 
 /// Replay's limit: 5 connection requests per 5 minutes.
 pub const REPLAY_CONNECTION_LIMIT: ConnectionLimit = ConnectionLimit {

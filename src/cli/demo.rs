@@ -1,0 +1,134 @@
+//! `gnip-stream demo`: the simulator and the whole client in one process, offline.
+
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gnip_stream::Product;
+use gnip_stream::client::{Client, ClientConfig, Delivery, Flow};
+use gnip_stream::core::RecordKind;
+use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
+
+use super::args::{Arg, Args, Usage, usage};
+use super::report::{exit_code, print_event, start_error, stats_line};
+use super::supervise::supervise;
+use super::{Command, FATAL};
+
+/// Parses the arguments of `demo`.
+pub fn parse(args: &[String]) -> Result<Command, Usage> {
+    let (mut seconds, mut rate) = (10.0, 500.0);
+    let mut it = Args::new("demo", args);
+    while let Some(arg) = it.next()? {
+        match arg {
+            Arg::Flag("-h" | "--help") => return Ok(Command::Help("demo")),
+            Arg::Flag(f @ "--seconds") => seconds = it.seconds(f, false)?.as_secs_f64(),
+            Arg::Flag(f @ "--rate") => {
+                rate = it.number(f)?;
+                if !(rate > 0.0 && rate <= 1e6) {
+                    return Err(usage(
+                        "demo",
+                        format!("--rate: '{rate}' must be above 0 and at most 1000000"),
+                    ));
+                }
+            }
+            _ => return Err(it.unknown(arg)),
+        }
+    }
+    Ok(Command::Demo { seconds, rate })
+}
+
+/// `demo`: the simulator and the client in one process, offline.
+pub fn run(seconds: f64, rate: f64) -> u8 {
+    let sim = match Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(rate))) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gnip-stream: cannot start the simulator: {e}");
+            return FATAL;
+        }
+    };
+    println!(
+        "demo: simulator at {} serving {}",
+        sim.base_url(),
+        sim.source().description()
+    );
+    println!(
+        "demo: streaming Decahose (2 partitions) at {rate} records/s for {seconds} s: HTTP, gzip, the decoder, a thread per partition\n"
+    );
+    let config = ClientConfig::stream(Product::Decahose, "demo", "prod")
+        .host(&sim.base_url())
+        .credentials("demo", "demo")
+        .stall_timeout(Duration::from_secs(5));
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&samples);
+    let handler = move |d: &Delivery<'_>| {
+        let r = d.record();
+        if r.kind() == RecordKind::Activity {
+            let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
+            if s.len() < 3 {
+                let text: String = String::from_utf8_lossy(r.bytes())
+                    .chars()
+                    .take(110)
+                    .collect();
+                s.push(format!(
+                    "partition {} id {}: {text}…",
+                    d.partition(),
+                    r.id().unwrap_or("?")
+                ));
+            }
+        }
+        Flow::Continue
+    };
+    let running = match Client::start_observed(config, handler, Some(Arc::new(print_event))) {
+        Ok(r) => r,
+        Err(e) => return start_error(&e),
+    };
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let stop = running.stop_handle();
+    supervise(&running, None, Duration::ZERO, started, || {
+        let line = stats_line(started.elapsed(), &running.stats());
+        if tty {
+            eprint!("\r{line}")
+        } else {
+            eprintln!("{line}")
+        }
+        if started.elapsed().as_secs_f64() >= seconds {
+            stop.stop();
+        }
+    });
+    if tty {
+        eprintln!();
+    }
+    let reports = running.join();
+    let requests = sim.requests().len();
+    sim.shutdown();
+    println!("sample records:");
+    for s in samples.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        println!("  {s}");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let total: u64 = reports
+        .iter()
+        .map(|r| r.stats.activities + r.stats.compliance)
+        .sum();
+    println!(
+        "\nsummary: {total} records in {elapsed:.1} s ({:.0}/s): {} activities, {} compliance, {} system messages",
+        total as f64 / elapsed,
+        reports.iter().map(|r| r.stats.activities).sum::<u64>(),
+        reports.iter().map(|r| r.stats.compliance).sum::<u64>(),
+        reports.iter().map(|r| r.stats.system).sum::<u64>(),
+    );
+    for r in &reports {
+        println!(
+            "  partition {}: {} records, {} connects, {:.2} MB on the wire, {:.2} MB inflated, ended: {}",
+            r.partition,
+            r.stats.activities + r.stats.compliance,
+            r.stats.connects,
+            r.stats.bytes_wire as f64 / 1e6,
+            r.stats.bytes_inflated as f64 / 1e6,
+            r.ending.name()
+        );
+    }
+    println!("  the simulator answered {requests} requests");
+    exit_code(&reports)
+}

@@ -1,0 +1,82 @@
+//! The command's help texts: `gnip-stream --help` and each command's `--help`.
+
+pub const MAIN_HELP: &str = "\
+gnip-stream: a client for the X (Twitter) enterprise streams (PowerTrack, Decahose/Firehose, Replay)
+
+usage:
+  gnip-stream stream --url URL [options]
+  gnip-stream stream --product powertrack|decahose|firehose|compliance --account NAME --label NAME [--host URL] [options]
+  gnip-stream replay (--url URL | --product … --account … --label …) --from YYYYMMDDHHMM --to YYYYMMDDHHMM [options]
+  gnip-stream demo [--seconds N] [--rate RECORDS_PER_S]
+  gnip-stream simulate [--listen ADDR] [--rate N] [--corpus DIR] [--user U --password P]
+
+Credentials come from GNIP_USERNAME and GNIP_PASSWORD. Records go to stdout as NDJSON; system
+messages, connection events and statistics to stderr. 'gnip-stream COMMAND --help' for more.
+Exit status: 0 normal end, 2 usage error, 3 authentication refused (401), 4 other
+non-retryable failure (406, other 4xx, TLS verification).";
+
+pub const STREAM_HELP: &str = "\
+gnip-stream stream: stream a live product to stdout, reconnecting as the service documents
+
+usage:
+  gnip-stream stream --url URL [options]
+  gnip-stream stream --product powertrack|decahose|firehose|compliance --account NAME --label NAME [--host URL] [options]
+
+  --url URL              the stream URL (no query); the product is read from its path
+  --product P            powertrack, decahose, firehose or compliance
+  --account NAME         the account name in the URL
+  --label NAME           the stream label in the URL
+  --host URL             scheme and host instead of https://gnip-stream.twitter.com
+";
+
+pub const REPLAY_HELP: &str = "\
+gnip-stream replay: replay a past range to stdout; ends when the service says it is complete
+
+usage:
+  gnip-stream replay (--url URL | --product … --account … --label … [--host URL]) --from YYYYMMDDHHMM --to YYYYMMDDHHMM [options]
+
+  --from YYYYMMDDHHMM    start, UTC, inclusive
+  --to YYYYMMDDHHMM      end, UTC, exclusive
+";
+
+pub const OPTIONS_HELP: &str = "
+options:
+  --partition N          repeatable; one connection (thread) per partition; default: every
+                         partition of the product (none for --url unless given)
+  --backfill-minutes N   1..5: on reconnects, backfillMinutes sized to the gap, capped at N
+  --stall-timeout SECS   default 35; decimals allowed (0.5)
+  --max-records N        exit 0 after N records in total
+  --count                write no records; at exit print one line `records=N`
+  --ca-file PEM          extra trusted root certificates
+  --stats-interval SECS  a statistics line on stderr every SECS (0 = off; default 10 when
+                         stderr is a terminal, else 0)
+
+Credentials: GNIP_USERNAME and GNIP_PASSWORD (never flags).
+stdout: every activity and compliance record as received, one per line.
+stderr: system messages, connection events, statistics.
+Exit status: 0 normal end (max-records, Replay completed, SIGINT/SIGTERM), 2 usage error,
+3 authentication refused (401), 4 other non-retryable failure (406, other 4xx, TLS).";
+
+pub const DEMO_HELP: &str = "\
+gnip-stream demo: the whole client against the built-in simulator, offline
+
+usage:
+  gnip-stream demo [--seconds N] [--rate RECORDS_PER_S]
+
+Starts the simulator on loopback and streams Decahose (2 partitions) from it through the full
+client path (HTTP, gzip, partitions, the decoder) for N seconds (default 10) at RECORDS_PER_S
+(default 500), with a live statistics line, a few sample records and a summary. Needs no
+network, no credentials and no files (it serves ../shared/corpus when present, else generated
+records).";
+
+pub const SIMULATE_HELP: &str = "\
+gnip-stream simulate: run the simulator alone, until interrupted
+
+usage:
+  gnip-stream simulate [--listen ADDR] [--rate N] [--corpus DIR] [--user U --password P]
+
+  --listen ADDR    address to bind (default 127.0.0.1:0, a free port; the URL is printed)
+  --rate N         records per second per stream (default 100), or 'max' for as fast as read
+  --corpus DIR     serve the *.ndjson records of DIR (default ../shared/corpus when present,
+                   else generated records)
+  --user U         the one valid user (default demo); with --password P (default demo)";

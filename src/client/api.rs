@@ -1,0 +1,283 @@
+//! The client's public face: starting it, the handler and observer it calls, stopping it, and
+//! what each partition reports when it ends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use super::config::ClientConfig;
+use super::stats::{PartitionStats, StatsSnapshot};
+use super::worker::Partition;
+use crate::Error;
+use crate::core::{Level, Record};
+use crate::protocol::policy::{BackoffKind, Ending};
+use crate::protocol::replay::ReplaySummary;
+
+/// What the handler wants after a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep streaming.
+    Continue,
+    /// Stop this client: every partition ends (as the stop handle does). No record after this
+    /// one is handed to the handler, not even one from the same read.
+    Stop,
+}
+
+/// A record handed to the handler, with the partition it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub(crate) partition: u32,
+    pub(crate) record: Record<'a>,
+}
+
+impl<'a> Delivery<'a> {
+    /// The partition (1..=N; 0 when the stream has none).
+    pub fn partition(&self) -> u32 {
+        self.partition
+    }
+
+    /// The record: bytes borrowed from the decoder, kind, id.
+    pub fn record(&self) -> &Record<'a> {
+        &self.record
+    }
+}
+
+/// Receives every record (activities, compliance events, system messages, malformed lines) on
+/// the partition's own thread. Closures `Fn(&Delivery) -> Flow + Send + Sync` are handlers.
+///
+/// Keep it fast: the service drops readers that fall behind (see
+/// [`StatsSnapshot::handler_share`]); send heavy work to another thread.
+pub trait Handler: Send + Sync {
+    /// Called once per record, in stream order per partition.
+    fn on_record(&self, delivery: &Delivery<'_>) -> Flow;
+}
+
+impl<F: Fn(&Delivery<'_>) -> Flow + Send + Sync> Handler for F {
+    fn on_record(&self, delivery: &Delivery<'_>) -> Flow {
+        self(delivery)
+    }
+}
+
+/// Something that happened to a connection, for an [`Observer`] (also logged through `log`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// About to connect (the URL has no credentials in it).
+    Connecting {
+        /// The request URL.
+        url: String,
+        /// `backfillMinutes` sent, if any.
+        backfill_minutes: Option<u8>,
+    },
+    /// The service answered 200: streaming.
+    Connected,
+    /// The connection ended.
+    Disconnected {
+        /// How.
+        ending: Ending,
+        /// The error behind it, if there was one.
+        error: Option<Error>,
+    },
+    /// Waiting before the next attempt.
+    BackingOff {
+        /// How long.
+        delay: Duration,
+        /// Which schedule (`None`: a wait imposed by the connection-rate limiter).
+        kind: Option<BackoffKind>,
+    },
+    /// A system message from the service.
+    SystemMessage {
+        /// Its level.
+        level: Level,
+        /// Its text.
+        message: String,
+    },
+}
+
+/// Receives [`ClientEvent`]s. Closures `Fn(u32, &ClientEvent) + Send + Sync` are observers; the
+/// first argument is the partition.
+pub trait Observer: Send + Sync {
+    /// Called on the partition's thread.
+    fn on_event(&self, partition: u32, event: &ClientEvent);
+}
+
+impl<F: Fn(u32, &ClientEvent) + Send + Sync> Observer for F {
+    fn on_event(&self, partition: u32, event: &ClientEvent) {
+        self(partition, event)
+    }
+}
+
+/// Stops every partition of a client, from any thread (or a signal handler: it only stores an
+/// atomic flag). Each partition ends within one read tick (250 ms by default), whether it is
+/// streaming, waiting for a response head, or backing off.
+#[derive(Debug, Clone, Default)]
+pub struct StopHandle(pub(crate) Arc<AtomicBool>);
+
+impl StopHandle {
+    /// Asks every partition to stop.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What one partition did, from [`Running::join`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PartitionReport {
+    /// The partition (0 when none).
+    pub partition: u32,
+    /// Why it ended: [`Ending::Stopped`] when asked to, [`Ending::ReplayCompleted`],
+    /// [`Ending::Panicked`] when its thread panicked (in the handler, most likely), or the
+    /// ending that the policy table says to stop on.
+    pub ending: Ending,
+    /// The last error seen, if any (the reason for a stop on a fatal ending; the panic's
+    /// message for [`Ending::Panicked`]).
+    pub error: Option<Error>,
+    /// Its counters at the end.
+    pub stats: StatsSnapshot,
+    /// For Replay: how the job finished.
+    pub replay: Option<ReplaySummary>,
+}
+
+/// A started client.
+pub struct Running {
+    stop: StopHandle,
+    threads: Vec<JoinHandle<PartitionReport>>,
+    stats: Vec<Arc<PartitionStats>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("partitions", &self.stats.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The text of a panic's payload (what `panic!` was given, when it was a string).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+impl Running {
+    /// A handle that stops every partition.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Whether every partition has ended (by itself, or after a stop).
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+
+    /// Which partitions have ended (by themselves, a stop, or a panic), in the order of
+    /// [`Running::stats`]: a supervisor can see one die while the others stream on.
+    pub fn ended(&self) -> Vec<bool> {
+        self.threads.iter().map(|t| t.is_finished()).collect()
+    }
+
+    /// Every partition's counters now.
+    pub fn stats(&self) -> Vec<StatsSnapshot> {
+        self.stats.iter().map(|s| s.snapshot()).collect()
+    }
+
+    /// Waits for every partition to end and returns what each did.
+    pub fn join(self) -> Vec<PartitionReport> {
+        self.threads
+            .into_iter()
+            .zip(&self.stats)
+            .map(|(t, s)| {
+                t.join().unwrap_or_else(|payload| {
+                    PartitionStats::add(&s.disconnects[Ending::Panicked.index()], 1);
+                    PartitionReport {
+                        partition: s.snapshot().partition,
+                        ending: Ending::Panicked,
+                        error: Some(Error::Panicked {
+                            message: panic_message(payload.as_ref()).into(),
+                        }),
+                        stats: s.snapshot(),
+                        replay: None,
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// Stops every partition and waits for them.
+    pub fn stop_and_join(self) -> Vec<PartitionReport> {
+        self.stop.stop();
+        self.join()
+    }
+}
+
+/// Starts clients.
+#[derive(Debug)]
+pub struct Client;
+
+impl Client {
+    /// Checks the configuration ([`ClientConfig::validate`]), then starts one thread per
+    /// partition, each calling `handler` with its records.
+    pub fn start(config: ClientConfig, handler: impl Handler + 'static) -> Result<Running, Error> {
+        Self::start_observed(config, handler, None)
+    }
+
+    /// [`Client::start`] with an observer for connection events.
+    pub fn start_observed(
+        config: ClientConfig,
+        handler: impl Handler + 'static,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<Running, Error> {
+        config.validate()?;
+        let stop = StopHandle::default();
+        let agent = super::conn::agent(&config, &stop)?;
+        let handler: Arc<dyn Handler> = Arc::new(handler);
+        let config = Arc::new(config);
+        let mut threads = Vec::new();
+        let mut all_stats = Vec::new();
+        for partition in config.partition_list() {
+            let stats = Arc::new(PartitionStats::new(partition));
+            all_stats.push(Arc::clone(&stats));
+            let worker = Partition::new(
+                partition,
+                Arc::clone(&config),
+                agent.clone(),
+                Arc::clone(&handler),
+                observer.clone(),
+                stop.clone(),
+                stats,
+            );
+            let spawned = thread::Builder::new()
+                .name(format!("gnip-partition-{partition}"))
+                .spawn(move || worker.run());
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    // Do not leave the partitions already started running on their own.
+                    stop.stop();
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    return Err(Error::Io {
+                        kind: e.kind(),
+                        message: e.to_string().into(),
+                    });
+                }
+            }
+        }
+        Ok(Running {
+            stop,
+            threads,
+            stats: all_stats,
+        })
+    }
+}

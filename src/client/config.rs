@@ -1,0 +1,304 @@
+//! The client's settings: a builder with documented defaults, checked before anything starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Error;
+use crate::core::DecoderConfig;
+use crate::protocol::endpoint::{REPLAY_HOST, STREAM_HOST, Service, StreamPath, UrlParts};
+use crate::protocol::policy::{
+    BackoffConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TICK, DEFAULT_STALL_TIMEOUT,
+};
+use crate::protocol::product::{MAX_BACKFILL_MINUTES, Product};
+
+/// A Replay range, seconds since the epoch (UTC), `from` inclusive, `to` exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayRange {
+    /// Start, inclusive (minute precision).
+    pub from: i64,
+    /// End, exclusive (minute precision).
+    pub to: i64,
+}
+
+/// The client's settings: a builder with documented defaults.
+///
+/// ```
+/// use gnip_stream::client::ClientConfig;
+/// use gnip_stream::Product;
+/// use std::time::Duration;
+/// let c = ClientConfig::stream(Product::Decahose, "acme", "prod")
+///     .host("https://gnip-stream.x.com")
+///     .credentials("user@example.com", "password")
+///     .backfill_minutes(5)
+///     .connect_timeout(Duration::from_secs(10));
+/// assert_eq!(c.base_url(), "https://gnip-stream.x.com/stream/sample10/accounts/acme/publishers/twitter/prod.json");
+/// ```
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub(crate) url: String,
+    pub(crate) product: Product,
+    pub(crate) replay: Option<ReplayRange>,
+    pub(crate) user: String,
+    pub(crate) password: String,
+    pub(crate) partitions: Option<Vec<u32>>,
+    pub(crate) backfill_max: u8,
+    pub(crate) stall_timeout: Duration,
+    pub(crate) read_tick: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) backoff: BackoffConfig,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) decoder: DecoderConfig,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("url", &self.url)
+            .field("product", &self.product)
+            .field("replay", &self.replay)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("partitions", &self.partitions)
+            .field("backfill_max", &self.backfill_max)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("backoff", &self.backoff)
+            .field("ca_file", &self.ca_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientConfig {
+    fn with(url: String, product: Product, replay: Option<ReplayRange>) -> Self {
+        ClientConfig {
+            url,
+            product,
+            replay,
+            user: String::new(),
+            password: String::new(),
+            partitions: None,
+            backfill_max: 0,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            read_tick: DEFAULT_READ_TICK,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            backoff: BackoffConfig::default(),
+            ca_file: None,
+            decoder: DecoderConfig::default(),
+        }
+    }
+
+    /// A live stream on the default host ([`STREAM_HOST`]); every partition of the product.
+    pub fn stream(product: Product, account: &str, label: &str) -> Self {
+        let path = StreamPath::new(Service::Stream, product, account, label);
+        Self::with(path.url(STREAM_HOST), product, None)
+    }
+
+    /// A Replay of `range` on the default Replay host ([`REPLAY_HOST`]).
+    pub fn replay(product: Product, account: &str, label: &str, range: ReplayRange) -> Self {
+        let path = StreamPath::new(Service::Replay, product, account, label);
+        Self::with(path.url(REPLAY_HOST), product, Some(range))
+    }
+
+    /// A stream at a full URL (a query is ignored): the product, and whether it is Replay, come
+    /// from the path (`/stream/{product}/accounts/{account}/publishers/twitter/{label}.json`, or
+    /// the same under `/replay/`). A Replay URL needs [`ClientConfig::replay_range`]. No
+    /// `partition` is sent unless [`ClientConfig::partitions`] names some.
+    pub fn url(url: &str) -> Result<Self, Error> {
+        let bad = |reason: String| Error::BadInput {
+            reason: reason.into(),
+        };
+        let parts = UrlParts::split(url).ok_or_else(|| bad(format!("not a URL: {url}")))?;
+        let path = StreamPath::parse(parts.path).ok_or_else(|| {
+            bad(format!(
+                "not a stream URL path: {:?}: expected /stream/{{product}}/accounts/{{account}}/publishers/twitter/{{label}}.json (or /replay/…)",
+                parts.path
+            ))
+        })?;
+        let mut c = Self::with(path.url(&parts.base()), path.product, None);
+        if path.service == Service::Replay {
+            c.replay = Some(ReplayRange { from: 0, to: 0 });
+        }
+        c.partitions = Some(Vec::new());
+        Ok(c)
+    }
+
+    /// Replaces scheme and host (and port) of the URL, e.g. `https://gnip-stream.x.com` or a
+    /// simulator's `http://127.0.0.1:PORT`: hosts have changed before.
+    pub fn host(mut self, base: &str) -> Self {
+        let path = UrlParts::split(&self.url).map_or("", |p| p.path);
+        self.url = format!("{}{path}", base.trim_end_matches('/'));
+        self
+    }
+
+    /// The Replay range for a Replay URL given with [`ClientConfig::url`].
+    pub fn replay_range(mut self, range: ReplayRange) -> Self {
+        self.replay = Some(range);
+        self
+    }
+
+    /// HTTP Basic credentials. Never shown in `Debug`, logs, errors or URLs.
+    pub fn credentials(mut self, user: &str, password: &str) -> Self {
+        self.user = user.to_owned();
+        self.password = password.to_owned();
+        self
+    }
+
+    /// Which partitions to connect to, one thread each (default: every partition of the product;
+    /// none for a URL or for PowerTrack).
+    pub fn partitions(mut self, partitions: &[u32]) -> Self {
+        self.partitions = Some(partitions.to_vec());
+        self
+    }
+
+    /// Backfill on reconnects: `backfillMinutes` sized to the gap, at most `max` (1 to
+    /// [`MAX_BACKFILL_MINUTES`]; 0, the default, turns it off). Never on the first connect.
+    pub fn backfill_minutes(mut self, max: u8) -> Self {
+        self.backfill_max = max;
+        self
+    }
+
+    /// Reconnect when nothing at all has arrived for this long, counted from the last byte of
+    /// the response, head or body (default [`DEFAULT_STALL_TIMEOUT`], 35 s: above the 30 s the
+    /// documentation sets; heartbeats come at least every 10 s).
+    pub fn stall_timeout(mut self, d: Duration) -> Self {
+        self.stall_timeout = d;
+        self
+    }
+
+    /// How often a blocked read wakes to look at the stop flag and count idle time (default
+    /// [`DEFAULT_READ_TICK`], 250 ms). A stop takes effect within one tick, while streaming and
+    /// while waiting for a response head.
+    pub fn read_tick(mut self, d: Duration) -> Self {
+        self.read_tick = d;
+        self
+    }
+
+    /// How long each step of establishing a connection may take: TCP connect with the TLS
+    /// handshake, sending the request, and the response head (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`], 30 s). The read tick applies to body reads only, so a slow
+    /// link or a server that sends its head late costs no connection attempts.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// The backoff schedules (default: the documented ones).
+    pub fn backoff(mut self, b: BackoffConfig) -> Self {
+        self.backoff = b;
+        self
+    }
+
+    /// Trust the root certificates in this PEM file instead of Mozilla's (for private
+    /// deployments and tests; ureq 3 takes either its bundled roots or a list of its own).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// The frame decoder's settings (maximum record length; CRC checking is turned on for
+    /// Replay by the client itself). Checked by [`Client::start`](super::Client::start).
+    pub fn decoder(mut self, d: DecoderConfig) -> Self {
+        self.decoder = d;
+        self
+    }
+
+    /// The product the URL names.
+    pub fn product(&self) -> Product {
+        self.product
+    }
+
+    /// The stream URL, without query.
+    pub fn base_url(&self) -> &str {
+        &self.url
+    }
+
+    /// The partitions to run, one thread each (0 for a stream without partitions, and Replay).
+    pub(crate) fn partition_list(&self) -> Vec<u32> {
+        if self.replay.is_some() {
+            return vec![0]; // Replay carries every partition in one connection
+        }
+        match (&self.partitions, self.product.partitions()) {
+            (Some(p), _) if !p.is_empty() => p.clone(),
+            (Some(_), _) | (None, None) => vec![0],
+            (None, Some(n)) => (1..=n).collect(),
+        }
+    }
+
+    /// The decoder each connection uses: a live stream's trailer never comes; Replay's does,
+    /// and is checked.
+    pub(crate) fn decoder_config(&self) -> DecoderConfig {
+        self.decoder.check_crc(self.replay.is_some())
+    }
+
+    /// Every setting checked, as [`Client::start`](super::Client::start) does first.
+    pub fn validate(&self) -> Result<(), Error> {
+        let cfg = |reason| Err(Error::InvalidConfig { reason });
+        if self.backfill_max > MAX_BACKFILL_MINUTES {
+            return cfg("backfill minutes must be 0 (off) to 5");
+        }
+        if self.read_tick.is_zero() || self.stall_timeout < self.read_tick {
+            return cfg(
+                "the stall timeout must be at least one read tick, and the tick above zero",
+            );
+        }
+        if self.connect_timeout.is_zero() {
+            return cfg("the connect timeout must be above zero");
+        }
+        if let Some(r) = self.replay {
+            if r.from >= r.to {
+                return cfg("a Replay needs a range with from before to");
+            }
+        }
+        if let (Some(n), Some(p)) = (self.product.partitions(), &self.partitions) {
+            if p.iter().any(|&x| x == 0 || x > n) {
+                return cfg("a partition is out of the product's range");
+            }
+        }
+        self.backoff.validate()?;
+        self.decoder.validate()?;
+        super::conn::check_transport(&self.url, !self.user.is_empty())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_decoder_or_backoff_is_an_error_not_a_silent_default() {
+        let c = ClientConfig::stream(Product::PowerTrack, "a", "l");
+        assert!(c.validate().is_ok());
+        assert_eq!(
+            c.clone()
+                .decoder(DecoderConfig::default().max_record(0))
+                .validate(),
+            Err(Error::InvalidConfig {
+                reason: "max_record must be at least 1 byte"
+            })
+        );
+        assert!(matches!(
+            c.clone()
+                .backoff(BackoffConfig::default().http_max(Duration::MAX))
+                .validate(),
+            Err(Error::InvalidConfig { .. })
+        ));
+        assert!(c.connect_timeout(Duration::ZERO).validate().is_err());
+    }
+
+    #[test]
+    fn urls_are_read_by_the_protocol_layer() {
+        let c = ClientConfig::url(
+            "http://127.0.0.1:9/replay/sample10/accounts/a/publishers/twitter/l.json?x=1",
+        )
+        .unwrap();
+        assert_eq!(c.product(), Product::Decahose);
+        assert!(c.replay.is_some());
+        assert_eq!(
+            c.base_url(),
+            "http://127.0.0.1:9/replay/sample10/accounts/a/publishers/twitter/l.json"
+        );
+        assert!(ClientConfig::url("http://h/other/path").is_err());
+        assert!(ClientConfig::url("nonsense").is_err());
+    }
+}

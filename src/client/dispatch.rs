@@ -1,0 +1,103 @@
+//! Where one connection's decoded events go: statistics, system messages to the observer,
+//! Replay's resume de-duplication, and the user's handler, which can stop the stream at the
+//! record it was handed.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use super::api::{ClientEvent, Delivery, Flow};
+use super::stats::PartitionStats;
+use super::worker::{Partition, ReplayProgress};
+use crate::core::{Event, RecordKind};
+use crate::protocol::messages::{Meaning, meaning};
+use crate::protocol::replay::ReplaySummary;
+
+/// One connection's event sink.
+pub(crate) struct Dispatch<'a> {
+    p: &'a Partition,
+    replay: &'a mut ReplayProgress,
+    /// The service said it is closing this connection.
+    pub closing: bool,
+    /// Replay's completion message arrived.
+    pub completed: bool,
+    /// The handler returned [`Flow::Stop`].
+    pub stop: bool,
+    /// Whether a record arrived since the last-record time was stamped (once per read: a
+    /// clock read per record would cost more than the stamp is worth).
+    pub any_record: bool,
+}
+
+impl<'a> Dispatch<'a> {
+    pub fn new(p: &'a Partition, replay: &'a mut ReplayProgress) -> Self {
+        replay.resume.start_connection();
+        Dispatch {
+            p,
+            replay,
+            closing: false,
+            completed: false,
+            stop: false,
+            any_record: false,
+        }
+    }
+
+    /// Handles one event; `Break` when the handler asked to stop, so the decoder hands out
+    /// nothing more.
+    pub fn on(&mut self, e: Event<'_>) -> ControlFlow<()> {
+        let s = &self.p.stats;
+        let record = match e {
+            Event::Heartbeat => {
+                PartitionStats::add(&s.heartbeats, 1);
+                return ControlFlow::Continue(());
+            }
+            Event::Overlong { .. } => {
+                PartitionStats::add(&s.overlong, 1);
+                return ControlFlow::Continue(());
+            }
+            Event::Incomplete { .. } => {
+                PartitionStats::add(&s.incomplete, 1);
+                return ControlFlow::Continue(());
+            }
+            Event::Record(r) => r,
+        };
+        let replay = self.p.config.replay.is_some();
+        match record.kind() {
+            RecordKind::System(m) => {
+                PartitionStats::add(&s.system, 1);
+                let text = m.message();
+                match meaning(m.level(), &text) {
+                    Meaning::ClosingConnection => self.closing = true,
+                    Meaning::ReplayCompleted if replay => {
+                        self.completed = true;
+                        self.replay.summary = Some(ReplaySummary::parse(record.bytes(), &text));
+                    }
+                    _ => {}
+                }
+                self.p.event(ClientEvent::SystemMessage {
+                    level: m.level(),
+                    message: text.into_owned(),
+                });
+            }
+            RecordKind::Activity | RecordKind::Compliance(_)
+                if replay && self.replay.resume.is_duplicate(&record) =>
+            {
+                PartitionStats::add(&s.duplicates_dropped, 1);
+                return ControlFlow::Continue(());
+            }
+            RecordKind::Activity => PartitionStats::add(&s.activities, 1),
+            RecordKind::Compliance(_) => PartitionStats::add(&s.compliance, 1),
+            _ => PartitionStats::add(&s.malformed, 1),
+        }
+        self.any_record = true;
+        let started = Instant::now();
+        let flow = self.p.handler.on_record(&Delivery {
+            partition: self.p.partition,
+            record,
+        });
+        PartitionStats::add(&s.handler_ns, started.elapsed().as_nanos() as u64);
+        if flow == Flow::Stop {
+            self.stop = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+}

@@ -1,0 +1,283 @@
+//! The service's URLs, built and parsed in one place: stream and Replay paths, hosts, and the
+//! query parameters the client sends and the simulator reads.
+
+use std::fmt::Write as _;
+
+use super::product::Product;
+use super::time;
+
+/// The default stream host (also seen: `https://gnip-stream.x.com`).
+pub const STREAM_HOST: &str = "https://gnip-stream.twitter.com";
+/// The default Replay host.
+pub const REPLAY_HOST: &str = "https://gnip-stream.gnip.com";
+
+/// Query parameter: the partition of a volume stream, `1..=N`.
+pub const PARAM_PARTITION: &str = "partition";
+/// Query parameter: minutes of backfill on a (re)connect, `1..=5`.
+pub const PARAM_BACKFILL: &str = "backfillMinutes";
+/// Query parameter: Replay's start, `yyyyMMddHHmm`, inclusive.
+pub const PARAM_FROM_DATE: &str = "fromDate";
+/// Query parameter: Replay's end, `yyyyMMddHHmm`, exclusive.
+pub const PARAM_TO_DATE: &str = "toDate";
+
+/// Which kind of endpoint a path names: the first path segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// A live stream: `/stream/…`.
+    Stream,
+    /// Replay: `/replay/…`.
+    Replay,
+}
+
+impl Service {
+    /// The path segment: `stream` or `replay`.
+    pub fn segment(self) -> &'static str {
+        match self {
+            Service::Stream => "stream",
+            Service::Replay => "replay",
+        }
+    }
+}
+
+/// A stream path: `/{stream|replay}/{product}/accounts/{account}/publishers/twitter/{label}.json`.
+///
+/// ```
+/// use gnip_stream::protocol::endpoint::{Service, StreamPath};
+/// use gnip_stream::Product;
+/// let p = StreamPath::parse("/stream/sample10/accounts/acme/publishers/twitter/prod.json").unwrap();
+/// assert_eq!((p.service, p.product), (Service::Stream, Product::Decahose));
+/// assert_eq!(p.to_path(), "/stream/sample10/accounts/acme/publishers/twitter/prod.json");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamPath {
+    /// Stream or Replay.
+    pub service: Service,
+    /// The product named in the path.
+    pub product: Product,
+    /// The account name.
+    pub account: String,
+    /// The stream label.
+    pub label: String,
+}
+
+impl StreamPath {
+    /// A path for these parts.
+    pub fn new(service: Service, product: Product, account: &str, label: &str) -> Self {
+        StreamPath {
+            service,
+            product,
+            account: account.to_owned(),
+            label: label.to_owned(),
+        }
+    }
+
+    /// Parses a path (no query); `None` when it is not a stream or Replay path.
+    pub fn parse(path: &str) -> Option<StreamPath> {
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let [
+            kind,
+            product,
+            "accounts",
+            account,
+            "publishers",
+            "twitter",
+            file,
+        ] = parts[..]
+        else {
+            return None;
+        };
+        let service = match kind {
+            "stream" => Service::Stream,
+            "replay" => Service::Replay,
+            _ => return None,
+        };
+        let label = file.strip_suffix(".json")?;
+        if account.is_empty() || label.is_empty() {
+            return None;
+        }
+        Some(StreamPath {
+            service,
+            product: Product::from_path_name(product)?,
+            account: account.to_owned(),
+            label: label.to_owned(),
+        })
+    }
+
+    /// The path, starting with `/`.
+    pub fn to_path(&self) -> String {
+        format!(
+            "/{}/{}/accounts/{}/publishers/twitter/{}.json",
+            self.service.segment(),
+            self.product.path_name(),
+            self.account,
+            self.label
+        )
+    }
+
+    /// The full URL on `host` (scheme and authority, e.g. [`STREAM_HOST`]).
+    pub fn url(&self, host: &str) -> String {
+        format!("{}{}", host.trim_end_matches('/'), self.to_path())
+    }
+}
+
+/// A URL cut into its parts, borrowed: `scheme://authority` + path + query (without `?`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    /// The scheme, as written.
+    pub scheme: &'a str,
+    /// `host[:port]` (or `[v6]:port`).
+    pub authority: &'a str,
+    /// The path (`""` when there is none).
+    pub path: &'a str,
+    /// The query without `?` (`""` when there is none).
+    pub query: &'a str,
+}
+
+impl<'a> UrlParts<'a> {
+    /// Splits `url`; `None` when it has no `scheme://`.
+    pub fn split(url: &'a str) -> Option<UrlParts<'a>> {
+        let (scheme, rest) = url.split_once("://")?;
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        Some(UrlParts {
+            scheme,
+            authority,
+            path,
+            query,
+        })
+    }
+
+    /// The host alone: no port, no brackets around an IPv6 address.
+    pub fn host(&self) -> &'a str {
+        if let Some(v6) = self.authority.strip_prefix('[') {
+            v6.split(']').next().unwrap_or_default()
+        } else {
+            self.authority.split(':').next().unwrap_or_default()
+        }
+    }
+
+    /// `scheme://authority`.
+    pub fn base(&self) -> String {
+        format!("{}://{}", self.scheme, self.authority)
+    }
+}
+
+/// The query a stream connection sends: partition, backfill, Replay dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamQuery {
+    /// `partition=N` (volume streams; `None` for PowerTrack and Replay).
+    pub partition: Option<u32>,
+    /// `backfillMinutes=N`.
+    pub backfill_minutes: Option<u8>,
+    /// Replay's `fromDate` and `toDate` (seconds since the epoch; minutes are sent).
+    pub replay: Option<(i64, i64)>,
+}
+
+impl StreamQuery {
+    /// The query string, without `?` (empty when there is nothing to send).
+    pub fn to_query(&self) -> String {
+        let mut q = String::new();
+        let mut add = |name: &str, value: &dyn std::fmt::Display| {
+            let sep = if q.is_empty() { "" } else { "&" };
+            let _ = write!(q, "{sep}{name}={value}");
+        };
+        if let Some(p) = self.partition {
+            add(PARAM_PARTITION, &p);
+        }
+        if let Some(m) = self.backfill_minutes {
+            add(PARAM_BACKFILL, &m);
+        }
+        if let Some((from, to)) = self.replay {
+            add(PARAM_FROM_DATE, &time::replay_date(from));
+            add(PARAM_TO_DATE, &time::replay_date(to));
+        }
+        q
+    }
+
+    /// `base` with this query appended.
+    pub fn apply(&self, base: &str) -> String {
+        let q = self.to_query();
+        if q.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{q}")
+        }
+    }
+}
+
+/// A query parameter's raw (still percent-encoded) value.
+pub fn raw_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_round_trip_for_every_product_and_service() {
+        for product in Product::ALL {
+            for service in [Service::Stream, Service::Replay] {
+                let p = StreamPath::new(service, product, "acme", "prod");
+                assert_eq!(StreamPath::parse(&p.to_path()), Some(p.clone()));
+            }
+        }
+        for bad in [
+            "/stream/decahose/accounts/a/publishers/twitter/l.json",
+            "/stream/sample10/accounts//publishers/twitter/l.json",
+            "/stream/sample10/accounts/a/publishers/twitter/l",
+            "/rules/powertrack/accounts/a/publishers/twitter/l.json",
+            "/stream/sample10/accounts/a/publishers/twitter/l.json/x",
+            "",
+        ] {
+            assert_eq!(StreamPath::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_split_into_their_parts() {
+        let u = UrlParts::split("https://gnip-stream.x.com:8443/stream/a?partition=1").unwrap();
+        assert_eq!(
+            (u.scheme, u.authority, u.path, u.query, u.host()),
+            (
+                "https",
+                "gnip-stream.x.com:8443",
+                "/stream/a",
+                "partition=1",
+                "gnip-stream.x.com"
+            )
+        );
+        assert_eq!(UrlParts::split("http://[::1]:9/x").unwrap().host(), "::1");
+        assert_eq!(UrlParts::split("http://h").unwrap().path, "");
+        assert_eq!(UrlParts::split("no scheme"), None);
+    }
+
+    #[test]
+    fn the_query_names_and_formats_are_the_documented_ones() {
+        let q = StreamQuery {
+            partition: Some(2),
+            backfill_minutes: Some(5),
+            replay: None,
+        };
+        assert_eq!(q.to_query(), "partition=2&backfillMinutes=5");
+        let r = StreamQuery {
+            replay: Some((1_500_000_000, 1_500_003_600)),
+            ..StreamQuery::default()
+        };
+        assert_eq!(
+            r.apply("https://h/replay/x.json"),
+            "https://h/replay/x.json?fromDate=201707140240&toDate=201707140340"
+        );
+        assert_eq!(StreamQuery::default().apply("u"), "u");
+        assert_eq!(raw_param("a=1&partition=3", "partition"), Some("3"));
+        assert_eq!(raw_param("flag&a=1", "flag"), Some(""));
+        assert_eq!(raw_param("a=1", "b"), None);
+    }
+}

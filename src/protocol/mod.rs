@@ -1,0 +1,25 @@
+//! What the service is and says, sans-IO: shared by the client and the simulator, so every fact
+//! about the service is written once.
+//!
+//! # In scope
+//! - [`product`]: products, partitions, connection-rate limits, the backfill maximum.
+//! - [`endpoint`]: stream and Replay URLs and their query parameters, built and parsed.
+//! - [`messages`]: the service's message texts and what each means.
+//! - [`policy`]: the ending → action table, backoff schedules, the connection-rate limiter,
+//!   backfill sizing, the timeouts' defaults.
+//! - [`replay`]: Replay's completion summary, resume point and resume de-duplication.
+//! - [`dedupe`]: the bounded set of record keys that recognises a record seen before.
+//! - [`time`]: calendar arithmetic and the service's timestamp formats.
+//!
+//! # Out of scope
+//! Sockets, threads, clocks, files and the environment: functions here take bytes, ids, times
+//! and `Instant`s as arguments. The IO shell (`client`, `simulator`, the command) reads the
+//! clock and the network and asks this layer what they mean.
+
+pub mod dedupe;
+pub mod endpoint;
+pub mod messages;
+pub mod policy;
+pub mod product;
+pub mod replay;
+pub mod time;

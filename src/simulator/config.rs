@@ -1,0 +1,254 @@
+//! The simulator's settings and the faults it can be scripted with.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::feed::RecordSource;
+
+/// A byte stream the simulator can serve: a `TcpStream`, or one wrapped in TLS.
+pub trait Connection: Read + Write + Send {}
+impl<T: Read + Write + Send> Connection for T {}
+
+/// Turns an accepted socket into the stream to serve, e.g. a TLS server stream (tests do this
+/// with rustls; the library has no TLS server of its own).
+pub type Wrapper = dyn Fn(TcpStream) -> io::Result<Box<dyn Connection>> + Send + Sync;
+
+/// How fast records are published.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// Records per second for the whole stream (shared out among its partitions).
+    PerSecond(f64),
+    /// As fast as the client reads: a pre-compressed block of records sent over and over (ids
+    /// repeat from block to block; for throughput measurements).
+    Unlimited,
+}
+
+/// Something to go wrong on purpose, on the connections a [`Which`] selects.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer with this status and `{"error":{"message":…}}` instead of streaming.
+    Status {
+        /// The HTTP status (500, 503, 429, 401, 406, …).
+        status: u16,
+        /// The error body's message.
+        message: String,
+    },
+    /// Close the socket after this many compressed body bytes (anywhere: mid-chunk,
+    /// mid-record), without the last chunk.
+    DropAfter {
+        /// Compressed body bytes sent before the drop (0: right after the response head).
+        bytes: u64,
+    },
+    /// After this many records, send the first half of the next record's compressed bytes and
+    /// close the socket: a drop that is inside a record whatever the timing.
+    DropMidRecord {
+        /// Whole records sent first.
+        after_records: u64,
+    },
+    /// After this many records, send nothing at all (no heartbeats) for `duration`, then go on.
+    Stall {
+        /// Records sent before the stall.
+        after_records: u64,
+        /// How long to stay silent.
+        duration: Duration,
+    },
+    /// From this compressed body byte on, every byte sent is inverted.
+    CorruptAfter {
+        /// Compressed body bytes sent intact first.
+        bytes: u64,
+    },
+    /// Start the stream with an `info` system message that ends in a bare `\n`.
+    BareNewlineSystemMessage,
+    /// Start the stream with one record of this many bytes (beyond any sane maximum).
+    OverlongRecord {
+        /// Its length, without the terminator.
+        bytes: usize,
+    },
+    /// Wait this long before answering at all (a slow or far-away server).
+    DelayHead {
+        /// How long the response head is held back.
+        duration: Duration,
+    },
+    /// Cut the compressed body into HTTP chunks of random sizes (1 byte to 4 KiB), each written
+    /// on its own, so the client sees records split anywhere, across chunks and reads.
+    RandomChunks {
+        /// Seed for the sizes.
+        seed: u64,
+    },
+    /// Treat the client as a slow reader once this many bytes wait unsent: send the service's
+    /// "Force closing connection … maximum allowed backup" error (it may never arrive) and close.
+    BufferLimit {
+        /// Backlog, in bytes, that the connection may accumulate.
+        bytes: usize,
+    },
+}
+
+/// Which connections a fault applies to. Connections are numbered from 1 in the order their
+/// requests arrive, across the whole simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Only connection `n`.
+    Connection(u64),
+    /// Connection `n` and every later one.
+    From(u64),
+    /// Every connection.
+    Every,
+}
+
+impl Which {
+    pub(super) fn selects(self, n: u64) -> bool {
+        match self {
+            Which::Connection(k) => n == k,
+            Which::From(k) => n >= k,
+            Which::Every => true,
+        }
+    }
+}
+
+/// The simulator's settings. Every field has a documented default.
+#[derive(Clone)]
+pub struct SimulatorConfig {
+    pub(super) listen: SocketAddr,
+    pub(super) user: String,
+    pub(super) password: String,
+    pub(super) source: Option<RecordSource>,
+    pub(super) rate: Rate,
+    pub(super) heartbeat: Duration,
+    pub(super) rate_window: Option<Duration>,
+    pub(super) redundant_connections: usize,
+    pub(super) force_disconnect_after: Duration,
+    pub(super) replay_per_minute: u32,
+    pub(super) replay_window_days: i64,
+    pub(super) level: u8,
+    pub(super) backlog_limit: usize,
+    pub(super) max_connections: usize,
+    pub(super) faults: Vec<(Which, Fault)>,
+    pub(super) wrapper: Option<Arc<Wrapper>>,
+}
+
+impl std::fmt::Debug for SimulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulatorConfig")
+            .field("listen", &self.listen)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("rate", &self.rate)
+            .field("heartbeat", &self.heartbeat)
+            .field("faults", &self.faults)
+            .field("tls", &self.wrapper.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            user: "demo".into(),
+            password: "demo".into(),
+            source: None,
+            rate: Rate::PerSecond(100.0),
+            heartbeat: Duration::from_secs(10),
+            rate_window: None,
+            redundant_connections: 2,
+            force_disconnect_after: Duration::from_secs(60),
+            replay_per_minute: 20,
+            replay_window_days: 5,
+            level: 6,
+            backlog_limit: 8 << 20,
+            max_connections: 256,
+            faults: Vec::new(),
+            wrapper: None,
+        }
+    }
+}
+
+impl SimulatorConfig {
+    /// Address to bind (default `127.0.0.1:0`: loopback, a free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// The one valid user and password (default `demo` / `demo`).
+    pub fn credentials(mut self, user: &str, password: &str) -> Self {
+        self.user = user.to_owned();
+        self.password = password.to_owned();
+        self
+    }
+
+    /// Where records come from (default [`RecordSource::auto`]: the shared corpus when present,
+    /// else the generator).
+    pub fn source(mut self, source: RecordSource) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// How fast records are published (default 100 a second per stream).
+    pub fn rate(mut self, rate: Rate) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// A heartbeat after this long without a record (default 10 s, the documented interval).
+    pub fn heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+
+    /// The window of the connection-rate limits, in place of the real 60 s (Replay: 300 s);
+    /// the counts stay the product's own. For tests that cannot wait a minute.
+    pub fn rate_limit_window(mut self, window: Duration) -> Self {
+        self.rate_window = Some(window);
+        self
+    }
+
+    /// Connections allowed at once to one stream and partition (default 2, the usual
+    /// contract); the newest one past it is force-disconnected.
+    pub fn redundant_connections(mut self, n: usize) -> Self {
+        self.redundant_connections = n;
+        self
+    }
+
+    /// How long a connection over the redundancy limit streams before it is force-disconnected
+    /// (default 60 s, "about a minute" in the documentation).
+    pub fn force_disconnect_after(mut self, after: Duration) -> Self {
+        self.force_disconnect_after = after;
+        self
+    }
+
+    /// Records per minute of a Replay range (default 20).
+    pub fn replay_records_per_minute(mut self, n: u32) -> Self {
+        self.replay_per_minute = n.max(1);
+        self
+    }
+
+    /// gzip level of the stream (default 6).
+    pub fn compression_level(mut self, level: u8) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Bytes a connection may have waiting unsent before it is closed as a slow reader
+    /// (default 8 MiB).
+    pub fn backlog_limit(mut self, bytes: usize) -> Self {
+        self.backlog_limit = bytes;
+        self
+    }
+
+    /// Adds a fault for the connections `which` selects (faults can also be added while
+    /// running: [`Simulator::add_fault`]).
+    pub fn fault(mut self, which: Which, fault: Fault) -> Self {
+        self.faults.push((which, fault));
+        self
+    }
+
+    /// Serves every accepted socket through `wrap` (e.g. a TLS handshake).
+    pub fn wrap_connections(mut self, wrap: Arc<Wrapper>) -> Self {
+        self.wrapper = Some(wrap);
+        self
+    }
+}

@@ -1,0 +1,164 @@
+//! A live stream: records published at the configured rate, backfill, heartbeats, the
+//! redundancy limit's forced disconnect, and the pre-compressed block for full speed.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::config::Rate;
+use super::feed::RecordSource;
+use super::http;
+use super::route::Route;
+use super::server::{Shared, TICK};
+use super::streamer::{End, Streamer};
+use crate::core::{GzipEncoder, Level, MINIMAL_HEADER};
+use crate::protocol::messages;
+
+/// Global records published by `at` (`g < due` are out).
+pub(super) fn due(shared: &Shared, at: Instant) -> u64 {
+    match shared.config.rate {
+        Rate::PerSecond(r) if r > 0.0 => {
+            (at.saturating_duration_since(shared.started).as_secs_f64() * r) as u64
+        }
+        _ => 0,
+    }
+}
+
+/// Live record `g` rendered as it is sent: published at `start + g / rate` (at the start when
+/// there is no rate). The one place that says when a record was published, so that
+/// [`Simulator::record`] and the streams agree byte for byte.
+pub(super) fn render_live(shared: &Shared, g: u64, out: &mut Vec<u8>) {
+    let secs = match shared.config.rate {
+        Rate::PerSecond(r) if r > 0.0 => shared.started_secs + (g as f64 / r) as i64,
+        _ => shared.started_secs,
+    };
+    shared.source.render(g, secs, out);
+}
+
+/// The block [`Rate::Unlimited`] repeats: 2,000 records, each sync-flushed, raw deflate from a
+/// fresh compressor, so its back-references stay inside it and it can follow itself.
+pub(super) fn unlimited_block(source: &RecordSource, level: u8, secs: i64) -> Vec<u8> {
+    let mut enc = GzipEncoder::new(level);
+    let mut wire = Vec::new();
+    let mut line = Vec::new();
+    for g in 0..2000 {
+        line.clear();
+        source.render(g, secs, &mut line);
+        line.extend_from_slice(b"\r\n");
+        enc.write_flush(&line, &mut wire);
+    }
+    wire.split_off(MINIMAL_HEADER.len())
+}
+
+impl Streamer<'_> {
+    pub(super) fn live(
+        &mut self,
+        route: &Route,
+        partition: u32,
+        backfill_minutes: u32,
+        over_limit: bool,
+    ) -> Result<(), End> {
+        let config = &self.shared.config;
+        let opened = Instant::now();
+        if let Some(block) = &self.shared.unlimited_block {
+            // Fast path: the gzip header, then the same pre-compressed block again and again.
+            self.send_body(&MINIMAL_HEADER)?;
+            let block = block.clone();
+            loop {
+                if self.stopped() {
+                    return Err(End::Stopped);
+                }
+                self.send_body(&block)?;
+                while self.pending.len() > block.len() {
+                    if self.stopped() {
+                        return Err(End::Stopped);
+                    }
+                    self.flush_pending()?;
+                }
+            }
+        }
+        self.start_body()?;
+        let rate = match config.rate {
+            Rate::PerSecond(r) if r > 0.0 => r,
+            _ => 0.0,
+        };
+        let parts = u64::from(route.product.partitions().unwrap_or(1));
+        let lane = u64::from(partition.saturating_sub(1));
+        let from = opened
+            .checked_sub(Duration::from_secs(60 * u64::from(backfill_minutes)))
+            .unwrap_or(self.shared.started);
+        let g0 = due(self.shared, from.max(self.shared.started));
+        // The first record of this partition at or after g0.
+        let mut g = g0 + (lane + parts - g0 % parts) % parts;
+        let mut last_send = Instant::now();
+        let mut batch = Vec::with_capacity(64 * 1024);
+        loop {
+            if self.stopped() {
+                return Err(End::Stopped);
+            }
+            if over_limit && opened.elapsed() >= config.force_disconnect_after {
+                let m = messages::system_message(
+                    Level::Error,
+                    &messages::forced_disconnect(config.redundant_connections),
+                    crate::clock::now_secs(),
+                    "",
+                );
+                self.send(format!("{m}\r\n").as_bytes())?;
+                self.write_raw(http::LAST_CHUNK)?;
+                self.close();
+                return Ok(());
+            }
+            self.stall_if_due()?;
+            let now = Instant::now();
+            let published = due(self.shared, now);
+            batch.clear();
+            while g < published && batch.len() < 256 * 1024 {
+                render_live(self.shared, g, &mut batch);
+                batch.extend_from_slice(b"\r\n");
+                g += parts;
+                self.records += 1;
+                if self.stall.is_some_and(|(after, _)| self.records >= after)
+                    || self.drop_mid_record == Some(self.records)
+                {
+                    break;
+                }
+            }
+            if self.drop_mid_record == Some(self.records) {
+                let b = std::mem::take(&mut batch);
+                self.send(&b)?;
+                // Half of the next record's compressed bytes, then the socket goes.
+                let mut next = Vec::new();
+                render_live(self.shared, g, &mut next);
+                next.extend_from_slice(b"\r\n");
+                self.wire.clear();
+                self.enc.write_flush(&next, &mut self.wire);
+                let half = self.wire[..self.wire.len() / 2].to_vec();
+                self.drop_after = Some(self.body_bytes + half.len() as u64);
+                return self.send_body(&half);
+            }
+            if !batch.is_empty() {
+                let b = std::mem::take(&mut batch);
+                let r = self.send(&b);
+                batch = b;
+                r?;
+                last_send = Instant::now();
+                continue;
+            }
+            if !self.pending.is_empty() {
+                self.flush_pending()?;
+            }
+            if last_send.elapsed() >= config.heartbeat {
+                self.send(b"\r\n")?;
+                last_send = Instant::now();
+                continue;
+            }
+            // Sleep until the next record of this partition, the heartbeat, or a tick.
+            let next_at = if rate > 0.0 {
+                self.shared.started + Duration::from_secs_f64(g as f64 / rate)
+            } else {
+                now + TICK
+            };
+            let wake = next_at.min(last_send + config.heartbeat);
+            thread::sleep(wake.saturating_duration_since(Instant::now()).min(TICK));
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The running simulator: the listener, one thread per connection, the request log, shutdown.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::admit::{admit, redacted};
+use super::config::{Connection, Fault, Rate, SimulatorConfig, Which};
+use super::feed::RecordSource;
+use super::http;
+use super::live::{due, render_live, unlimited_block};
+use super::route::{Plan, Refusal, Route};
+use super::streamer::Streamer;
+use crate::protocol::endpoint::{Service, StreamPath};
+use crate::protocol::messages;
+use crate::protocol::policy::ConnectRateLimiter;
+use crate::protocol::product::Product;
+
+/// One request as the simulator saw it. The password never appears: the `Authorization`
+/// header is kept as `Basic <user>:<redacted>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// The connection number (from 1).
+    pub connection: u64,
+    /// When it arrived, since the simulator started.
+    pub at: Duration,
+    /// The request method.
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string (without `?`).
+    pub query: String,
+    /// The headers, the password redacted.
+    pub headers: Vec<(String, String)>,
+    /// The status answered (200 for a stream).
+    pub status: u16,
+}
+
+impl LoggedRequest {
+    /// A query parameter's raw value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        http::raw_param(&self.query, name)
+    }
+
+    /// A header's value (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How often blocked loops look at the stop flag, and the socket write timeout.
+pub(super) const TICK: Duration = Duration::from_millis(20);
+
+/// What every connection thread shares.
+pub(super) struct Shared {
+    pub(super) config: SimulatorConfig,
+    pub(super) source: RecordSource,
+    pub(super) scheme: &'static str,
+    pub(super) addr: SocketAddr,
+    pub(super) started: Instant,
+    pub(super) started_secs: i64,
+    pub(super) stop: AtomicBool,
+    pub(super) requests: AtomicU64,
+    pub(super) live_connections: AtomicUsize,
+    pub(super) log: Mutex<Vec<LoggedRequest>>,
+    pub(super) faults: Mutex<Vec<(Which, Fault)>>,
+    pub(super) windows: Mutex<HashMap<String, ConnectRateLimiter>>,
+    pub(super) active: Mutex<HashMap<(Route, u32), usize>>,
+    pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(super) unlimited_block: Option<Vec<u8>>,
+}
+
+/// Locks, shrugging off poisoning: a connection thread that panicked must not take the whole
+/// simulator (or the test reading its log) down with it.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running simulator. Dropping it shuts it down.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.shared.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Binds and starts serving on a thread of its own.
+    pub fn start(config: SimulatorConfig) -> io::Result<Simulator> {
+        let listener = TcpListener::bind(config.listen)?;
+        let addr = listener.local_addr()?;
+        let source = config.source.clone().unwrap_or_else(RecordSource::auto);
+        let started_secs = crate::clock::now_secs();
+        let unlimited_block = (config.rate == Rate::Unlimited)
+            .then(|| unlimited_block(&source, config.level, started_secs));
+        let shared = Arc::new(Shared {
+            scheme: if config.wrapper.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            faults: Mutex::new(config.faults.clone()),
+            config,
+            source,
+            addr,
+            started: Instant::now(),
+            started_secs,
+            stop: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            live_connections: AtomicUsize::new(0),
+            log: Mutex::new(Vec::new()),
+            windows: Mutex::new(HashMap::new()),
+            active: Mutex::new(HashMap::new()),
+            threads: Mutex::new(Vec::new()),
+            unlimited_block,
+        });
+        let s = Arc::clone(&shared);
+        let accept = thread::Builder::new()
+            .name("gnip-sim-accept".into())
+            .spawn(move || accept_loop(&s, &listener))?;
+        Ok(Simulator {
+            shared,
+            accept: Some(accept),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (or `https://…` when connections are wrapped in TLS).
+    pub fn base_url(&self) -> String {
+        format!("{}://{}", self.shared.scheme, self.shared.addr)
+    }
+
+    /// The URL of a live stream (no partition parameter).
+    pub fn stream_url(&self, product: Product, account: &str, label: &str) -> String {
+        StreamPath::new(Service::Stream, product, account, label).url(&self.base_url())
+    }
+
+    /// The URL of a Replay stream (no dates).
+    pub fn replay_url(&self, product: Product, account: &str, label: &str) -> String {
+        StreamPath::new(Service::Replay, product, account, label).url(&self.base_url())
+    }
+
+    /// Where the records come from.
+    pub fn source(&self) -> &RecordSource {
+        &self.shared.source
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// Adds a fault while running (for connections that have not arrived yet).
+    pub fn add_fault(&self, which: Which, fault: Fault) {
+        lock(&self.shared.faults).push((which, fault));
+    }
+
+    /// Removes every scripted fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Connections being served right now.
+    pub fn live_connections(&self) -> usize {
+        self.shared.live_connections.load(Ordering::SeqCst)
+    }
+
+    /// The global index of the first record published at or after `at` (how the feed is laid
+    /// out; see [`RecordSource::render`]). With [`Rate::Unlimited`], 0.
+    pub fn published_by(&self, at: Instant) -> u64 {
+        due(&self.shared, at)
+    }
+
+    /// Live record `g` exactly as this simulator sends it, without `\r\n` (it belongs to
+    /// partition `g % partitions + 1`).
+    pub fn record(&self, g: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        render_live(&self.shared, g, &mut out);
+        out
+    }
+
+    /// Stops accepting, ends every connection (within about 20 ms of its next step) and joins
+    /// every thread.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept with a connection of our own.
+        let _ = TcpStream::connect_timeout(&self.shared.addr, Duration::from_secs(1));
+        if let Some(a) = self.accept.take() {
+            let _ = a.join();
+        }
+        let threads = std::mem::take(&mut *lock(&self.shared.threads));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
+    for incoming in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = incoming else { continue };
+        let mut threads = lock(&shared.threads);
+        threads.retain(|t| !t.is_finished());
+        if threads.len() >= shared.config.max_connections {
+            // Bounded: past the limit the service is "busy".
+            drop(threads);
+            let mut s = stream;
+            let _ = http::write_error(
+                &mut s,
+                503,
+                &error_body("Too many connections to the simulator", 0),
+            );
+            continue;
+        }
+        let s = Arc::clone(shared);
+        let spawned = thread::Builder::new()
+            .name("gnip-sim-conn".into())
+            .spawn(move || {
+                s.live_connections.fetch_add(1, Ordering::SeqCst);
+                serve(&s, stream);
+                s.live_connections.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Ok(handle) = spawned {
+            threads.push(handle);
+        }
+    }
+}
+
+fn serve(shared: &Shared, stream: TcpStream) {
+    // A request head must arrive promptly; writes time out often so stop is noticed.
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.set_write_timeout(Some(TICK));
+    let _ = stream.set_nodelay(true);
+    let raw = stream.try_clone().ok();
+    let conn: Box<dyn Connection> = match &shared.config.wrapper {
+        Some(wrap) => match wrap(stream) {
+            Ok(c) => c,
+            Err(_) => return,
+        },
+        None => Box::new(stream),
+    };
+    let mut conn = conn;
+    let Ok(Some(req)) = http::read_request(&mut conn) else {
+        return;
+    };
+    if shared.stop.load(Ordering::SeqCst) {
+        return;
+    }
+    let n = shared.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let faults: Vec<Fault> = lock(&shared.faults)
+        .iter()
+        .filter(|(w, _)| w.selects(n))
+        .map(|(_, f)| f.clone())
+        .collect();
+    for f in &faults {
+        if let Fault::DelayHead { duration } = f {
+            let until = Instant::now() + *duration;
+            while Instant::now() < until {
+                if shared.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                thread::sleep(TICK);
+            }
+        }
+    }
+    let log = |status: u16| {
+        lock(&shared.log).push(LoggedRequest {
+            connection: n,
+            at: shared.started.elapsed(),
+            method: req.method.clone(),
+            path: req.path.clone(),
+            query: req.query.clone(),
+            headers: redacted(&req.headers),
+            status,
+        });
+    };
+    let plan = match admit(shared, &req, &faults) {
+        Ok(plan) => plan,
+        Err(Refusal { status, message }) => {
+            log(status);
+            let _ = http::write_error(&mut conn, status, &error_body(&message, n));
+            return;
+        }
+    };
+    log(200);
+    let (route, plan) = plan;
+    let mut out = Streamer::new(shared, conn, raw, &faults);
+    if out.write_raw(http::stream_head()).is_err() {
+        return;
+    }
+    let _ = match plan {
+        Plan::Live {
+            partition,
+            backfill_minutes,
+        } => {
+            let key = (route.clone(), partition);
+            let over_limit = {
+                let mut active = lock(&shared.active);
+                let count = active.entry(key.clone()).or_insert(0);
+                *count += 1;
+                *count > shared.config.redundant_connections
+            };
+            let result = out.live(&route, partition, backfill_minutes, over_limit);
+            if let Some(c) = lock(&shared.active).get_mut(&key) {
+                *c = c.saturating_sub(1);
+            }
+            result
+        }
+        Plan::Replay { from, to } => out.replay(from, to),
+    };
+}
+
+/// An error body as the service writes one, with a transaction id naming the connection.
+fn error_body(message: &str, connection: u64) -> String {
+    messages::error_body(
+        message,
+        crate::clock::now_secs(),
+        &format!("sim-{connection}"),
+    )
+}

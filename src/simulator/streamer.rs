@@ -1,0 +1,278 @@
+//! One streaming response: compresses, frames in chunks, applies the scripted faults, and
+//! writes without blocking for long (what a slow reader does not take is its backlog).
+
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::config::{Connection, Fault};
+use super::http;
+use super::server::{Shared, TICK};
+use crate::core::{GzipEncoder, Level};
+use crate::protocol::messages;
+use crate::rng::Rng;
+
+/// Why a stream ended (for the connection thread; the client sees only bytes).
+#[derive(Debug)]
+pub(super) enum End {
+    Stopped,
+    Dropped,
+    Closed,
+    Io,
+}
+
+impl From<io::Error> for End {
+    fn from(_: io::Error) -> End {
+        End::Io
+    }
+}
+
+/// One streaming response: compresses, frames, applies the faults, writes without blocking
+/// for long.
+pub(super) struct Streamer<'a> {
+    pub(super) shared: &'a Shared,
+    pub(super) conn: Box<dyn Connection>,
+    pub(super) raw: Option<TcpStream>,
+    pub(super) enc: GzipEncoder,
+    pub(super) wire: Vec<u8>,
+    pub(super) framed: Vec<u8>,
+    pub(super) pending: Vec<u8>,
+    pub(super) body_bytes: u64,
+    pub(super) records: u64,
+    pub(super) drop_after: Option<u64>,
+    pub(super) corrupt_after: Option<u64>,
+    pub(super) stall: Option<(u64, Duration)>,
+    pub(super) drop_mid_record: Option<u64>,
+    pub(super) backlog_limit: usize,
+    pub(super) prelude: Vec<u8>,
+    pub(super) random_chunks: Option<Rng>,
+}
+
+impl<'a> Streamer<'a> {
+    pub(super) fn new(
+        shared: &'a Shared,
+        conn: Box<dyn Connection>,
+        raw: Option<TcpStream>,
+        faults: &[Fault],
+    ) -> Self {
+        let mut s = Streamer {
+            shared,
+            conn,
+            raw,
+            enc: GzipEncoder::new(shared.config.level),
+            wire: Vec::new(),
+            framed: Vec::new(),
+            pending: Vec::new(),
+            body_bytes: 0,
+            records: 0,
+            drop_after: None,
+            corrupt_after: None,
+            stall: None,
+            drop_mid_record: None,
+            backlog_limit: shared.config.backlog_limit,
+            prelude: Vec::new(),
+            random_chunks: None,
+        };
+        for f in faults {
+            match f {
+                Fault::DropAfter { bytes } => s.drop_after = Some(*bytes),
+                Fault::CorruptAfter { bytes } => s.corrupt_after = Some(*bytes),
+                Fault::Stall {
+                    after_records,
+                    duration,
+                } => s.stall = Some((*after_records, *duration)),
+                Fault::DropMidRecord { after_records } => s.drop_mid_record = Some(*after_records),
+                Fault::BufferLimit { bytes } => s.backlog_limit = *bytes,
+                Fault::RandomChunks { seed } => s.random_chunks = Some(Rng::new(*seed)),
+                Fault::BareNewlineSystemMessage => {
+                    let m = messages::system_message(
+                        Level::Info,
+                        "This system message ends in a bare newline",
+                        crate::clock::now_secs(),
+                        "",
+                    );
+                    s.prelude.extend_from_slice(m.as_bytes());
+                    s.prelude.push(b'\n');
+                }
+                Fault::OverlongRecord { bytes } => {
+                    s.prelude.extend_from_slice(b"{\"overlong\":\"");
+                    // `{"overlong":"` + filler + `"}` is exactly `bytes` long.
+                    s.prelude
+                        .resize(s.prelude.len() + bytes.saturating_sub(15), b'x');
+                    s.prelude.extend_from_slice(b"\"}\r\n");
+                }
+                Fault::Status { .. } | Fault::DelayHead { .. } => {}
+            }
+        }
+        s
+    }
+
+    pub(super) fn stopped(&self) -> bool {
+        self.shared.stop.load(Ordering::SeqCst)
+    }
+
+    /// Writes bytes as they are (the response head).
+    pub(super) fn write_raw(&mut self, bytes: &[u8]) -> Result<(), End> {
+        self.pending.extend_from_slice(bytes);
+        self.flush_pending()
+    }
+
+    /// Writes what is waiting, until the socket stops taking bytes for a tick. What it does not
+    /// take stays waiting: that is the backlog a slow reader builds.
+    pub(super) fn flush_pending(&mut self) -> Result<(), End> {
+        let mut written = 0;
+        while written < self.pending.len() {
+            match self.conn.write(&self.pending[written..]) {
+                Ok(0) => return Err(End::Io),
+                Ok(k) => written += k,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(End::Io),
+            }
+        }
+        self.pending.drain(..written);
+        let _ = self.conn.flush();
+        if self.pending.len() > self.backlog_limit {
+            return Err(self.slow_reader());
+        }
+        Ok(())
+    }
+
+    /// The service's answer to a client that cannot keep up (protocol.md): an error message
+    /// after everything already queued (so it "may never arrive"), then the socket closes.
+    pub(super) fn slow_reader(&mut self) -> End {
+        let ip = self
+            .raw
+            .as_ref()
+            .and_then(|r| r.peer_addr().ok())
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let m = messages::system_message(
+            Level::Error,
+            &messages::slow_reader(&ip, self.backlog_limit),
+            crate::clock::now_secs(),
+            "",
+        );
+        self.wire.clear();
+        self.enc
+            .write_flush(format!("{m}\r\n").as_bytes(), &mut self.wire);
+        let body = std::mem::take(&mut self.wire);
+        http::chunk(&body, &mut self.pending);
+        // One last try to get something out, then close whatever happened.
+        let _ = self.conn.write(&self.pending);
+        self.close();
+        End::Closed
+    }
+
+    pub(super) fn close(&mut self) {
+        if let Some(r) = &self.raw {
+            let _ = r.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Compresses `plain` with a sync flush and sends it as one chunk.
+    pub(super) fn send(&mut self, plain: &[u8]) -> Result<(), End> {
+        self.wire.clear();
+        self.enc.write_flush(plain, &mut self.wire);
+        let body = std::mem::take(&mut self.wire);
+        let r = self.send_body(&body);
+        self.wire = body;
+        r
+    }
+
+    /// Sends compressed body bytes, applying the corrupt and drop faults.
+    pub(super) fn send_body(&mut self, body: &[u8]) -> Result<(), End> {
+        let mut body = std::borrow::Cow::Borrowed(body);
+        if let Some(at) = self.corrupt_after {
+            let start = usize::try_from(at.saturating_sub(self.body_bytes)).unwrap_or(usize::MAX);
+            if start < body.len() {
+                for b in &mut body.to_mut()[start..] {
+                    *b = !*b;
+                }
+            }
+        }
+        let mut cut = None;
+        if let Some(at) = self.drop_after {
+            let keep = usize::try_from(at.saturating_sub(self.body_bytes)).unwrap_or(usize::MAX);
+            if keep <= body.len() {
+                cut = Some(keep);
+            }
+        }
+        let send = &body[..cut.unwrap_or(body.len())];
+        self.body_bytes += send.len() as u64;
+        let mut r = Ok(());
+        if let Some(mut rng) = self.random_chunks.take() {
+            let mut rest = send;
+            while !rest.is_empty() && r.is_ok() {
+                let n = (1 + rng.below(4096) as usize).min(rest.len());
+                http::chunk(&rest[..n], &mut self.pending);
+                rest = &rest[n..];
+                r = self.flush_pending();
+            }
+            self.random_chunks = Some(rng);
+        } else {
+            self.framed.clear();
+            http::chunk(send, &mut self.framed);
+            let framed = std::mem::take(&mut self.framed);
+            self.pending.extend_from_slice(&framed);
+            self.framed = framed;
+            r = self.flush_pending();
+        }
+        if cut.is_some() {
+            // Everything up to the cut, then the socket drops: get it out if we can.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !self.pending.is_empty() && Instant::now() < deadline && r.is_ok() {
+                if self.flush_pending().is_err() {
+                    break;
+                }
+            }
+            self.close();
+            return Err(End::Dropped);
+        }
+        r
+    }
+
+    /// Sleeps up to `d`, waking every tick to see whether the simulator stops.
+    pub(super) fn pause(&self, d: Duration) -> Result<(), End> {
+        let until = Instant::now() + d;
+        loop {
+            if self.stopped() {
+                return Err(End::Stopped);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            thread::sleep(left.min(TICK));
+        }
+    }
+
+    pub(super) fn stall_if_due(&mut self) -> Result<(), End> {
+        if let Some((after, d)) = self.stall {
+            if self.records >= after {
+                self.stall = None;
+                self.pause(d)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn start_body(&mut self) -> Result<(), End> {
+        // The gzip header goes out at once, as a flushing server's does.
+        self.send(b"")?;
+        if !self.prelude.is_empty() {
+            let prelude = std::mem::take(&mut self.prelude);
+            self.send(&prelude)?;
+        }
+        Ok(())
+    }
+}

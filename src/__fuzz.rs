@@ -5,7 +5,7 @@
 use crate::core::{
     DecoderConfig, GzipEncoder, Level, LineSplitter, RecordKind, classify, record_id,
 };
-use crate::testing::oracle::{Owned, decode_in_pieces, naive_lines, pieces};
+use crate::testing::oracle::{Owned, decode_in_pieces, decode_with_stops, naive_lines, pieces};
 
 fn seed_of(data: &[u8]) -> (u64, &[u8]) {
     let n = data.len().min(4);
@@ -17,7 +17,8 @@ fn seed_of(data: &[u8]) -> (u64, &[u8]) {
 /// Target `gzip_records`. First byte: the mode; next four: a seed for the piece sizes.
 ///
 /// - even mode: the rest is a gzip stream as it may arrive (valid or not). Decoding it whole and
-///   in pieces must give the same events and the same error; the carry stays bounded.
+///   in pieces must give the same events and the same error; the carry stays bounded; and a
+///   callback that stops at seeded events, fed the rest again, changes nothing.
 /// - odd mode: the rest is plain text. It is gzip-compressed with sync flushes at seeded points
 ///   and decoded in pieces with CRC checking on: the events must equal the naive oracle's and
 ///   the stream must end cleanly.
@@ -32,9 +33,19 @@ pub fn gzip_records(data: &[u8]) {
         .check_crc(mode & 2 != 0);
     if mode % 2 == 0 {
         let (whole, whole_end) = decode_in_pieces(body, &[body.len()], config);
-        let (split, split_end) = decode_in_pieces(body, &pieces(seed, body.len()), config);
+        let sizes = pieces(seed, body.len());
+        let (split, split_end) = decode_in_pieces(body, &sizes, config);
         assert_eq!(whole, split, "events differ by chunking");
         assert_eq!(whole_end, split_end, "outcome differs by chunking");
+        let (stopped, stopped_end) = decode_with_stops(body, &sizes, config, seed >> 7);
+        assert_eq!(
+            whole, stopped,
+            "events differ when the callback stops and goes on"
+        );
+        assert_eq!(
+            whole_end, stopped_end,
+            "outcome differs when the callback stops"
+        );
     } else {
         let mut wire = Vec::new();
         let mut enc = GzipEncoder::new((seed % 10) as u8);
@@ -45,9 +56,16 @@ pub fn gzip_records(data: &[u8]) {
         }
         enc.finish(&mut wire);
         let config = config.check_crc(true);
-        let (events, end) = decode_in_pieces(&wire, &pieces(seed, wire.len()), config);
+        let sizes = pieces(seed, wire.len());
+        let (events, end) = decode_in_pieces(&wire, &sizes, config);
         assert_eq!(events, naive_lines(body, max));
         assert_eq!(end, Ok(()));
+        let stopped = decode_with_stops(&wire, &sizes, config, seed >> 7);
+        assert_eq!(
+            stopped,
+            (events, end),
+            "stopping and going on changes nothing"
+        );
     }
 }
 

@@ -9,14 +9,12 @@ use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
 use super::crc32::Crc32;
 use crate::Error;
 
-const FTEXT: u8 = 0x01;
 const FHCRC: u8 = 0x02;
 const FEXTRA: u8 = 0x04;
 const FNAME: u8 = 0x08;
 const FCOMMENT: u8 = 0x10;
 const RESERVED: u8 = 0xE0;
-// FTEXT is only a hint about the content; it changes nothing for the decoder.
-const _: u8 = FTEXT;
+// FTEXT (0x01) is only a hint about the content; it changes nothing for the decoder.
 
 /// What one [`GzipDecoder::decode_until`] call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +95,9 @@ pub struct GzipDecoder {
     /// Inflated bytes not yet handed out, `window[held.0..held.1]`: the sink stopped inside a
     /// run. They go out first on the next call, before anything new is inflated over them.
     held: (usize, usize),
+    /// An error found in the inflate step the sink stopped in: reported once the bytes before
+    /// it (held) are out, so a stop changes nothing about what is delivered.
+    deferred: Option<Error>,
     check_crc: bool,
     crc: Crc32,
     header_crc: Crc32,
@@ -135,6 +136,7 @@ impl GzipDecoder {
             window: Box::new([0; WINDOW]),
             window_pos: 0,
             held: (0, 0),
+            deferred: None,
             check_crc: false,
             crc: Crc32::new(),
             header_crc: Crc32::new(),
@@ -159,6 +161,7 @@ impl GzipDecoder {
         self.inflater.init();
         self.window_pos = 0;
         self.held = (0, 0);
+        self.deferred = None;
         self.crc = Crc32::new();
         self.header_crc = Crc32::new();
         self.flags = 0;
@@ -227,8 +230,9 @@ impl GzipDecoder {
     /// call, which takes `&input[consumed..]` (possibly empty). Explicit progress, as
     /// csv-core's and miniz_oxide's own push decoders report it.
     ///
-    /// If the same inflate step that the sink stopped in also hit corrupt data, the error is
-    /// returned and the held bytes are dropped (the stream cannot go on anyway).
+    /// If the inflate step the sink stopped in also hit corrupt data, the error comes from the
+    /// call that hands out the last held byte: stopping changes neither what is delivered nor
+    /// the outcome.
     pub fn decode_until(
         &mut self,
         input: &[u8],
@@ -239,6 +243,7 @@ impl GzipDecoder {
         if result.is_err() {
             self.state = State::Failed;
             self.held = (0, 0);
+            self.deferred = None;
         }
         self.total_in += consumed as u64;
         result.map(|stopped| Decoded { consumed, stopped })
@@ -258,6 +263,9 @@ impl GzipDecoder {
                 return Ok(true);
             }
             self.held = (0, 0);
+        }
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
         }
         loop {
             match self.state {
@@ -295,8 +303,8 @@ impl GzipDecoder {
                     // Bytes before a failure are good: out they go before the error does.
                     if made > 0 {
                         if let ControlFlow::Break(n) = sink(&self.window[start..start + made]) {
-                            step?;
                             self.held = ((start + n).min(start + made), start + made);
+                            self.deferred = step.err();
                             return Ok(true);
                         }
                     }

@@ -2,6 +2,7 @@
 //! often the service may be asked for a connection (the client's limiter and the simulator's
 //! 429 are the same code), and how much to backfill. Pure functions of endings, attempt counts
 //! and `Instant`s given to them; no clocks, sockets or threads.
+//! Over 600 lines: about half is the unit tests of the table and the schedules, kept beside them.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

@@ -240,7 +240,7 @@ impl SimulatorConfig {
     }
 
     /// Adds a fault for the connections `which` selects (faults can also be added while
-    /// running: [`Simulator::add_fault`]).
+    /// running: [`Simulator::add_fault`](super::Simulator::add_fault)).
     pub fn fault(mut self, which: Which, fault: Fault) -> Self {
         self.faults.push((which, fault));
         self

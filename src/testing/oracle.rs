@@ -1,6 +1,8 @@
 //! The naive oracle the tests and fuzz targets compare the decoder with: owned events, the
 //! obvious line split of a whole text, seeded piece sizes, and decoding in given pieces.
 
+use std::ops::ControlFlow;
+
 use crate::Error;
 use crate::core::{DecoderConfig, Event, FrameDecoder, Line};
 use crate::rng::Rng;
@@ -107,6 +109,55 @@ pub fn decode_in_pieces(
             dec.pending_len() <= wire.len() as u64 * 1032 + 1,
             "pending grows without bound"
         );
+    }
+    let end = dec.finish(|e| events.push(Owned::of(e)));
+    (events, end)
+}
+
+/// [`decode_in_pieces`], but the event callback stops the decoder at seeded events (about one
+/// in `1 + stop_seed % 4`) and the rest of each piece is fed again after every stop. Stopping
+/// and going on must change nothing: the events and the outcome equal [`decode_in_pieces`]'s.
+pub fn decode_with_stops(
+    wire: &[u8],
+    sizes: &[usize],
+    config: DecoderConfig,
+    stop_seed: u64,
+) -> (Vec<Owned>, Result<(), Error>) {
+    let mut dec = match FrameDecoder::with_config(config) {
+        Ok(d) => d,
+        Err(e) => return (Vec::new(), Err(e)),
+    };
+    let mut rng = Rng::new(stop_seed);
+    let every = 1 + stop_seed % 4;
+    let mut events = Vec::new();
+    let mut at = 0;
+    for &n in sizes {
+        let mut piece = &wire[at..at + n];
+        at += n;
+        loop {
+            let fed = dec.feed_until(piece, |e| {
+                events.push(Owned::of(e));
+                if rng.below(every) == 0 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            match fed {
+                Err(e) => {
+                    dec.reset();
+                    return (events, Err(e));
+                }
+                Ok(fed) => {
+                    assert!(fed.consumed <= piece.len(), "consumed more than given");
+                    piece = &piece[fed.consumed..];
+                    if !fed.stopped {
+                        assert!(piece.is_empty(), "a call that did not stop used all input");
+                        break;
+                    }
+                }
+            }
+        }
     }
     let end = dec.finish(|e| events.push(Owned::of(e)));
     (events, end)

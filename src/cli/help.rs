@@ -7,13 +7,14 @@ usage:
   gnip-stream stream --url URL [options]
   gnip-stream stream --product powertrack|decahose|firehose|compliance --account NAME --label NAME [--host URL] [options]
   gnip-stream replay (--url URL | --product … --account … --label …) --from YYYYMMDDHHMM --to YYYYMMDDHHMM [options]
+  gnip-stream rules list|add|delete|validate|sync TARGET …   ('gnip-stream rules --help')
   gnip-stream demo [--seconds N] [--rate RECORDS_PER_S]
   gnip-stream simulate [--listen ADDR] [--rate N] [--corpus DIR] [--user U --password P]
 
 Credentials come from GNIP_USERNAME and GNIP_PASSWORD. Records go to stdout as NDJSON; system
 messages, connection events and statistics to stderr. 'gnip-stream COMMAND --help' for more.
 Exit status: 0 normal end, 2 usage error, 3 authentication refused (401), 4 other
-non-retryable failure (406, other 4xx, TLS verification).";
+non-retryable failure (406, other 4xx, TLS verification), 5 rules rejected.";
 
 pub const STREAM_HELP: &str = "\
 gnip-stream stream: stream a live product to stdout, reconnecting as the service documents
@@ -80,3 +81,35 @@ usage:
   --corpus DIR     serve the *.ndjson records of DIR (default ../shared/corpus when present,
                    else generated records)
   --user U         the one valid user (default demo); with --password P (default demo)";
+
+pub const RULES_HELP: &str = "\
+gnip-stream rules: manage a stream's PowerTrack rules (the Rules API)
+
+usage:
+  gnip-stream rules list     TARGET
+  gnip-stream rules add      TARGET [--tag TAG] VALUE...  | TARGET --file FILE
+  gnip-stream rules delete   TARGET VALUE...  | --id ID...  | --file FILE | --all
+  gnip-stream rules validate TARGET VALUE...  | --file FILE
+  gnip-stream rules sync     TARGET --file FILE [--dry-run]
+
+TARGET: --url RULES_URL
+      | --product powertrack|powertrack-replay --account A --label L [--host URL]
+        (default host https://data-api.twitter.com;
+         URL {host}/rules/{powertrack|powertrack-replay}/accounts/{A}/publishers/twitter/{L}.json)
+
+  --tag TAG              the tag of the VALUEs added
+  --file FILE            NDJSON, one {\"value\":…,\"tag\":…} a line (tag optional or null, id
+                         ignored, blank lines skipped), or one document {\"rules\":[…]}; - = stdin
+  --id ID                repeatable: delete by rule id
+  --all                  delete every rule
+  --dry-run              sync: print the plan (+ add, ~ retag, - delete) and send no write
+  --ca-file PEM          trusted root certificates instead of Mozilla's
+  --connect-timeout SECS default 30
+
+list writes NDJSON to stdout: value, tag (null when absent), id (exact digits). A value already
+a rule (add) or not a rule (delete) is success. Requests go one at a time, at most 5,000 rules
+and 5,000,000 bytes each, 60 a minute; 429 waits Retry-After (else from 60 s), 5xx and network
+errors back off from 1 s (at most 60 s) and send the same batch again.
+Credentials: GNIP_USERNAME and GNIP_PASSWORD (never flags).
+Exit status: 0 done, 2 usage, 3 authentication refused, 4 other non-retryable failure,
+5 rules rejected (each on stderr with the service's message).";

@@ -1,5 +1,5 @@
 //! The `gnip-stream` command: one file per command (`stream.rs` serves `stream` and `replay`,
-//! `demo.rs`, `simulate.rs`), argument reading in `args.rs`, help texts in `help.rs`, stdout in
+//! `rules.rs`, `demo.rs`, `simulate.rs`), argument reading in `args.rs`, help texts in `help.rs`, stdout in
 //! `output.rs`, stderr and exit statuses in `report.rs`, signals in `signal.rs`.
 
 pub mod args;
@@ -7,6 +7,7 @@ mod demo;
 mod help;
 mod output;
 mod report;
+mod rules;
 pub mod signal;
 mod simulate;
 mod stream;
@@ -24,10 +25,13 @@ pub const USAGE: u8 = 2;
 pub const AUTH: u8 = 3;
 /// Any other failure retrying cannot fix (406, other 4xx, TLS verification).
 pub const FATAL: u8 = 4;
+/// Rules rejected by the service (an add's 422, or invalid rules on validate).
+pub const REJECTED: u8 = 5;
 
 #[derive(Debug, Clone)]
 pub enum Command {
     Stream(stream::StreamArgs),
+    Rules(rules::RulesArgs),
     Demo {
         seconds: f64,
         rate: f64,
@@ -57,6 +61,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         "replay" => stream::parse("replay", rest),
         "demo" => demo::parse(rest),
         "simulate" => simulate::parse(rest),
+        "rules" => rules::parse(rest),
         other => Err(args::usage("", format!("unknown command '{other}'"))),
     }
 }
@@ -68,6 +73,7 @@ pub fn help(which: &str) -> String {
         "replay" => format!("{}{}", help::REPLAY_HELP, help::OPTIONS_HELP),
         "demo" => help::DEMO_HELP.to_owned(),
         "simulate" => help::SIMULATE_HELP.to_owned(),
+        "rules" => help::RULES_HELP.to_owned(),
         _ => help::MAIN_HELP.to_owned(),
     }
 }
@@ -84,6 +90,7 @@ pub fn run(command: Command) -> u8 {
             OK
         }
         Command::Stream(a) => stream::run(a),
+        Command::Rules(a) => rules::run(a),
         Command::Demo { seconds, rate } => demo::run(seconds, rate),
         Command::Simulate {
             listen,

@@ -61,13 +61,10 @@ pub(crate) fn check_transport(url: &str, has_credentials: bool) -> Result<(), Er
     }
 }
 
-/// The HTTP agent every partition of a client shares: no decompression (our decoder inflates),
-/// 4xx/5xx as responses, the connect timeout on each step of establishing a connection, the
-/// read tick on body reads only ([`TickConnector`]), Mozilla's roots or the CA file's. Proxies
-/// come from the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), ureq's default.
-pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Agent, Error> {
+/// rustls with Mozilla's roots, or only the roots in a PEM file.
+pub(crate) fn tls_config(ca_file: Option<&std::path::Path>) -> Result<ureq::tls::TlsConfig, Error> {
     let mut tls = ureq::tls::TlsConfig::builder();
-    if let Some(path) = &config.ca_file {
+    if let Some(path) = ca_file {
         let bad = |why: String| Error::BadInput {
             reason: format!("CA file {}: {why}", path.display()).into(),
         };
@@ -83,6 +80,15 @@ pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Ag
         }
         tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
     }
+    Ok(tls.build())
+}
+
+/// The HTTP agent every partition of a client shares: no decompression (our decoder inflates),
+/// 4xx/5xx as responses, the connect timeout on each step of establishing a connection, the
+/// read tick on body reads only ([`TickConnector`]), Mozilla's roots or the CA file's. Proxies
+/// come from the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), ureq's default.
+pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Agent, Error> {
+    let tls = tls_config(config.ca_file.as_deref())?;
     let ct = Some(config.connect_timeout);
     let cfg = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -90,7 +96,7 @@ pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Ag
         .timeout_send_request(ct)
         .timeout_recv_response(ct)
         .user_agent(format!("gnip-stream/{}", env!("CARGO_PKG_VERSION")))
-        .tls_config(tls.build())
+        .tls_config(tls)
         .build();
     // ureq's default chain (a CONNECT proxy if configured, TCP, rustls), with the tick layer on
     // the socket, under TLS, so the handshake's reads are ticked too.
@@ -118,7 +124,7 @@ fn io_error(e: &std::io::Error) -> Error {
 
 /// How ureq's errors map to endings: certificate and TLS setup problems are final, timeouts and
 /// everything else are network trouble to retry.
-fn classify_ureq(e: ureq::Error) -> (Ending, Error) {
+pub(crate) fn classify_ureq(e: ureq::Error) -> (Ending, Error) {
     let text = e.to_string();
     let tls_text =
         text.contains("certificate") || text.contains("InvalidCertificate") || text.contains("tls");

@@ -12,6 +12,7 @@
 //! | `transport.rs` | the read tick on body reads, the connect timeout while establishing |
 //! | `dispatch.rs` | decoded events → statistics, observer, Replay de-duplication, handler |
 //! | `stats.rs` | live per-partition counters |
+//! | `rules.rs` | [`RulesClient`]: the Rules API, batched, one request at a time, retried |
 //!
 //! ```no_run
 //! use gnip_stream::client::{Client, ClientConfig, Flow};
@@ -39,6 +40,7 @@ mod api;
 mod config;
 mod conn;
 mod dispatch;
+mod rules;
 mod stats;
 mod transport;
 mod worker;
@@ -47,6 +49,7 @@ pub use api::{
     Client, ClientEvent, Delivery, Flow, Handler, Observer, PartitionReport, Running, StopHandle,
 };
 pub use config::{ClientConfig, ReplayRange};
+pub use rules::{AddSummary, DeleteSummary, RulesClient, RulesConfig, SyncSummary};
 pub use stats::{PartitionStats, StatsSnapshot};
 // Where they have always been found: the types the client's API names.
 pub use crate::protocol::endpoint::{REPLAY_HOST, STREAM_HOST};

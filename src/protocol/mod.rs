@@ -8,6 +8,7 @@
 //! - [`policy`]: the ending → action table, backoff schedules, the connection-rate limiter,
 //!   backfill sizing, the timeouts' defaults.
 //! - [`replay`]: Replay's completion summary, resume point and resume de-duplication.
+//! - [`rules`]: the Rules API: URLs, bodies, batching, responses, rule files, the sync diff.
 //! - [`dedupe`]: the bounded set of record keys that recognises a record seen before.
 //! - [`time`]: calendar arithmetic and the service's timestamp formats.
 //!
@@ -22,4 +23,5 @@ pub mod messages;
 pub mod policy;
 pub mod product;
 pub mod replay;
+pub mod rules;
 pub mod time;

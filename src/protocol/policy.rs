@@ -424,6 +424,17 @@ impl ConnectRateLimiter {
         when
     }
 
+    /// How long after `now` until one more request fits the window (zero when one fits now):
+    /// what a server puts in `Retry-After`.
+    pub fn wait_for_room(&self, now: Instant) -> Duration {
+        let n = self.limit.requests.max(1) as usize;
+        if self.recent.len() < n {
+            return Duration::ZERO;
+        }
+        let oldest_in_window = self.recent[self.recent.len() - n];
+        (oldest_in_window + self.limit.window).saturating_duration_since(now)
+    }
+
     /// The server's side of the same limit: admits a request at `now` (and counts it) when
     /// fewer than `limit.requests` were admitted in the window before it; `false` means 429.
     pub fn try_admit(&mut self, now: Instant) -> bool {

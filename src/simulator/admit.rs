@@ -28,7 +28,7 @@ pub(super) fn redacted(headers: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn basic_credentials(header: &str) -> Option<(String, String)> {
+pub(super) fn basic_credentials(header: &str) -> Option<(String, String)> {
     let b64 = header
         .strip_prefix("Basic ")
         .or_else(|| header.strip_prefix("basic "))?;

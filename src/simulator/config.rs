@@ -127,6 +127,8 @@ pub struct SimulatorConfig {
     pub(super) max_connections: usize,
     pub(super) faults: Vec<(Which, Fault)>,
     pub(super) wrapper: Option<Arc<Wrapper>>,
+    pub(super) compress_rules_responses: bool,
+    pub(super) rules_latency: Duration,
 }
 
 impl std::fmt::Debug for SimulatorConfig {
@@ -162,6 +164,8 @@ impl Default for SimulatorConfig {
             max_connections: 256,
             faults: Vec::new(),
             wrapper: None,
+            compress_rules_responses: true,
+            rules_latency: Duration::ZERO,
         }
     }
 }
@@ -243,6 +247,20 @@ impl SimulatorConfig {
     /// running: [`Simulator::add_fault`](super::Simulator::add_fault)).
     pub fn fault(mut self, which: Which, fault: Fault) -> Self {
         self.faults.push((which, fault));
+        self
+    }
+
+    /// Whether Rules API responses are gzip-compressed when the request accepts gzip (default
+    /// on; off serves them plain, the other way the service may answer).
+    pub fn compress_rules_responses(mut self, on: bool) -> Self {
+        self.compress_rules_responses = on;
+        self
+    }
+
+    /// How long each Rules API request takes to process (default none), so that concurrent
+    /// requests can be seen being refused.
+    pub fn rules_latency(mut self, d: Duration) -> Self {
+        self.rules_latency = d;
         self
     }
 

@@ -10,6 +10,8 @@ pub(crate) struct Request {
     pub path: String,
     pub query: String,
     pub headers: Vec<(String, String)>,
+    /// The bytes read after the head: the start of a body (see [`read_body`]).
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -27,13 +29,7 @@ impl Request {
     }
 }
 
-/// The first query parameter called `name`, as it stands in the query (not decoded).
-pub(crate) fn raw_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then_some(v)
-    })
-}
+pub(crate) use crate::protocol::endpoint::raw_param;
 
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
@@ -84,7 +80,8 @@ pub(crate) fn read_request(conn: &mut impl Read) -> io::Result<Option<Request>> 
         }
         head.extend_from_slice(&byte[..n]);
     };
-    // Whatever came after the head (a GET has no body) is ignored.
+    // What came after the head is the start of a body (a GET has none).
+    let body = head[end + 4..].to_vec();
     let Ok(text) = std::str::from_utf8(&head[..end]) else {
         return Ok(None);
     };
@@ -107,18 +104,97 @@ pub(crate) fn read_request(conn: &mut impl Read) -> io::Result<Option<Request>> 
         path: path.to_owned(),
         query: query.to_owned(),
         headers,
+        body,
     }))
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// `Content-Length` says more than the limit: refused before reading it.
+    TooLarge(usize),
+    /// No usable `Content-Length` (chunked request bodies are not supported).
+    NoLength,
+    /// The peer stopped sending before the body was complete.
+    Cut,
+}
+
+/// Reads the request's body (its `Content-Length` bytes, at most `max`) into `req.body`.
+pub(crate) fn read_body(
+    conn: &mut impl Read,
+    req: &mut Request,
+    max: usize,
+) -> Result<(), BodyError> {
+    if req.header("transfer-encoding").is_some() {
+        return Err(BodyError::NoLength);
+    }
+    let len = match req.header("content-length") {
+        None => 0,
+        Some(v) => v.trim().parse::<usize>().map_err(|_| BodyError::NoLength)?,
+    };
+    if len > max {
+        return Err(BodyError::TooLarge(len));
+    }
+    let mut buf = [0u8; 16 * 1024];
+    while req.body.len() < len {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return Err(BodyError::Cut),
+            Ok(n) => req.body.extend_from_slice(&buf[..n]),
+        }
+    }
+    req.body.truncate(len);
+    Ok(())
+}
+
+/// A complete response with a JSON body and the given extra headers, gzip-compressed when
+/// `gzip`; then the connection closes.
+pub(crate) fn write_json(
+    conn: &mut impl Write,
+    status: u16,
+    extra: &[(&str, String)],
+    body: &[u8],
+    gzip: bool,
+) -> io::Result<()> {
+    let compressed;
+    let (body, encoding) = if gzip {
+        let mut enc = crate::core::GzipEncoder::new(6);
+        let mut out = Vec::new();
+        enc.write_flush(body, &mut out);
+        enc.finish(&mut out);
+        compressed = out;
+        (&compressed[..], "Content-Encoding: gzip\r\n")
+    } else {
+        (body, "")
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json; charset=utf-8\r\n\
+         {encoding}Content-Length: {}\r\nConnection: close\r\n",
+        reason(status),
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(body)?;
+    conn.flush()
 }
 
 /// The reason phrase for the statuses the simulator sends.
 pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        201 => "Created",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
         406 => "Not Acceptable",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Payload Too Large",
+        422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",

@@ -8,10 +8,12 @@ use super::config::Rate;
 use super::feed::RecordSource;
 use super::http;
 use super::route::Route;
-use super::server::{Shared, TICK};
+use super::rules::filter_into;
+use super::server::{Shared, TICK, lock};
 use super::streamer::{End, Streamer};
 use crate::core::{GzipEncoder, Level, MINIMAL_HEADER};
 use crate::protocol::messages;
+use crate::protocol::product::Product;
 
 /// Global records published by `at` (`g < due` are out).
 pub(super) fn due(shared: &Shared, at: Instant) -> u64 {
@@ -91,6 +93,7 @@ impl Streamer<'_> {
         let mut g = g0 + (lane + parts - g0 % parts) % parts;
         let mut last_send = Instant::now();
         let mut batch = Vec::with_capacity(64 * 1024);
+        let mut scratch = Vec::new();
         loop {
             if self.stopped() {
                 return Err(End::Stopped);
@@ -110,9 +113,26 @@ impl Streamer<'_> {
             self.stall_if_due()?;
             let now = Instant::now();
             let published = due(self.shared, now);
+            // A PowerTrack stream with rules delivers only what matches them; without rules
+            // the simulator delivers everything (README: the simulator).
+            let rules = if route.product == Product::PowerTrack {
+                lock(&self.shared.rules).powertrack(&route.account, &route.label)
+            } else {
+                None
+            };
             batch.clear();
             while g < published && batch.len() < 256 * 1024 {
-                render_live(self.shared, g, &mut batch);
+                match &rules {
+                    None => render_live(self.shared, g, &mut batch),
+                    Some(rules) => {
+                        scratch.clear();
+                        render_live(self.shared, g, &mut scratch);
+                        if !filter_into(&scratch, rules, &mut batch) {
+                            g += parts;
+                            continue;
+                        }
+                    }
+                }
                 batch.extend_from_slice(b"\r\n");
                 g += parts;
                 self.records += 1;

@@ -23,6 +23,8 @@ mod http;
 mod live;
 mod replay;
 mod route;
+mod rule_syntax;
+mod rules;
 mod server;
 mod streamer;
 

@@ -159,6 +159,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            body: Vec::new(),
         }
     }
 

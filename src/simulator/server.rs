@@ -14,11 +14,13 @@ use super::feed::RecordSource;
 use super::http;
 use super::live::{due, render_live, unlimited_block};
 use super::route::{Plan, Refusal, Route};
+use super::rules::RuleBooks;
 use super::streamer::Streamer;
 use crate::protocol::endpoint::{Service, StreamPath};
 use crate::protocol::messages;
 use crate::protocol::policy::ConnectRateLimiter;
 use crate::protocol::product::Product;
+use crate::protocol::rules::{Rule, RuleSet, RulesPath};
 
 /// One request as the simulator saw it. The password never appears: the `Authorization`
 /// header is kept as `Basic <user>:<redacted>`.
@@ -38,6 +40,11 @@ pub struct LoggedRequest {
     pub headers: Vec<(String, String)>,
     /// The status answered (200 for a stream).
     pub status: u16,
+    /// The request body's length (rules requests; 0 for streams).
+    pub body_bytes: usize,
+    /// When the response was complete (rules requests), or, for a stream, when it was
+    /// accepted: with `at`, shows whether two rules requests overlapped in time.
+    pub done: Duration,
 }
 
 impl LoggedRequest {
@@ -75,6 +82,7 @@ pub(super) struct Shared {
     pub(super) active: Mutex<HashMap<(Route, u32), usize>>,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(super) unlimited_block: Option<Vec<u8>>,
+    pub(super) rules: Mutex<RuleBooks>,
 }
 
 /// Locks, shrugging off poisoning: a connection thread that panicked must not take the whole
@@ -126,6 +134,7 @@ impl Simulator {
             active: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
             unlimited_block,
+            rules: Mutex::new(RuleBooks::default()),
         });
         let s = Arc::clone(&shared);
         let accept = thread::Builder::new()
@@ -155,6 +164,16 @@ impl Simulator {
     /// The URL of a Replay stream (no dates).
     pub fn replay_url(&self, product: Product, account: &str, label: &str) -> String {
         StreamPath::new(Service::Replay, product, account, label).url(&self.base_url())
+    }
+
+    /// The URL of a stream's rules (PowerTrack's, or PowerTrack Replay's).
+    pub fn rules_url(&self, set: RuleSet, account: &str, label: &str) -> String {
+        RulesPath::new(set, account, label).url(&self.base_url())
+    }
+
+    /// A stream's rules now, in the order they were added (ids exact).
+    pub fn rules(&self, set: RuleSet, account: &str, label: &str) -> Vec<Rule> {
+        lock(&self.shared.rules).rules(&RulesPath::new(set, account, label))
     }
 
     /// Where the records come from.
@@ -292,26 +311,34 @@ fn serve(shared: &Shared, stream: TcpStream) {
             }
         }
     }
-    let log = |status: u16| {
+    let at = shared.started.elapsed();
+    let log = |status: u16, body_bytes: usize| {
         lock(&shared.log).push(LoggedRequest {
             connection: n,
-            at: shared.started.elapsed(),
+            at,
             method: req.method.clone(),
             path: req.path.clone(),
             query: req.query.clone(),
             headers: redacted(&req.headers),
             status,
+            body_bytes,
+            done: shared.started.elapsed(),
         });
     };
+    if req.path.starts_with("/rules/") {
+        let (status, body_bytes) = super::rules::serve(shared, &mut conn, req.clone(), n, &faults);
+        log(status, body_bytes);
+        return;
+    }
     let plan = match admit(shared, &req, &faults) {
         Ok(plan) => plan,
         Err(Refusal { status, message }) => {
-            log(status);
+            log(status, 0);
             let _ = http::write_error(&mut conn, status, &error_body(&message, n));
             return;
         }
     };
-    log(200);
+    log(200, 0);
     let (route, plan) = plan;
     let mut out = Streamer::new(shared, conn, raw, &faults);
     if out.write_raw(http::stream_head()).is_err() {

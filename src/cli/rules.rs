@@ -1,0 +1,416 @@
+//! `gnip-stream rules list|add|delete|validate|sync`: a stream's PowerTrack rules from the
+//! command line, through the library's `RulesClient`.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gnip_stream::Error;
+use gnip_stream::client::{RulesClient, RulesConfig};
+use gnip_stream::protocol::policy::DEFAULT_CONNECT_TIMEOUT;
+use gnip_stream::protocol::rules::{self, Rule, RuleSet};
+
+use super::args::{Arg, Args, Usage, usage};
+use super::{AUTH, Command, FATAL, OK, REJECTED, USAGE};
+
+/// Where the rules are.
+#[derive(Debug, Clone)]
+pub enum RulesTarget {
+    Url(String),
+    Named {
+        set: RuleSet,
+        account: String,
+        label: String,
+        host: Option<String>,
+    },
+}
+
+/// Rules given on the command line, or a file of them (`-`: stdin).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Values(Vec<String>),
+    File(String),
+}
+
+/// What to delete.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Deletion {
+    Values(Vec<String>),
+    Ids(Vec<u64>),
+    File(String),
+    All,
+}
+
+/// The verb and its own arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verb {
+    List,
+    Add { tag: Option<String>, source: Source },
+    Delete(Deletion),
+    Validate(Source),
+    Sync { file: String, dry_run: bool },
+}
+
+/// Options of `rules`.
+#[derive(Debug, Clone)]
+pub struct RulesArgs {
+    pub target: RulesTarget,
+    pub verb: Verb,
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout: Duration,
+}
+
+const C: &str = "rules";
+
+/// Parses `rules VERB …`.
+pub fn parse(args: &[String]) -> Result<Command, Usage> {
+    let Some(verb) = args.first() else {
+        return Err(usage(
+            C,
+            "missing the verb: list, add, delete, validate or sync",
+        ));
+    };
+    let verb = match verb.as_str() {
+        "-h" | "--help" | "help" => return Ok(Command::Help(C)),
+        v @ ("list" | "add" | "delete" | "validate" | "sync") => v,
+        other => {
+            return Err(usage(
+                C,
+                format!("unknown verb '{other}': list, add, delete, validate or sync"),
+            ));
+        }
+    };
+    let (mut url, mut set, mut account, mut label, mut host) = (None, None, None, None, None);
+    let (mut tag, mut file, mut ids, mut all, mut dry_run) = (None, None, Vec::new(), false, false);
+    let mut values = Vec::new();
+    let mut ca_file = None;
+    let mut connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+    let mut it = Args::new(C, &args[1..]);
+    while let Some(arg) = it.next()? {
+        match arg {
+            Arg::Positional(v) => values.push(v.to_owned()),
+            Arg::Flag("-h" | "--help") => return Ok(Command::Help(C)),
+            Arg::Flag(f @ "--url") => url = Some(it.value(f)?.to_owned()),
+            Arg::Flag(f @ "--product") => {
+                let v = it.value(f)?;
+                set = Some(match v {
+                    "powertrack" => RuleSet::PowerTrack,
+                    "powertrack-replay" => RuleSet::PowerTrackReplay,
+                    _ => {
+                        return Err(usage(
+                            C,
+                            format!("--product: '{v}' is not powertrack or powertrack-replay"),
+                        ));
+                    }
+                });
+            }
+            Arg::Flag(f @ "--account") => account = Some(it.value(f)?.to_owned()),
+            Arg::Flag(f @ "--label") => label = Some(it.value(f)?.to_owned()),
+            Arg::Flag(f @ "--host") => host = Some(it.value(f)?.to_owned()),
+            Arg::Flag(f @ "--ca-file") => ca_file = Some(PathBuf::from(it.value(f)?)),
+            Arg::Flag(f @ "--connect-timeout") => connect_timeout = it.seconds(f, false)?,
+            Arg::Flag(f @ "--tag") if verb == "add" => tag = Some(it.value(f)?.to_owned()),
+            Arg::Flag(f @ "--file") if verb != "list" => file = Some(it.value(f)?.to_owned()),
+            Arg::Flag(f @ "--id") if verb == "delete" => ids.push(it.number::<u64>(f)?),
+            Arg::Flag("--all") if verb == "delete" => all = true,
+            Arg::Flag("--dry-run") if verb == "sync" => dry_run = true,
+            _ => return Err(it.unknown(arg)),
+        }
+    }
+    let target = match (url, set, account, label) {
+        (Some(u), None, None, None) => {
+            if host.is_some() {
+                return Err(usage(C, "--host goes with --product, not with --url"));
+            }
+            RulesTarget::Url(u)
+        }
+        (None, Some(set), Some(account), Some(label)) => RulesTarget::Named {
+            set,
+            account,
+            label,
+            host,
+        },
+        (Some(_), ..) => {
+            return Err(usage(
+                C,
+                "give either --url or --product/--account/--label, not both",
+            ));
+        }
+        (None, ..) => {
+            return Err(usage(
+                C,
+                "missing the rules: --url RULES_URL, or --product powertrack|powertrack-replay --account A --label L",
+            ));
+        }
+    };
+    let one_source = |values: Vec<String>, file: Option<String>| match (values.is_empty(), file) {
+        (false, None) => Ok(Source::Values(values)),
+        (true, Some(f)) => Ok(Source::File(f)),
+        (false, Some(_)) => Err(usage(C, "give rule values or --file, not both")),
+        (true, None) => Err(usage(
+            C,
+            format!("{verb}: give rule values, or --file FILE"),
+        )),
+    };
+    let verb = match verb {
+        "list" => {
+            if !values.is_empty() {
+                return Err(usage(C, "list takes no rule values"));
+            }
+            Verb::List
+        }
+        "add" => {
+            let source = one_source(values, file)?;
+            if tag.is_some() && matches!(source, Source::File(_)) {
+                return Err(usage(
+                    C,
+                    "--tag goes with rule values; a file gives its own tags",
+                ));
+            }
+            Verb::Add { tag, source }
+        }
+        "validate" => Verb::Validate(one_source(values, file)?),
+        "sync" => {
+            let Some(file) = file else {
+                return Err(usage(C, "sync needs --file FILE"));
+            };
+            if !values.is_empty() {
+                return Err(usage(C, "sync takes its rules from --file only"));
+            }
+            Verb::Sync { file, dry_run }
+        }
+        _ => {
+            let given = usize::from(!values.is_empty())
+                + usize::from(!ids.is_empty())
+                + usize::from(file.is_some())
+                + usize::from(all);
+            if given != 1 {
+                return Err(usage(
+                    C,
+                    "delete: give exactly one of rule values, --id ID..., --file FILE or --all",
+                ));
+            }
+            Verb::Delete(if all {
+                Deletion::All
+            } else if let Some(f) = file {
+                Deletion::File(f)
+            } else if !ids.is_empty() {
+                Deletion::Ids(ids)
+            } else {
+                Deletion::Values(values)
+            })
+        }
+    };
+    Ok(Command::Rules(RulesArgs {
+        target,
+        verb,
+        ca_file,
+        connect_timeout,
+    }))
+}
+
+/// A message from the service on one line (some end in `\n` or carry several lines).
+fn one_line(m: &str) -> String {
+    m.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Reads a rules file (`-`: stdin); a malformed one is a usage error naming the line.
+fn read_rules(file: &str) -> Result<Vec<Rule>, (u8, String)> {
+    let bytes = if file == "-" {
+        let mut b = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut b)
+            .map_err(|e| (USAGE, format!("cannot read the rules from stdin: {e}")))?;
+        b
+    } else {
+        std::fs::read(file).map_err(|e| (USAGE, format!("cannot read {file}: {e}")))?
+    };
+    rules::parse_rules_file(&bytes).map_err(|e| (USAGE, format!("rules file {file}: {e}")))
+}
+
+fn rules_of(source: &Source, tag: Option<&str>) -> Result<Vec<Rule>, (u8, String)> {
+    match source {
+        Source::Values(v) => Ok(v.iter().map(|v| Rule::new(v, tag)).collect()),
+        Source::File(f) => read_rules(f),
+    }
+}
+
+/// The exit status for a failed call: 3 when the credentials were refused, else 4.
+fn failed(e: &Error) -> (u8, String) {
+    match e {
+        Error::Http { status: 401, .. } => (AUTH, format!("authentication refused: {e}")),
+        _ => (FATAL, e.to_string()),
+    }
+}
+
+fn config(a: &RulesArgs, user: &str, password: &str) -> Result<RulesConfig, (u8, String)> {
+    let c = match &a.target {
+        RulesTarget::Url(u) => RulesConfig::url(u).map_err(|e| (USAGE, e.to_string()))?,
+        RulesTarget::Named {
+            set,
+            account,
+            label,
+            host,
+        } => {
+            let c = RulesConfig::new(*set, account, label);
+            match host {
+                Some(h) => c.host(h),
+                None => c,
+            }
+        }
+    };
+    let c = c
+        .credentials(user, password)
+        .connect_timeout(a.connect_timeout);
+    Ok(match &a.ca_file {
+        Some(ca) => c.ca_file(ca),
+        None => c,
+    })
+}
+
+/// `rules`: runs the verb; returns the exit status.
+pub fn run(a: RulesArgs) -> u8 {
+    match run_verb(&a) {
+        Ok(code) => code,
+        Err((code, message)) => {
+            eprintln!("gnip-stream: {message}");
+            code
+        }
+    }
+}
+
+fn run_verb(a: &RulesArgs) -> Result<u8, (u8, String)> {
+    let (Ok(user), Ok(password)) = (
+        std::env::var("GNIP_USERNAME"),
+        std::env::var("GNIP_PASSWORD"),
+    ) else {
+        return Err((
+            USAGE,
+            "set GNIP_USERNAME and GNIP_PASSWORD in the environment (credentials are never flags)"
+                .into(),
+        ));
+    };
+    // Read the rules before anything is sent: a bad file sends nothing.
+    let wanted = match &a.verb {
+        Verb::Add { tag, source } => Some(rules_of(source, tag.as_deref())?),
+        Verb::Validate(source) => Some(rules_of(source, None)?),
+        Verb::Sync { file, .. } => {
+            let r = read_rules(file)?;
+            Some(rules::check_unique(&r).map_err(|e| (USAGE, format!("rules file {file}: {e}")))?)
+        }
+        Verb::Delete(Deletion::File(f)) => Some(read_rules(f)?),
+        _ => None,
+    };
+    let wanted = wanted.unwrap_or_default();
+    let client = RulesClient::new(config(a, &user, &password)?).map_err(|e| match e {
+        Error::InsecureTransport { .. } => (FATAL, e.to_string()),
+        _ => (USAGE, e.to_string()),
+    })?;
+    match &a.verb {
+        Verb::List => {
+            let list = client.list().map_err(|e| failed(&e))?;
+            let mut out = std::io::stdout().lock();
+            for r in &list {
+                let _ = writeln!(out, "{}", r.to_ndjson());
+            }
+            let _ = out.flush();
+            eprintln!("gnip-stream: listed {} rules", list.len());
+            Ok(OK)
+        }
+        Verb::Add { .. } => {
+            let s = client.add(&wanted).map_err(|e| failed(&e))?;
+            for (r, m) in &s.rejected {
+                eprintln!("gnip-stream: rejected: {:?}: {}", r.value, one_line(m));
+            }
+            if s.rejected.is_empty() {
+                eprintln!(
+                    "gnip-stream: created {}, already present {}",
+                    s.created.len(),
+                    s.already_present.len()
+                );
+                Ok(OK)
+            } else {
+                eprintln!(
+                    "gnip-stream: created {} (in earlier batches), already present {}, rejected {}, not added {}",
+                    s.created.len(),
+                    s.already_present.len(),
+                    s.rejected.len(),
+                    s.not_sent_or_not_added
+                );
+                Ok(REJECTED)
+            }
+        }
+        Verb::Delete(what) => {
+            let s = match what {
+                Deletion::Values(v) => client.delete_values(v),
+                Deletion::File(_) => {
+                    let values: Vec<String> = wanted.iter().map(|r| r.value.clone()).collect();
+                    client.delete_values(&values)
+                }
+                Deletion::Ids(ids) => client.delete_ids(ids),
+                Deletion::All => client.list().and_then(|list| {
+                    let ids: Vec<u64> = list.iter().filter_map(|r| r.id).collect();
+                    client.delete_ids(&ids)
+                }),
+            }
+            .map_err(|e| failed(&e))?;
+            for (what, m) in &s.failed {
+                eprintln!("gnip-stream: not deleted: {what:?}: {}", one_line(m));
+            }
+            eprintln!("gnip-stream: deleted {}, absent {}", s.deleted, s.absent);
+            Ok(if s.failed.is_empty() { OK } else { FATAL })
+        }
+        Verb::Validate(_) => {
+            let v = client.validate(&wanted).map_err(|e| failed(&e))?;
+            for (r, m) in &v.invalid {
+                eprintln!("gnip-stream: invalid: {:?}: {}", r.value, one_line(m));
+            }
+            eprintln!(
+                "gnip-stream: valid {}, invalid {}",
+                v.valid.len(),
+                v.invalid.len()
+            );
+            Ok(if v.invalid.is_empty() { OK } else { REJECTED })
+        }
+        Verb::Sync { dry_run, .. } => {
+            let plan = client.plan_sync(&wanted).map_err(|e| failed(&e))?;
+            if *dry_run {
+                let mut out = std::io::stdout().lock();
+                for line in plan.lines() {
+                    let _ = writeln!(out, "{line}");
+                }
+                let _ = out.flush();
+                eprintln!(
+                    "gnip-stream: plan: {} (dry run: nothing sent)",
+                    plan.summary()
+                );
+                return Ok(OK);
+            }
+            eprintln!("gnip-stream: plan: {}", plan.summary());
+            let s = client.apply(&plan).map_err(|e| failed(&e))?;
+            for (r, m) in &s.added.rejected {
+                eprintln!("gnip-stream: rejected: {:?}: {}", r.value, one_line(m));
+            }
+            eprintln!(
+                "gnip-stream: created {}, already present {}, deleted {}, absent {}{}",
+                s.added.created.len(),
+                s.added.already_present.len(),
+                s.deleted.deleted,
+                s.deleted.absent,
+                if s.added.rejected.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", rejected {} (nothing deleted after it)",
+                        s.added.rejected.len()
+                    )
+                }
+            );
+            Ok(if s.added.rejected.is_empty() {
+                OK
+            } else {
+                REJECTED
+            })
+        }
+    }
+}

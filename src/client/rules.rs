@@ -1,0 +1,499 @@
+//! The blocking Rules API client: list, add, delete, validate and sync a stream's PowerTrack
+//! rules, in batches within the service's limits, one request at a time per rules URL, within
+//! 60 requests a minute, retrying what the table in `protocol::rules` says to retry.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+use super::conn::{check_transport, classify_ureq, tls_config};
+use crate::Error;
+use crate::core::GzipDecoder;
+use crate::protocol::endpoint::UrlParts;
+use crate::protocol::messages;
+use crate::protocol::policy::{ConnectRateLimiter, DEFAULT_CONNECT_TIMEOUT};
+use crate::protocol::rules::{
+    self, AddOutcome, DeleteOutcome, RULES_HOST, RULES_RATE_LIMIT, Rule, RuleSet, RulesAction,
+    RulesBackoff, RulesPath, SyncPlan, ValidateOutcome,
+};
+
+/// The most bytes read of one response (a list of the account's rules is the largest).
+const MAX_RESPONSE: u64 = 256 << 20;
+
+/// The rules client's settings: a builder with documented defaults.
+///
+/// ```
+/// use gnip_stream::client::RulesConfig;
+/// use gnip_stream::protocol::rules::RuleSet;
+/// let c = RulesConfig::new(RuleSet::PowerTrack, "acme", "prod").credentials("u", "p");
+/// assert_eq!(c.rules_url(), "https://data-api.twitter.com/rules/powertrack/accounts/acme/publishers/twitter/prod.json");
+/// ```
+#[derive(Clone)]
+pub struct RulesConfig {
+    url: String,
+    user: String,
+    password: String,
+    ca_file: Option<PathBuf>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    backoff: RulesBackoff,
+}
+
+impl std::fmt::Debug for RulesConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RulesConfig")
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("ca_file", &self.ca_file)
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RulesConfig {
+    /// A stream's rules on the default host ([`RULES_HOST`]).
+    pub fn new(set: RuleSet, account: &str, label: &str) -> Self {
+        Self::with(RulesPath::new(set, account, label).url(RULES_HOST))
+    }
+
+    /// The rules at a full URL (`…/rules/{set}/accounts/{account}/publishers/twitter/{label}.json`).
+    pub fn url(url: &str) -> Result<Self, Error> {
+        let base = url.split('?').next().unwrap_or(url);
+        if !rules::is_rules_url(base) {
+            return Err(Error::BadInput {
+                reason: format!(
+                    "not a rules URL: {url}: expected …/rules/{{powertrack|powertrack-replay}}/accounts/{{account}}/publishers/twitter/{{label}}.json"
+                )
+                .into(),
+            });
+        }
+        Ok(Self::with(base.to_owned()))
+    }
+
+    fn with(url: String) -> Self {
+        RulesConfig {
+            url,
+            user: String::new(),
+            password: String::new(),
+            ca_file: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: Duration::from_secs(120),
+            backoff: RulesBackoff::default(),
+        }
+    }
+
+    /// Replaces scheme and host (and port), e.g. a simulator's `http://127.0.0.1:PORT`.
+    pub fn host(mut self, base: &str) -> Self {
+        let path = UrlParts::split(&self.url).map_or("", |p| p.path);
+        self.url = format!("{}{path}", base.trim_end_matches('/'));
+        self
+    }
+
+    /// HTTP Basic credentials. Never shown in `Debug`, logs, errors or URLs.
+    pub fn credentials(mut self, user: &str, password: &str) -> Self {
+        self.user = user.to_owned();
+        self.password = password.to_owned();
+        self
+    }
+
+    /// Trust the root certificates in this PEM file instead of Mozilla's.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Connecting (TCP and TLS) may take this long (default 30 s).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// One request and its response may take this long in all (default 120 s: a 5 MB body
+    /// on a slow link).
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// The retry schedules (default: the documented ones; see [`RulesBackoff`]).
+    pub fn backoff(mut self, b: RulesBackoff) -> Self {
+        self.backoff = b;
+        self
+    }
+
+    /// The rules URL, without query.
+    pub fn rules_url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// What [`RulesClient::add`] did, over every batch it sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AddSummary {
+    /// Rules created, with their ids.
+    pub created: Vec<Rule>,
+    /// Rules whose value was already a rule.
+    pub already_present: Vec<Rule>,
+    /// Rules refused, with the service's message: one invalid rule rejects its whole batch, and
+    /// no later batch is sent. Empty when everything went in.
+    pub rejected: Vec<(Rule, String)>,
+    /// Rules of the rejected batch that were valid but not added with it (all or nothing).
+    pub not_sent_or_not_added: usize,
+}
+
+/// What a delete did, over every batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeleteSummary {
+    /// Rules deleted.
+    pub deleted: u64,
+    /// Values or ids that were not rules.
+    pub absent: u64,
+    /// Anything the service would not delete, with its message.
+    pub failed: Vec<(String, String)>,
+}
+
+/// What [`RulesClient::apply`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncSummary {
+    /// The adds (new rules, then the retagged ones).
+    pub added: AddSummary,
+    /// The deletes (retagged rules' old versions, then removed rules).
+    pub deleted: DeleteSummary,
+}
+
+/// One lock and one limiter per rules URL, for the whole process: requests go one at a time
+/// (the service rejects concurrent rule requests) and 60 a minute (it counts GETs and POSTs
+/// together), whichever `RulesClient` sends them.
+fn gate_for(url: &str) -> Arc<Mutex<ConnectRateLimiter>> {
+    static ALL: OnceLock<Mutex<HashMap<String, Arc<Mutex<ConnectRateLimiter>>>>> = OnceLock::new();
+    let mut all = ALL
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    Arc::clone(
+        all.entry(url.to_owned())
+            .or_insert_with(|| Arc::new(Mutex::new(ConnectRateLimiter::new(RULES_RATE_LIMIT)))),
+    )
+}
+
+/// A blocking client for one stream's rules.
+///
+/// ```no_run
+/// use gnip_stream::client::{RulesClient, RulesConfig};
+/// use gnip_stream::protocol::rules::{Rule, RuleSet};
+/// let rules = RulesClient::new(
+///     RulesConfig::new(RuleSet::PowerTrack, "acme", "prod").credentials("user@example.com", "pw"),
+/// )?;
+/// let added = rules.add(&[Rule::new("from:TwitterDev", Some("devs"))])?;
+/// assert!(added.rejected.is_empty());
+/// let plan = rules.plan_sync(&[Rule::new("cat OR dog", None)])?;
+/// for line in plan.lines() { println!("{line}"); } // + cat OR dog, - from:TwitterDev
+/// rules.apply(&plan)?;
+/// # Ok::<(), gnip_stream::Error>(())
+/// ```
+pub struct RulesClient {
+    config: RulesConfig,
+    agent: ureq::Agent,
+    gate: Arc<Mutex<ConnectRateLimiter>>,
+    requests: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for RulesClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RulesClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RulesClient {
+    /// Checks the configuration (credentials never over plain `http://` off loopback, the CA
+    /// file) and builds the client.
+    pub fn new(config: RulesConfig) -> Result<Self, Error> {
+        check_transport(&config.url, !config.user.is_empty())?;
+        let cfg = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.request_timeout))
+            .user_agent(format!("gnip-stream/{}", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls_config(config.ca_file.as_deref())?)
+            .build();
+        Ok(RulesClient {
+            gate: gate_for(&config.url),
+            agent: ureq::Agent::new_with_config(cfg),
+            config,
+            requests: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Requests sent so far (retries included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every rule, in the service's order, ids exact.
+    pub fn list(&self) -> Result<Vec<Rule>, Error> {
+        let (_, body) = self.call(&self.config.url, None)?;
+        rules::parse_list(&body).map_err(bad_response)
+    }
+
+    /// Adds rules in batches (at most 5,000 rules and 5,000,000 bytes each, one at a time). A
+    /// value that is already a rule is success. A batch with an invalid rule is rejected whole
+    /// (422): its rules are in [`AddSummary::rejected`] or not added, and no later batch is
+    /// sent; the summary still says what earlier batches created.
+    pub fn add(&self, wanted: &[Rule]) -> Result<AddSummary, Error> {
+        let batches = rules::rule_batches(wanted).map_err(|i| too_big(&wanted[i]))?;
+        let mut out = AddSummary::default();
+        for (k, range) in batches.iter().enumerate() {
+            let batch = &wanted[range.clone()];
+            let (status, body) = self.call(&self.config.url, Some(rules::rules_body(batch)))?;
+            let AddOutcome {
+                created,
+                already_present,
+                rejected,
+            } = rules::parse_add(status, &body, batch).map_err(bad_response)?;
+            out.created.extend(created);
+            out.already_present.extend(already_present);
+            if !rejected.is_empty() {
+                let later: usize = batches[k + 1..].iter().map(|r| r.len()).sum();
+                out.not_sent_or_not_added = batch.len() - rejected.len() + later;
+                out.rejected = rejected;
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes rules by value (case-sensitive, exact); a value that is not a rule is counted as
+    /// absent, not an error.
+    pub fn delete_values(&self, values: &[String]) -> Result<DeleteSummary, Error> {
+        let as_rules: Vec<Rule> = values.iter().map(|v| Rule::new(v, None)).collect();
+        let batches = rules::rule_batches(&as_rules).map_err(|i| too_big(&as_rules[i]))?;
+        let mut out = DeleteSummary::default();
+        for range in batches {
+            let body = rules::delete_values_body(&values[range]);
+            self.delete_batch(body, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Deletes rules by id.
+    pub fn delete_ids(&self, ids: &[u64]) -> Result<DeleteSummary, Error> {
+        let mut out = DeleteSummary::default();
+        for range in rules::id_batches(ids) {
+            self.delete_batch(rules::ids_body(&ids[range]), &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn delete_batch(&self, body: Vec<u8>, out: &mut DeleteSummary) -> Result<(), Error> {
+        let (_, resp) = self.call(&rules::delete_url(&self.config.url), Some(body))?;
+        let DeleteOutcome {
+            deleted,
+            absent,
+            failed,
+        } = rules::parse_delete(&resp).map_err(bad_response)?;
+        out.deleted += deleted;
+        out.absent += absent;
+        out.failed.extend(failed);
+        Ok(())
+    }
+
+    /// Asks the service whether rules are valid, without adding them.
+    pub fn validate(&self, candidates: &[Rule]) -> Result<ValidateOutcome, Error> {
+        let batches = rules::rule_batches(candidates).map_err(|i| too_big(&candidates[i]))?;
+        let url = rules::validation_url(&self.config.url);
+        let mut out = ValidateOutcome::default();
+        for range in batches {
+            let (_, body) = self.call(&url, Some(rules::rules_body(&candidates[range])))?;
+            let v = rules::parse_validate(&body).map_err(bad_response)?;
+            out.valid.extend(v.valid);
+            out.invalid.extend(v.invalid);
+        }
+        Ok(out)
+    }
+
+    /// What [`RulesClient::apply`] would do to make the rules equal `wanted` (one GET).
+    pub fn plan_sync(&self, wanted: &[Rule]) -> Result<SyncPlan, Error> {
+        let wanted = rules::check_unique(wanted).map_err(|e| Error::BadInput {
+            reason: e.to_string().into(),
+        })?;
+        Ok(rules::sync_plan(&self.list()?, &wanted))
+    }
+
+    /// Applies a plan: new rules first, then each retagged rule's old version deleted and the
+    /// new one added, then the removed rules deleted, so the rules both sets share never go
+    /// away. Stops at a rejected add (nothing is deleted after it).
+    pub fn apply(&self, plan: &SyncPlan) -> Result<SyncSummary, Error> {
+        let mut out = SyncSummary::default();
+        let merge = |into: &mut AddSummary, a: AddSummary| {
+            into.created.extend(a.created);
+            into.already_present.extend(a.already_present);
+            into.rejected.extend(a.rejected);
+            into.not_sent_or_not_added += a.not_sent_or_not_added;
+        };
+        merge(&mut out.added, self.add(&plan.add)?);
+        if !out.added.rejected.is_empty() {
+            return Ok(out);
+        }
+        if !plan.retag.is_empty() {
+            let old: Vec<u64> = plan.retag.iter().filter_map(|(o, _)| o.id).collect();
+            let d = self.delete_ids(&old)?;
+            out.deleted.deleted += d.deleted;
+            out.deleted.absent += d.absent;
+            out.deleted.failed.extend(d.failed);
+            let new: Vec<Rule> = plan.retag.iter().map(|(_, n)| n.clone()).collect();
+            merge(&mut out.added, self.add(&new)?);
+            if !out.added.rejected.is_empty() {
+                return Ok(out);
+            }
+        }
+        let gone: Vec<u64> = plan.delete.iter().filter_map(|r| r.id).collect();
+        let by_value: Vec<String> = plan
+            .delete
+            .iter()
+            .filter(|r| r.id.is_none())
+            .map(|r| r.value.clone())
+            .collect();
+        for d in [self.delete_ids(&gone)?, self.delete_values(&by_value)?] {
+            out.deleted.deleted += d.deleted;
+            out.deleted.absent += d.absent;
+            out.deleted.failed.extend(d.failed);
+        }
+        Ok(out)
+    }
+
+    /// One request, retried by the table: returns the status (2xx or 422) and the body.
+    fn call(&self, url: &str, body: Option<Vec<u8>>) -> Result<(u16, Vec<u8>), Error> {
+        let mut attempt = 0u32;
+        let mut schedule_attempts = [0u32; 2];
+        loop {
+            attempt += 1;
+            // Strictly one at a time per rules URL, and within the rate limit.
+            let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let slot = gate.reserve(now);
+            std::thread::sleep(slot.saturating_duration_since(now));
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let result = self.send(url, body.as_deref());
+            drop(gate);
+            let (status, retry_after, error) = match result {
+                Ok((status, retry_after, bytes)) => {
+                    if rules::rules_action(Some(status)) == RulesAction::Done {
+                        return Ok((status, bytes));
+                    }
+                    let message = messages::error_message(&bytes);
+                    (
+                        Some(status),
+                        retry_after,
+                        Error::Http {
+                            status,
+                            message: message.into(),
+                        },
+                    )
+                }
+                Err(e) => (None, None, e),
+            };
+            match rules::rules_action(status) {
+                RulesAction::Retry(schedule) if attempt < self.config.backoff.max_attempts => {
+                    let k = &mut schedule_attempts[schedule as usize];
+                    *k += 1;
+                    let wait = self.config.backoff.delay(schedule, *k, retry_after);
+                    log::info!(
+                        "rules: {error}; trying again in {:.1} s",
+                        wait.as_secs_f64()
+                    );
+                    std::thread::sleep(wait);
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+
+    /// Sends one request: `(status, Retry-After seconds, decoded body)`.
+    fn send(&self, url: &str, body: Option<&[u8]>) -> Result<(u16, Option<u64>, Vec<u8>), Error> {
+        let auth = (!self.config.user.is_empty()).then(|| {
+            let b64 = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", self.config.user, self.config.password));
+            format!("Basic {b64}")
+        });
+        let result = match body {
+            Some(b) => {
+                let mut req = self
+                    .agent
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .header("Accept-Encoding", "gzip")
+                    .header("Accept", "application/json");
+                if let Some(a) = &auth {
+                    req = req.header("Authorization", a);
+                }
+                req.send(b)
+            }
+            None => {
+                let mut req = self
+                    .agent
+                    .get(url)
+                    .header("Accept-Encoding", "gzip")
+                    .header("Accept", "application/json");
+                if let Some(a) = &auth {
+                    req = req.header("Authorization", a);
+                }
+                req.call()
+            }
+        };
+        let resp = result.map_err(|e| classify_ureq(e).1)?;
+        let status = resp.status().as_u16();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = header("retry-after").and_then(|v| rules::parse_retry_after(&v));
+        let gzip = header("content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+        let mut raw = Vec::new();
+        resp.into_body()
+            .into_reader()
+            .take(MAX_RESPONSE)
+            .read_to_end(&mut raw)
+            .map_err(|e| Error::Io {
+                kind: e.kind(),
+                message: e.to_string().into(),
+            })?;
+        if gzip {
+            let mut plain = Vec::with_capacity(raw.len() * 4);
+            let mut dec = GzipDecoder::new().with_crc_check(true);
+            dec.decode(&raw, |b| plain.extend_from_slice(b))?;
+            dec.finish()?;
+            raw = plain;
+        }
+        Ok((status, retry_after, raw))
+    }
+}
+
+fn bad_response(e: rules::BadResponse) -> Error {
+    Error::BadInput {
+        reason: format!("the Rules API answered something unexpected: {}", e.0).into(),
+    }
+}
+
+fn too_big(rule: &Rule) -> Error {
+    Error::BadInput {
+        reason: format!(
+            "a rule too big for one request body ({} bytes at most): {:.80}…",
+            rules::MAX_BODY_BYTES,
+            rule.value
+        )
+        .into(),
+    }
+}

@@ -102,18 +102,20 @@ fn rule_json(r: &Rule) -> Value {
     v
 }
 
-/// Serves one rules request; returns the status answered and the body's length.
+/// Serves one rules request; `log` is told the status and the body's length once the answer
+/// is ready, before it is written (so a client that has its answer finds it in the log).
 pub(super) fn serve(
     shared: &Shared,
     conn: &mut Box<dyn Connection>,
     mut req: Request,
     n: u64,
     faults: &[Fault],
-) -> (u16, usize) {
+    log: impl FnOnce(u16, usize),
+) {
     let a = respond(shared, conn, &mut req, n, faults);
     let gzip = shared.config.compress_rules_responses && super::route::accepts_gzip(&req);
+    log(a.status, req.body.len());
     let _ = http::write_json(conn, a.status, &a.headers, a.body.as_bytes(), gzip);
-    (a.status, req.body.len())
 }
 
 /// Every check in order, then the call: path (404), method (405), rate limit (429 with

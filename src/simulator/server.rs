@@ -42,8 +42,8 @@ pub struct LoggedRequest {
     pub status: u16,
     /// The request body's length (rules requests; 0 for streams).
     pub body_bytes: usize,
-    /// When the response was complete (rules requests), or, for a stream, when it was
-    /// accepted: with `at`, shows whether two rules requests overlapped in time.
+    /// When the answer was ready to be written (rules requests), or, for a stream, when it
+    /// was accepted: with `at`, shows whether two rules requests overlapped in time.
     pub done: Duration,
 }
 
@@ -326,8 +326,7 @@ fn serve(shared: &Shared, stream: TcpStream) {
         });
     };
     if req.path.starts_with("/rules/") {
-        let (status, body_bytes) = super::rules::serve(shared, &mut conn, req.clone(), n, &faults);
-        log(status, body_bytes);
+        super::rules::serve(shared, &mut conn, req.clone(), n, &faults, log);
         return;
     }
     let plan = match admit(shared, &req, &faults) {

@@ -90,6 +90,8 @@ pub fn records(events: &[Owned]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(feature = "simulator")]
 pub mod client;
 #[cfg(feature = "simulator")]

@@ -61,6 +61,15 @@ pub(crate) fn check_transport(url: &str, has_credentials: bool) -> Result<(), Er
     }
 }
 
+/// The `Authorization` header's value for HTTP Basic (`None` without a user). The result holds
+/// the password: it goes in a header and nowhere else.
+pub(crate) fn basic_auth(user: &str, password: &str) -> Option<String> {
+    (!user.is_empty()).then(|| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        format!("Basic {b64}")
+    })
+}
+
 /// rustls with Mozilla's roots, or only the roots in a PEM file.
 pub(crate) fn tls_config(ca_file: Option<&std::path::Path>) -> Result<ureq::tls::TlsConfig, Error> {
     let mut tls = ureq::tls::TlsConfig::builder();
@@ -190,10 +199,8 @@ pub(crate) fn attempt(
         .header("Accept-Encoding", "gzip")
         .header("Connection", "keep-alive")
         .header("Accept", "application/json");
-    if !p.config.user.is_empty() {
-        let b64 = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", p.config.user, p.config.password));
-        req = req.header("Authorization", format!("Basic {b64}"));
+    if let Some(auth) = basic_auth(&p.config.user, &p.config.password) {
+        req = req.header("Authorization", auth);
     }
     let resp = match req.call() {
         Ok(r) => r,

@@ -8,9 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-
-use super::conn::{check_transport, classify_ureq, tls_config};
+use super::conn::{basic_auth, check_transport, classify_ureq, tls_config};
 use crate::Error;
 use crate::core::GzipDecoder;
 use crate::protocol::endpoint::UrlParts;
@@ -421,11 +419,7 @@ impl RulesClient {
 
     /// Sends one request: `(status, Retry-After seconds, decoded body)`.
     fn send(&self, url: &str, body: Option<&[u8]>) -> Result<(u16, Option<u64>, Vec<u8>), Error> {
-        let auth = (!self.config.user.is_empty()).then(|| {
-            let b64 = base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", self.config.user, self.config.password));
-            format!("Basic {b64}")
-        });
+        let auth = basic_auth(&self.config.user, &self.config.password);
         let result = match body {
             Some(b) => {
                 let mut req = self

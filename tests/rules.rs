@@ -520,7 +520,12 @@ fn a_powertrack_stream_delivers_only_matching_records_with_their_matching_rules(
         std::thread::sleep(Duration::from_millis(20));
     }
     running.stop_handle().stop();
-    let _ = running.join();
+    // Joined under a watchdog: a client that does not end fails the test instead of hanging.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let joiner = std::thread::spawn(move || tx.send(running.join()).is_ok());
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the client ended within 10 s of the stop");
+    joiner.join().unwrap();
     let got = got.lock().unwrap().clone();
     let mut gs = Vec::new();
     for r in &got {

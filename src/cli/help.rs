@@ -51,6 +51,11 @@ options:
   --ca-file PEM          extra trusted root certificates
   --stats-interval SECS  a statistics line on stderr every SECS (0 = off; default 10 when
                          stderr is a terminal, else 0)
+  --redundant N          stream: 1..4 connections per partition (default 1), each its own
+                         thread, reconnects and backfill, under one connection-rate limit
+  --no-dedupe            stream: hand out every copy (de-duplication is on with --redundant 2+
+                         or --backfill-minutes)
+  --dedupe-window N      stream: ids remembered per partition (default 1,000,000)
 
 Credentials: GNIP_USERNAME and GNIP_PASSWORD (never flags).
 stdout: every activity and compliance record as received, one per line.

@@ -9,11 +9,12 @@ use gnip_stream::protocol::policy::Ending;
 
 use super::{AUTH, FATAL, OK, USAGE};
 
-pub fn print_event(p: u32, e: &ClientEvent) {
-    let who = if p == 0 {
-        String::new()
-    } else {
-        format!(" partition {p}:")
+pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
+    let who = match (p, c) {
+        (0, 1) => String::new(),
+        (0, c) => format!(" connection {c}:"),
+        (p, 1) => format!(" partition {p}:"),
+        (p, c) => format!(" partition {p}/{c}:"),
     };
     match e {
         ClientEvent::Connecting {
@@ -61,10 +62,11 @@ pub fn stats_line(elapsed: Duration, stats: &[StatsSnapshot]) -> String {
     let handler = stats.iter().map(|s| s.handler_share).fold(0.0, f64::max);
     let backoff = stats.iter().map(|s| s.backoff).max().unwrap_or_default();
     format!(
-        "gnip-stream: {secs:.1} s | records {records} ({} activities, {} compliance, {}/s) | system {} | heartbeats {} | connects {} | {:.1} MB wire, {:.1} MB inflated | overlong {} | handler {:.0}% | backoff {:.1} s",
+        "gnip-stream: {secs:.1} s | records {records} ({} activities, {} compliance, {}/s) | duplicates dropped {} | system {} | heartbeats {} | connects {} | {:.1} MB wire, {:.1} MB inflated | overlong {} | handler {:.0}% | backoff {:.1} s",
         sum(|s| s.activities),
         sum(|s| s.compliance),
         (records as f64 / secs).round(),
+        sum(|s| s.duplicates_dropped),
         sum(|s| s.system),
         sum(|s| s.heartbeats),
         sum(|s| s.connects),
@@ -97,4 +99,22 @@ pub fn start_error(e: &Error) -> u8 {
         Error::InvalidConfig { .. } | Error::BadInput { .. } => USAGE,
         _ => FATAL,
     }
+}
+
+/// The final report's line for a partition whose records were de-duplicated: duplicates dropped
+/// and which connection delivered first how often.
+pub fn dedupe_line(s: &StatsSnapshot, redundant: u8) -> String {
+    let who = if s.partition == 0 {
+        String::new()
+    } else {
+        format!("partition {} ", s.partition)
+    };
+    let firsts: Vec<String> = (0..usize::from(redundant.clamp(1, 4)))
+        .map(|c| format!("connection {} {}", c + 1, s.first_by_connection[c]))
+        .collect();
+    format!(
+        "gnip-stream: {who}duplicates dropped {}; delivered first: {}",
+        s.duplicates_dropped,
+        firsts.join(", ")
+    )
 }

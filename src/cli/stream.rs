@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gnip_stream::Product;
-use gnip_stream::client::{Client, ClientConfig, Delivery, Flow, ReplayRange, StatsSnapshot};
+use gnip_stream::client::{
+    Client, ClientConfig, DedupeConfig, Delivery, Flow, MAX_REDUNDANT, ReplayRange, StatsSnapshot,
+};
 use gnip_stream::core::RecordKind;
 use gnip_stream::protocol::endpoint::{Service, StreamPath, UrlParts};
 use gnip_stream::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT, Ending};
@@ -15,7 +17,7 @@ use gnip_stream::protocol::time;
 
 use super::args::{Arg, Args, Usage, product, usage};
 use super::output::Out;
-use super::report::{exit_code, print_event, start_error, stats_line};
+use super::report::{dedupe_line, exit_code, print_event, start_error, stats_line};
 use super::supervise::supervise;
 use super::{Command, USAGE};
 
@@ -44,6 +46,9 @@ pub struct StreamArgs {
     pub count: bool,
     pub ca_file: Option<PathBuf>,
     pub stats_interval: Option<Duration>,
+    pub redundant: u8,
+    pub no_dedupe: bool,
+    pub dedupe_window: Option<usize>,
 }
 
 /// Parses the arguments of `stream` or `replay` (`command`).
@@ -61,6 +66,9 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         count: false,
         ca_file: None,
         stats_interval: None,
+        redundant: 1,
+        no_dedupe: false,
+        dedupe_window: None,
     };
     let mut it = Args::new(command, args);
     while let Some(arg) = it.next()? {
@@ -108,6 +116,24 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
             "--count" => a.count = true,
             "--ca-file" => a.ca_file = Some(PathBuf::from(it.value(f)?)),
             "--stats-interval" => a.stats_interval = Some(it.seconds(f, true)?),
+            "--redundant" if command == "stream" => {
+                let n: u8 = it.number(f)?;
+                if !(1..=MAX_REDUNDANT).contains(&n) {
+                    return Err(usage(
+                        command,
+                        format!("--redundant: '{n}' must be 1 to {MAX_REDUNDANT}"),
+                    ));
+                }
+                a.redundant = n;
+            }
+            "--no-dedupe" if command == "stream" => a.no_dedupe = true,
+            "--dedupe-window" if command == "stream" => {
+                let n: usize = it.number(f)?;
+                if n == 0 {
+                    return Err(usage(command, "--dedupe-window must be at least 1"));
+                }
+                a.dedupe_window = Some(n);
+            }
             _ => return Err(it.unknown(arg)),
         }
     }
@@ -207,7 +233,15 @@ fn config_for(a: &StreamArgs, user: &str, password: &str) -> Result<ClientConfig
     if let Some(ca) = &a.ca_file {
         c = c.ca_file(ca);
     }
-    Ok(c)
+    let mut dedupe = if a.no_dedupe {
+        DedupeConfig::off()
+    } else {
+        DedupeConfig::default()
+    };
+    if let Some(n) = a.dedupe_window {
+        dedupe = dedupe.window(n);
+    }
+    Ok(c.redundant(a.redundant).dedupe(dedupe))
 }
 
 /// `stream` and `replay`.
@@ -253,6 +287,12 @@ pub fn run(a: StreamArgs) -> u8 {
     if !interval.is_zero() {
         let stats: Vec<StatsSnapshot> = reports.iter().map(|r| r.stats.clone()).collect();
         eprintln!("{}", stats_line(started.elapsed(), &stats));
+    }
+    let deduped = !a.no_dedupe && (a.redundant >= 2 || a.backfill_minutes > 0);
+    if deduped && a.range.is_none() {
+        for r in &reports {
+            eprintln!("{}", dedupe_line(&r.stats, a.redundant));
+        }
     }
     for r in &reports {
         if let Some(s) = &r.replay {

@@ -1,8 +1,8 @@
 //! The client's public face: starting it, the handler and observer it calls, stopping it, and
 //! what each partition reports when it ends.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use super::stats::{PartitionStats, StatsSnapshot};
 use super::worker::Partition;
 use crate::Error;
 use crate::core::{Level, Record};
+use crate::protocol::dedupe::DedupeWindow;
 use crate::protocol::policy::{BackoffKind, Ending};
 use crate::protocol::replay::ReplaySummary;
 
@@ -24,10 +25,11 @@ pub enum Flow {
     Stop,
 }
 
-/// A record handed to the handler, with the partition it came from.
+/// A record handed to the handler, with the partition and the connection it came from.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery<'a> {
     pub(crate) partition: u32,
+    pub(crate) connection: u8,
     pub(crate) record: Record<'a>,
 }
 
@@ -35,6 +37,12 @@ impl<'a> Delivery<'a> {
     /// The partition (1..=N; 0 when the stream has none).
     pub fn partition(&self) -> u32 {
         self.partition
+    }
+
+    /// The connection of the partition that delivered it (1..=`redundant`; with
+    /// de-duplication, the one that had it first).
+    pub fn connection(&self) -> u8 {
+        self.connection
     }
 
     /// The record: bytes borrowed from the decoder, kind, id.
@@ -95,16 +103,16 @@ pub enum ClientEvent {
     },
 }
 
-/// Receives [`ClientEvent`]s. Closures `Fn(u32, &ClientEvent) + Send + Sync` are observers; the
-/// first argument is the partition.
+/// Receives [`ClientEvent`]s. Closures `Fn(u32, u8, &ClientEvent) + Send + Sync` are observers;
+/// the arguments are the partition (0 when none), the connection (1..=`redundant`) and the event.
 pub trait Observer: Send + Sync {
-    /// Called on the partition's thread.
-    fn on_event(&self, partition: u32, event: &ClientEvent);
+    /// Called on the connection's thread.
+    fn on_event(&self, partition: u32, connection: u8, event: &ClientEvent);
 }
 
-impl<F: Fn(u32, &ClientEvent) + Send + Sync> Observer for F {
-    fn on_event(&self, partition: u32, event: &ClientEvent) {
-        self(partition, event)
+impl<F: Fn(u32, u8, &ClientEvent) + Send + Sync> Observer for F {
+    fn on_event(&self, partition: u32, connection: u8, event: &ClientEvent) {
+        self(partition, connection, event)
     }
 }
 
@@ -143,19 +151,34 @@ pub struct PartitionReport {
     pub stats: StatsSnapshot,
     /// For Replay: how the job finished.
     pub replay: Option<ReplaySummary>,
+    /// How each of the partition's connections ended, in connection order.
+    pub connection_endings: Vec<Ending>,
+}
+
+/// What one connection's thread returns; [`Running::join`] merges a partition's.
+#[derive(Debug)]
+pub(crate) struct ConnectionReport {
+    pub ending: Ending,
+    pub error: Option<Error>,
+    pub replay: Option<ReplaySummary>,
+}
+
+/// A partition's running connections.
+struct PartitionThreads {
+    stats: Arc<PartitionStats>,
+    connections: Vec<JoinHandle<ConnectionReport>>,
 }
 
 /// A started client.
 pub struct Running {
     stop: StopHandle,
-    threads: Vec<JoinHandle<PartitionReport>>,
-    stats: Vec<Arc<PartitionStats>>,
+    partitions: Vec<PartitionThreads>,
 }
 
 impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Running")
-            .field("partitions", &self.stats.len())
+            .field("partitions", &self.partitions.len())
             .finish_non_exhaustive()
     }
 }
@@ -177,38 +200,62 @@ impl Running {
 
     /// Whether every partition has ended (by itself, or after a stop).
     pub fn is_finished(&self) -> bool {
-        self.threads.iter().all(|t| t.is_finished())
+        self.ended().iter().all(|&e| e)
     }
 
-    /// Which partitions have ended (by themselves, a stop, or a panic), in the order of
-    /// [`Running::stats`]: a supervisor can see one die while the others stream on.
+    /// Which partitions have ended (every connection of it, by itself, a stop, or a panic), in
+    /// the order of [`Running::stats`]: a supervisor can see one die while the others stream on.
     pub fn ended(&self) -> Vec<bool> {
-        self.threads.iter().map(|t| t.is_finished()).collect()
+        self.partitions
+            .iter()
+            .map(|p| p.connections.iter().all(|t| t.is_finished()))
+            .collect()
     }
 
     /// Every partition's counters now.
     pub fn stats(&self) -> Vec<StatsSnapshot> {
-        self.stats.iter().map(|s| s.snapshot()).collect()
+        self.partitions.iter().map(|p| p.stats.snapshot()).collect()
     }
 
-    /// Waits for every partition to end and returns what each did.
+    /// Waits for every partition to end and returns what each did. A partition's ending is the
+    /// first of its connections' endings (in connection order) that is not a stop; `Stopped`
+    /// when every connection was stopped.
     pub fn join(self) -> Vec<PartitionReport> {
-        self.threads
+        self.partitions
             .into_iter()
-            .zip(&self.stats)
-            .map(|(t, s)| {
-                t.join().unwrap_or_else(|payload| {
-                    PartitionStats::add(&s.disconnects[Ending::Panicked.index()], 1);
-                    PartitionReport {
-                        partition: s.snapshot().partition,
-                        ending: Ending::Panicked,
-                        error: Some(Error::Panicked {
-                            message: panic_message(payload.as_ref()).into(),
-                        }),
-                        stats: s.snapshot(),
-                        replay: None,
-                    }
-                })
+            .map(|p| {
+                let reports: Vec<ConnectionReport> = p
+                    .connections
+                    .into_iter()
+                    .map(|t| {
+                        t.join().unwrap_or_else(|payload| {
+                            PartitionStats::add(&p.stats.disconnects[Ending::Panicked.index()], 1);
+                            ConnectionReport {
+                                ending: Ending::Panicked,
+                                error: Some(Error::Panicked {
+                                    message: panic_message(payload.as_ref()).into(),
+                                }),
+                                replay: None,
+                            }
+                        })
+                    })
+                    .collect();
+                let lead = reports
+                    .iter()
+                    .position(|r| r.ending != Ending::Stopped)
+                    .unwrap_or(0);
+                let stats = p.stats.snapshot();
+                PartitionReport {
+                    partition: stats.partition,
+                    ending: reports[lead].ending,
+                    error: reports[lead]
+                        .error
+                        .clone()
+                        .or_else(|| reports.iter().rev().find_map(|r| r.error.clone())),
+                    replay: reports.iter().find_map(|r| r.replay.clone()),
+                    connection_endings: reports.iter().map(|r| r.ending).collect(),
+                    stats,
+                }
             })
             .collect()
     }
@@ -242,42 +289,53 @@ impl Client {
         let agent = super::conn::agent(&config, &stop)?;
         let handler: Arc<dyn Handler> = Arc::new(handler);
         let config = Arc::new(config);
-        let mut threads = Vec::new();
-        let mut all_stats = Vec::new();
-        for partition in config.partition_list() {
-            let stats = Arc::new(PartitionStats::new(partition));
-            all_stats.push(Arc::clone(&stats));
-            let worker = Partition::new(
-                partition,
-                Arc::clone(&config),
-                agent.clone(),
-                Arc::clone(&handler),
-                observer.clone(),
-                stop.clone(),
-                stats,
-            );
-            let spawned = thread::Builder::new()
-                .name(format!("gnip-partition-{partition}"))
-                .spawn(move || worker.run());
-            match spawned {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    // Do not leave the partitions already started running on their own.
-                    stop.stop();
-                    for t in threads {
-                        let _ = t.join();
-                    }
-                    return Err(Error::Io {
-                        kind: e.kind(),
-                        message: e.to_string().into(),
-                    });
+        let mut partitions: Vec<PartitionThreads> = Vec::new();
+        let abandon = |partitions: Vec<PartitionThreads>, e: std::io::Error| {
+            // Do not leave the connections already started running on their own.
+            stop.stop();
+            for p in partitions {
+                for t in p.connections {
+                    let _ = t.join();
                 }
             }
+            Error::Io {
+                kind: e.kind(),
+                message: e.to_string().into(),
+            }
+        };
+        for partition in config.partition_list() {
+            let stats = Arc::new(PartitionStats::new(partition));
+            // One window per partition, shared by its connections: a record goes out once,
+            // from whichever connection has it first.
+            let dedupe = config
+                .dedupe_enabled()
+                .then(|| Arc::new(Mutex::new(DedupeWindow::new(config.dedupe.window_len()))));
+            let mut connections = Vec::new();
+            for connection in 1..=config.redundant {
+                let worker = Partition::new(
+                    partition,
+                    connection,
+                    Arc::clone(&config),
+                    agent.clone(),
+                    Arc::clone(&handler),
+                    observer.clone(),
+                    stop.clone(),
+                    Arc::clone(&stats),
+                    dedupe.clone(),
+                );
+                let spawned = thread::Builder::new()
+                    .name(format!("gnip-p{partition}-c{connection}"))
+                    .spawn(move || worker.run());
+                match spawned {
+                    Ok(t) => connections.push(t),
+                    Err(e) => {
+                        partitions.push(PartitionThreads { stats, connections });
+                        return Err(abandon(partitions, e));
+                    }
+                }
+            }
+            partitions.push(PartitionThreads { stats, connections });
         }
-        Ok(Running {
-            stop,
-            threads,
-            stats: all_stats,
-        })
+        Ok(Running { stop, partitions })
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::core::DecoderConfig;
+use crate::protocol::dedupe::DEFAULT_DEDUPE_WINDOW;
 use crate::protocol::endpoint::{REPLAY_HOST, STREAM_HOST, Service, StreamPath, UrlParts};
 use crate::protocol::policy::{
     BackoffConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TICK, DEFAULT_STALL_TIMEOUT,
@@ -18,6 +19,70 @@ pub struct ReplayRange {
     pub from: i64,
     /// End, exclusive (minute precision).
     pub to: i64,
+}
+
+/// The most connections per partition: the service allows "typically 2"; more only burns the
+/// connection-rate limit.
+pub const MAX_REDUNDANT: u8 = 4;
+
+/// De-duplication across a partition's connections and backfill overlap.
+///
+/// ```
+/// use gnip_stream::client::DedupeConfig;
+/// let d = DedupeConfig::default().window(250_000); // on when useful; remember 250,000 ids
+/// assert_eq!(d.window_len(), 250_000);
+/// let off = DedupeConfig::off();
+/// # let _ = off;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DedupeConfig {
+    mode: Option<bool>,
+    window: usize,
+}
+
+impl Default for DedupeConfig {
+    /// On when it can matter (two or more connections per partition, or backfill), with the
+    /// default window ([`DEFAULT_DEDUPE_WINDOW`] keys per partition).
+    fn default() -> Self {
+        DedupeConfig {
+            mode: None,
+            window: DEFAULT_DEDUPE_WINDOW,
+        }
+    }
+}
+
+impl DedupeConfig {
+    /// Always on, even with one connection and no backfill.
+    pub fn on() -> Self {
+        DedupeConfig {
+            mode: Some(true),
+            ..Self::default()
+        }
+    }
+
+    /// Off: every record every connection receives is handed out.
+    pub fn off() -> Self {
+        DedupeConfig {
+            mode: Some(false),
+            ..Self::default()
+        }
+    }
+
+    /// Keys remembered per partition (oldest forgotten first; at least 1).
+    pub fn window(mut self, keys: usize) -> Self {
+        self.window = keys;
+        self
+    }
+
+    /// Keys remembered per partition.
+    pub fn window_len(&self) -> usize {
+        self.window
+    }
+
+    /// Whether it is on for `redundant` connections and `backfill` minutes.
+    pub fn enabled(&self, redundant: u8, backfill: u8) -> bool {
+        self.mode.unwrap_or(redundant >= 2 || backfill > 0)
+    }
 }
 
 /// The client's settings: a builder with documented defaults.
@@ -48,6 +113,8 @@ pub struct ClientConfig {
     pub(crate) backoff: BackoffConfig,
     pub(crate) ca_file: Option<PathBuf>,
     pub(crate) decoder: DecoderConfig,
+    pub(crate) redundant: u8,
+    pub(crate) dedupe: DedupeConfig,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -64,6 +131,8 @@ impl std::fmt::Debug for ClientConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("backoff", &self.backoff)
             .field("ca_file", &self.ca_file)
+            .field("redundant", &self.redundant)
+            .field("dedupe", &self.dedupe)
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +153,8 @@ impl ClientConfig {
             backoff: BackoffConfig::default(),
             ca_file: None,
             decoder: DecoderConfig::default(),
+            redundant: 1,
+            dedupe: DedupeConfig::default(),
         }
     }
 
@@ -202,6 +273,28 @@ impl ClientConfig {
         self
     }
 
+    /// Connections per partition, each its own thread with its own reconnects and backfill,
+    /// all under the partition's connection-rate limit (1 to [`MAX_REDUNDANT`]; default 1).
+    /// With two or more, a record is handed out once, by the connection that had it first
+    /// (see [`ClientConfig::dedupe`]).
+    pub fn redundant(mut self, n: u8) -> Self {
+        self.redundant = n;
+        self
+    }
+
+    /// De-duplication (default: on when [`ClientConfig::redundant`] is 2 or more or backfill is
+    /// on, remembering [`DEFAULT_DEDUPE_WINDOW`] keys per partition). A record older than the
+    /// window is handed out again if it comes again.
+    pub fn dedupe(mut self, d: DedupeConfig) -> Self {
+        self.dedupe = d;
+        self
+    }
+
+    /// Whether records are de-duplicated (live streams; Replay has its own resume check).
+    pub(crate) fn dedupe_enabled(&self) -> bool {
+        self.replay.is_none() && self.dedupe.enabled(self.redundant, self.backfill_max)
+    }
+
     /// The product the URL names.
     pub fn product(&self) -> Product {
         self.product
@@ -243,6 +336,15 @@ impl ClientConfig {
         }
         if self.connect_timeout.is_zero() {
             return cfg("the connect timeout must be above zero");
+        }
+        if !(1..=MAX_REDUNDANT).contains(&self.redundant) {
+            return cfg("redundant connections must be 1 to 4");
+        }
+        if self.redundant > 1 && self.replay.is_some() {
+            return cfg("Replay has one connection: redundant connections are for live streams");
+        }
+        if self.dedupe.window == 0 {
+            return cfg("the de-duplication window must hold at least 1 id");
         }
         if let Some(r) = self.replay {
             if r.from >= r.to {

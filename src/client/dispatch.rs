@@ -9,6 +9,7 @@ use super::api::{ClientEvent, Delivery, Flow};
 use super::stats::PartitionStats;
 use super::worker::{Partition, ReplayProgress};
 use crate::core::{Event, RecordKind};
+use crate::protocol::dedupe::RecordKey;
 use crate::protocol::messages::{Meaning, meaning};
 use crate::protocol::replay::ReplaySummary;
 
@@ -83,14 +84,37 @@ impl<'a> Dispatch<'a> {
                 PartitionStats::add(&s.duplicates_dropped, 1);
                 return ControlFlow::Continue(());
             }
-            RecordKind::Activity => PartitionStats::add(&s.activities, 1),
-            RecordKind::Compliance(_) => PartitionStats::add(&s.compliance, 1),
-            _ => PartitionStats::add(&s.malformed, 1),
+            kind => {
+                if let Some(window) = &self.p.dedupe {
+                    // System messages have no key and always go through.
+                    if let Some(key) = RecordKey::of(&record) {
+                        let fresh = window
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(key.as_u64());
+                        if !fresh {
+                            PartitionStats::add(&s.duplicates_dropped, 1);
+                            return ControlFlow::Continue(());
+                        }
+                        let c = usize::from(self.p.connection.clamp(1, 4)) - 1;
+                        PartitionStats::add(&s.first_by_connection[c], 1);
+                    }
+                }
+                PartitionStats::add(
+                    match kind {
+                        RecordKind::Activity => &s.activities,
+                        RecordKind::Compliance(_) => &s.compliance,
+                        _ => &s.malformed,
+                    },
+                    1,
+                );
+            }
         }
         self.any_record = true;
         let started = Instant::now();
         let flow = self.p.handler.on_record(&Delivery {
             partition: self.p.partition,
+            connection: self.p.connection,
             record,
         });
         PartitionStats::add(&s.handler_ns, started.elapsed().as_nanos() as u64);

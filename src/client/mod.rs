@@ -48,7 +48,7 @@ mod worker;
 pub use api::{
     Client, ClientEvent, Delivery, Flow, Handler, Observer, PartitionReport, Running, StopHandle,
 };
-pub use config::{ClientConfig, ReplayRange};
+pub use config::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange};
 pub use rules::{AddSummary, DeleteSummary, RulesClient, RulesConfig, SyncSummary};
 pub use stats::{PartitionStats, StatsSnapshot};
 // Where they have always been found: the types the client's API names.

@@ -23,6 +23,7 @@ pub struct PartitionStats {
     pub(crate) overlong: AtomicU64,
     pub(crate) incomplete: AtomicU64,
     pub(crate) duplicates_dropped: AtomicU64,
+    pub(crate) first_by_connection: [AtomicU64; 4],
     pub(crate) last_record_unix_ms: AtomicU64,
     pub(crate) backoff_ms: AtomicU64,
     pub(crate) handler_ns: AtomicU64,
@@ -45,6 +46,7 @@ impl PartitionStats {
             overlong: AtomicU64::new(0),
             incomplete: AtomicU64::new(0),
             duplicates_dropped: AtomicU64::new(0),
+            first_by_connection: Default::default(),
             last_record_unix_ms: AtomicU64::new(0),
             backoff_ms: AtomicU64::new(0),
             handler_ns: AtomicU64::new(0),
@@ -79,6 +81,12 @@ impl PartitionStats {
             overlong: get(&self.overlong),
             incomplete: get(&self.incomplete),
             duplicates_dropped: get(&self.duplicates_dropped),
+            first_by_connection: [
+                get(&self.first_by_connection[0]),
+                get(&self.first_by_connection[1]),
+                get(&self.first_by_connection[2]),
+                get(&self.first_by_connection[3]),
+            ],
             last_record_unix_ms: match get(&self.last_record_unix_ms) {
                 0 => None,
                 ms => Some(ms),
@@ -124,8 +132,11 @@ pub struct StatsSnapshot {
     pub overlong: u64,
     /// Records cut off by a disconnect, dropped.
     pub incomplete: u64,
-    /// Records received again (after a Replay resume) and not handed out twice.
+    /// Records received again (on another connection of the partition, by backfill, or after a
+    /// Replay resume) and not handed out twice.
     pub duplicates_dropped: u64,
+    /// How often each connection (1 to 4) delivered a record first, with de-duplication on.
+    pub first_by_connection: [u64; 4],
     /// When the last record arrived (Unix milliseconds).
     pub last_record_unix_ms: Option<u64>,
     /// The backoff being waited out now (zero when connected).

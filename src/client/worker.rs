@@ -1,4 +1,4 @@
-//! One partition's thread: the reconnect loop. It books every attempt with the shared
+//! One connection's thread (of a partition's 1 to 4): the reconnect loop. It books every attempt with the shared
 //! connection-rate limiter, sizes backfill, runs one attempt ([`conn`](super::conn)), and asks
 //! the policy table what follows the ending.
 
@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::api::{ClientEvent, Handler, Observer, PartitionReport, StopHandle};
+use super::api::{ClientEvent, ConnectionReport, Handler, Observer, StopHandle};
 use super::config::ClientConfig;
 use super::stats::PartitionStats;
 use crate::core::FrameDecoder;
+use crate::protocol::dedupe::DedupeWindow;
 use crate::protocol::endpoint::StreamQuery;
 use crate::protocol::policy::{ConnectRateLimiter, Decision, Ending, Reconnect, backfill_minutes};
 use crate::protocol::product::{ConnectionLimit, REPLAY_CONNECTION_LIMIT};
@@ -49,31 +50,40 @@ pub(crate) struct ReplayProgress {
     pub summary: Option<ReplaySummary>,
 }
 
-/// Everything one partition's thread works with.
+/// Everything one connection's thread works with.
 pub(crate) struct Partition {
     pub partition: u32,
+    /// Which of the partition's connections this is (from 1).
+    pub connection: u8,
     pub config: Arc<ClientConfig>,
     pub agent: ureq::Agent,
     pub handler: Arc<dyn Handler>,
     pub observer: Option<Arc<dyn Observer>>,
     pub stop: StopHandle,
     pub stats: Arc<PartitionStats>,
+    /// The partition's de-duplication window, shared by its connections (when on).
+    pub dedupe: Option<Arc<Mutex<DedupeWindow>>>,
     limiter: SharedLimiter,
 }
 
 impl Partition {
+    #[allow(clippy::too_many_arguments)] // one constructor call, in api.rs
     pub fn new(
         partition: u32,
+        connection: u8,
         config: Arc<ClientConfig>,
         agent: ureq::Agent,
         handler: Arc<dyn Handler>,
         observer: Option<Arc<dyn Observer>>,
         stop: StopHandle,
         stats: Arc<PartitionStats>,
+        dedupe: Option<Arc<Mutex<DedupeWindow>>>,
     ) -> Self {
         let limiter = limiter_for(&config, partition);
         Partition {
             partition,
+            connection,
+            dedupe,
             config,
             agent,
             handler,
@@ -86,32 +96,34 @@ impl Partition {
 
     /// Logs `e` through `log` and hands it to the observer.
     pub fn event(&self, e: ClientEvent) {
-        let p = self.partition;
+        let (p, c) = (self.partition, self.connection);
         match &e {
             ClientEvent::Connecting {
                 url,
                 backfill_minutes,
-            } => log::info!("partition {p}: connecting to {url} (backfill {backfill_minutes:?})"),
-            ClientEvent::Connected => log::info!("partition {p}: connected"),
+            } => {
+                log::info!("partition {p}/{c}: connecting to {url} (backfill {backfill_minutes:?})")
+            }
+            ClientEvent::Connected => log::info!("partition {p}/{c}: connected"),
             ClientEvent::Disconnected { ending, error } => match error {
-                Some(err) => log::warn!("partition {p}: {}: {err}", ending.name()),
-                None => log::info!("partition {p}: {}", ending.name()),
+                Some(err) => log::warn!("partition {p}/{c}: {}: {err}", ending.name()),
+                None => log::info!("partition {p}/{c}: {}", ending.name()),
             },
             ClientEvent::BackingOff { delay, kind } => {
                 log::info!(
-                    "partition {p}: waiting {:.2} s ({kind:?})",
+                    "partition {p}/{c}: waiting {:.2} s ({kind:?})",
                     delay.as_secs_f64()
                 )
             }
             ClientEvent::SystemMessage { level, message } => {
                 log::warn!(
-                    "partition {p}: system message ({}): {message}",
+                    "partition {p}/{c}: system message ({}): {message}",
                     level.name()
                 )
             }
         }
         if let Some(o) = &self.observer {
-            o.on_event(p, &e);
+            o.on_event(p, c, &e);
         }
     }
 
@@ -166,10 +178,10 @@ impl Partition {
         true
     }
 
-    pub fn run(self) -> PartitionReport {
+    pub fn run(self) -> ConnectionReport {
         let mut policy = Reconnect::new(self.config.backoff);
         let mut rng = Rng::new(
-            u64::from(self.partition).wrapping_mul(0x9E37_79B9)
+            (u64::from(self.partition) << 8 | u64::from(self.connection)).wrapping_mul(0x9E37_79B9)
                 ^ crate::clock::now_secs() as u64
                 ^ u64::from(std::process::id()),
         );
@@ -232,11 +244,9 @@ impl Partition {
             }
         };
         self.stats.backoff_ms.store(0, Ordering::Relaxed);
-        PartitionReport {
-            partition: self.partition,
+        ConnectionReport {
             ending,
             error: last_error.filter(|_| ending != Ending::ReplayCompleted),
-            stats: self.stats.snapshot(),
             replay: replay.summary,
         }
     }

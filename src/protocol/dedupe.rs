@@ -4,6 +4,11 @@
 
 use crate::core::{Record, RecordKind};
 
+/// Keys remembered per partition by default: at a Firehose partition's average (about 285
+/// records a second) nearly an hour, far more than the five minutes backfill can send again;
+/// 24 MiB once full (a power-of-two table of 2^21 slots and the ring; see [`BYTES_PER_KEY`]).
+pub const DEFAULT_DEDUPE_WINDOW: usize = 1_000_000;
+
 /// Bytes of memory per remembered key at the most: 8 in the arrival-order ring and 16 to 32 in
 /// the hash table (8-byte slots, kept at most half full, sized to a power of two).
 pub const BYTES_PER_KEY: usize = 40;
@@ -218,7 +223,11 @@ impl DedupeWindow {
 
 /// 64-bit FNV-1a: a stable hash of a record's bytes, for records without a usable id.
 pub fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    hash_bytes_from(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// FNV-1a continued from `h`.
+fn hash_bytes_from(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
@@ -226,16 +235,118 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     h
 }
 
-/// The key a record is remembered by when the same bytes may arrive again: an activity's
-/// numeric Tweet id; anything else (compliance events, which can concern the same Tweet more
-/// than once, and records without an id) a hash of its bytes.
-pub fn resend_key(record: &Record<'_>) -> u64 {
-    match record.kind() {
-        RecordKind::Activity => match record.id().and_then(|id| id.parse::<u64>().ok()) {
-            Some(id) => id,
-            None => hash_bytes(record.bytes()),
-        },
-        _ => hash_bytes(record.bytes()),
+/// What identifies a record across connections, resends and hosts: the one key function the
+/// de-duplication (and, later, message ids) use.
+///
+/// - an activity: its Tweet id;
+/// - a compliance event: its kind, the id it concerns and its timestamp (`timestamp_ms` in the
+///   native format, `timestampMs` or `postedTime` in Activity Streams), so a delete and a
+///   scrub_geo of one Tweet are two records, and so are two `user_protect` events minutes apart;
+/// - a compliance event without a timestamp, or any record without a usable id: a 64-bit hash
+///   of its bytes.
+///
+/// System messages (and heartbeats, which are not records) have no key: they are never
+/// de-duplicated.
+///
+/// ```
+/// use gnip_stream::core::Record;
+/// use gnip_stream::protocol::dedupe::RecordKey;
+/// let tweet = Record::new(br#"{"created_at":"x","id_str":"900000000000000001"}"#);
+/// assert_eq!(RecordKey::of(&tweet), Some(RecordKey::Activity(900000000000000001)));
+/// let del = Record::new(br#"{"delete":{"status":{"id_str":"5"},"timestamp_ms":"1432228155593"}}"#);
+/// assert_eq!(RecordKey::of(&del).unwrap().message_id(), "delete:5:1432228155593");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKey<'a> {
+    /// An activity's Tweet id.
+    Activity(u64),
+    /// A compliance event: its kind's name, the id it concerns, its timestamp as written.
+    Compliance {
+        /// The kind, e.g. `delete`, `user_protect`.
+        kind: &'static str,
+        /// The id the event concerns (a Tweet or a user).
+        id: &'a str,
+        /// The timestamp exactly as the record writes it.
+        timestamp: &'a str,
+    },
+    /// A hash of the record's bytes (no usable id, or a compliance event without a time).
+    Bytes(u64),
+}
+
+/// A compliance event's own timestamp: native `{"kind":{…,"timestamp_ms":"…"}}`, or Activity
+/// Streams' top-level `timestampMs` / `postedTime`.
+fn compliance_timestamp(bytes: &[u8]) -> Option<&str> {
+    use crate::core::json::{members, skip_ws, string_contents};
+    let start = skip_ws(bytes, 0);
+    let find = |at: usize, names: &[&[u8]]| {
+        members(bytes, at)
+            .find(|(k, _)| names.contains(k))
+            .map(|(_, v)| string_contents(v).unwrap_or(v))
+    };
+    let raw = find(start, &[b"timestampMs", b"postedTime"]).or_else(|| {
+        // Native: one top-level key whose object holds the timestamp.
+        let (_, inner) = members(bytes, start).next()?;
+        let at = inner.as_ptr() as usize - bytes.as_ptr() as usize;
+        find(at, &[b"timestamp_ms"])
+    })?;
+    std::str::from_utf8(raw).ok().filter(|t| !t.is_empty())
+}
+
+impl<'a> RecordKey<'a> {
+    /// The key of `record`; `None` for system messages.
+    pub fn of(record: &Record<'a>) -> Option<RecordKey<'a>> {
+        match record.kind() {
+            RecordKind::Activity => Some(match record.id().and_then(|id| id.parse::<u64>().ok()) {
+                Some(id) => RecordKey::Activity(id),
+                None => RecordKey::Bytes(hash_bytes(record.bytes())),
+            }),
+            RecordKind::Compliance(kind) => {
+                Some(match (record.id(), compliance_timestamp(record.bytes())) {
+                    (Some(id), Some(timestamp)) => RecordKey::Compliance {
+                        kind: kind.name(),
+                        id,
+                        timestamp,
+                    },
+                    _ => RecordKey::Bytes(hash_bytes(record.bytes())),
+                })
+            }
+            RecordKind::System(_) => None,
+            _ => Some(RecordKey::Bytes(hash_bytes(record.bytes()))),
+        }
+    }
+
+    /// The key as one `u64`, for [`DedupeWindow`]: the Tweet id itself for an activity, a hash
+    /// of kind, id and timestamp for a compliance event.
+    pub fn as_u64(&self) -> u64 {
+        match *self {
+            RecordKey::Activity(id) => id,
+            RecordKey::Compliance {
+                kind,
+                id,
+                timestamp,
+            } => {
+                let mut h = hash_bytes(kind.as_bytes());
+                for part in [id, timestamp] {
+                    h = hash_bytes_from(h ^ 0xff, part.as_bytes());
+                }
+                h
+            }
+            RecordKey::Bytes(h) => h,
+        }
+    }
+
+    /// The key as text: `activity:<id>`, `<kind>:<id>:<timestamp>`, or `bytes:<hash>` (for
+    /// message ids that another system de-duplicates by).
+    pub fn message_id(&self) -> String {
+        match self {
+            RecordKey::Activity(id) => format!("activity:{id}"),
+            RecordKey::Compliance {
+                kind,
+                id,
+                timestamp,
+            } => format!("{kind}:{id}:{timestamp}"),
+            RecordKey::Bytes(h) => format!("bytes:{h:016x}"),
+        }
     }
 }
 
@@ -293,12 +404,51 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_ids_for_activities_and_hashes_otherwise() {
-        let a = Record::new(br#"{"created_at":"x","id_str":"900000000000000001"}"#);
-        assert_eq!(resend_key(&a), 900_000_000_000_000_001);
-        let del = Record::new(br#"{"delete":{"status":{"id_str":"5"}}}"#);
-        let geo = Record::new(br#"{"scrub_geo":{"up_to_status_id_str":"5","user_id_str":"1"}}"#);
-        assert_ne!(resend_key(&del), resend_key(&geo));
-        assert_eq!(resend_key(&del), hash_bytes(del.bytes()));
+    fn keys_follow_the_documented_rules() {
+        fn key(b: &[u8]) -> Option<RecordKey<'_>> {
+            RecordKey::of(&Record::new(b))
+        }
+        let a = br#"{"created_at":"x","id_str":"900000000000000001"}"#;
+        assert_eq!(key(a), Some(RecordKey::Activity(900_000_000_000_000_001)));
+        assert_eq!(key(a).unwrap().as_u64(), 900_000_000_000_000_001);
+        assert_eq!(key(a).unwrap().message_id(), "activity:900000000000000001");
+        // A delete and a scrub_geo of the same Tweet: two records.
+        let del = br#"{"delete":{"status":{"id_str":"5"},"timestamp_ms":"1432228155593"}}"#;
+        let geo = br#"{"scrub_geo":{"up_to_status_id_str":"5","user_id_str":"1","timestamp_ms":"1432228155593"}}"#;
+        assert_ne!(key(del).unwrap().as_u64(), key(geo).unwrap().as_u64());
+        // Two user_protect events minutes apart: two records; the same event twice: one.
+        let p1 = br#"{"verb":"user_protect","object":{"id":"tag:search.twitter.com,2012:user/9"},"timestampMs":"2014-08-27T23:49:41.839+00:00"}"#;
+        let p2 = br#"{"verb":"user_protect","object":{"id":"tag:search.twitter.com,2012:user/9"},"timestampMs":"2014-08-27T23:52:10.001+00:00"}"#;
+        assert_ne!(key(p1).unwrap().as_u64(), key(p2).unwrap().as_u64());
+        let copy = p1.to_vec();
+        assert_eq!(key(p1).unwrap().as_u64(), key(&copy).unwrap().as_u64());
+        assert_eq!(
+            key(p1).unwrap().message_id(),
+            "user_protect:9:2014-08-27T23:49:41.839+00:00"
+        );
+        // No timestamp: the bytes.
+        let bare = br#"{"delete":{"status":{"id_str":"5"}}}"#;
+        assert_eq!(key(bare), Some(RecordKey::Bytes(hash_bytes(bare))));
+        // System messages are never de-duplicated; malformed lines by their bytes.
+        assert_eq!(key(br#"{"info":{"message":"m","sent":"s"}}"#), None);
+        assert_eq!(
+            key(b"not json"),
+            Some(RecordKey::Bytes(hash_bytes(b"not json")))
+        );
+    }
+
+    /// Every compliance event of the corpus gets a key of its own kind and time.
+    #[test]
+    fn keys_of_the_documented_compliance_shapes() {
+        for (b, kind) in [
+            (&br#"{"user_delete":{"id":771136850,"timestamp_ms":"1432228153548"}}"#[..], "user_delete"),
+            (&br#"{"tweet_edit":{"id":"1557445923210514432","initial_tweet_id":"1557433858676740098","edit_tweet_ids":["1"],"timestamp_ms":"1660155761384"}}"#[..], "tweet_edit"),
+            (&br#"{"objectType":"activity","verb":"delete","object":{"id":"tag:search.twitter.com,2005:601140908713738240"},"actor":{"id":"id:twitter.com:3130171131"},"timestampMs":"2015-05-20T21:42:18.944+00:00"}"#[..], "delete"),
+        ] {
+            match RecordKey::of(&Record::new(b)) {
+                Some(RecordKey::Compliance { kind: k, .. }) => assert_eq!(k, kind),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

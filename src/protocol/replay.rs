@@ -3,7 +3,7 @@
 
 use crate::core::Record;
 
-use super::dedupe::{DedupeWindow, resend_key};
+use super::dedupe::{DedupeWindow, RecordKey, hash_bytes};
 use super::time;
 
 /// Keys remembered for the resume minute by default: a Firehose minute at the 2013 record peak
@@ -126,7 +126,7 @@ impl ReplayResume {
                 None => return false, // nothing timed yet on the first connection: no resume point
             },
         };
-        let key = resend_key(record);
+        let key = RecordKey::of(record).map_or_else(|| hash_bytes(record.bytes()), |k| k.as_u64());
         let dup = match self.resumed_from {
             Some(m) if minute < m => true,
             Some(m) if minute == m => self.seen_in_minute.contains(key),

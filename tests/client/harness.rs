@@ -73,7 +73,7 @@ pub fn start(config: ClientConfig) -> (Running, Arc<Seen>) {
                 .push((d.partition(), d.record().bytes().to_vec()));
             Flow::Continue
         },
-        Some(Arc::new(move |p: u32, e: &ClientEvent| {
+        Some(Arc::new(move |p: u32, _c: u8, e: &ClientEvent| {
             s2.events
                 .lock()
                 .unwrap()

@@ -84,6 +84,9 @@ pub enum Fault {
         /// Backlog, in bytes, that the connection may accumulate.
         bytes: usize,
     },
+    /// Send "Forced Disconnect: Too many connections" and close (at once; or, on a stream given
+    /// it with [`Simulator::disrupt`](super::Simulator::disrupt), when it comes).
+    ForcedDisconnect,
 }
 
 /// Which connections a fault applies to. Connections are numbered from 1 in the order their

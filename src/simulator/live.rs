@@ -98,7 +98,10 @@ impl Streamer<'_> {
             if self.stopped() {
                 return Err(End::Stopped);
             }
-            if over_limit && opened.elapsed() >= config.force_disconnect_after {
+            self.take_disruptions()?;
+            if self.force_disconnect
+                || (over_limit && opened.elapsed() >= config.force_disconnect_after)
+            {
                 let m = messages::system_message(
                     Level::Error,
                     &messages::forced_disconnect(config.redundant_connections),
@@ -121,7 +124,14 @@ impl Streamer<'_> {
                 None
             };
             batch.clear();
-            while g < published && batch.len() < 256 * 1024 {
+            // A redundant connection sends what is due in batches of its own random size.
+            let cap = self
+                .jitter
+                .as_mut()
+                .map_or(usize::MAX, |r| 1 + r.below(16) as usize);
+            let mut in_batch = 0;
+            while g < published && batch.len() < 256 * 1024 && in_batch < cap {
+                in_batch += 1;
                 match &rules {
                     None => render_live(self.shared, g, &mut batch),
                     Some(rules) => {

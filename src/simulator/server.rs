@@ -83,6 +83,11 @@ pub(super) struct Shared {
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(super) unlimited_block: Option<Vec<u8>>,
     pub(super) rules: Mutex<RuleBooks>,
+    /// Faults for live connections, by connection number ([`Simulator::disrupt`]).
+    pub(super) disruptions: Mutex<HashMap<u64, Vec<Fault>>>,
+    pub(super) disruptions_pending: AtomicUsize,
+    /// Live streams' connection numbers.
+    pub(super) streaming: Mutex<std::collections::BTreeSet<u64>>,
 }
 
 /// Locks, shrugging off poisoning: a connection thread that panicked must not take the whole
@@ -135,6 +140,9 @@ impl Simulator {
             threads: Mutex::new(Vec::new()),
             unlimited_block,
             rules: Mutex::new(RuleBooks::default()),
+            disruptions: Mutex::new(HashMap::new()),
+            disruptions_pending: AtomicUsize::new(0),
+            streaming: Mutex::new(Default::default()),
         });
         let s = Arc::clone(&shared);
         let accept = thread::Builder::new()
@@ -194,6 +202,24 @@ impl Simulator {
     /// Removes every scripted fault.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
+    }
+
+    /// The connection numbers of the live streams being served now (not Replay, not rules).
+    pub fn streaming_connections(&self) -> Vec<u64> {
+        lock(&self.shared.streaming).iter().copied().collect()
+    }
+
+    /// Applies `fault` to live stream connection `connection` at its next step: `DropMidRecord`
+    /// (after the next record), `DropAfter` (now), `Stall` (now, for its duration),
+    /// `CorruptAfter` (from the next bytes), `BufferLimit` (the slow-reader close, now),
+    /// `ForcedDisconnect` (now). Other faults apply to new connections only
+    /// ([`Simulator::add_fault`]).
+    pub fn disrupt(&self, connection: u64, fault: Fault) {
+        let mut all = lock(&self.shared.disruptions);
+        all.entry(connection).or_default().push(fault);
+        self.shared
+            .disruptions_pending
+            .store(all.len(), Ordering::Relaxed);
     }
 
     /// Connections being served right now.
@@ -339,7 +365,7 @@ fn serve(shared: &Shared, stream: TcpStream) {
     };
     log(200, 0);
     let (route, plan) = plan;
-    let mut out = Streamer::new(shared, conn, raw, &faults);
+    let mut out = Streamer::new(n, shared, conn, raw, &faults);
     if out.write_raw(http::stream_head()).is_err() {
         return;
     }
@@ -349,13 +375,20 @@ fn serve(shared: &Shared, stream: TcpStream) {
             backfill_minutes,
         } => {
             let key = (route.clone(), partition);
-            let over_limit = {
+            let (over_limit, redundant) = {
                 let mut active = lock(&shared.active);
                 let count = active.entry(key.clone()).or_insert(0);
                 *count += 1;
-                *count > shared.config.redundant_connections
+                (*count > shared.config.redundant_connections, *count > 1)
             };
+            if redundant {
+                // A second copy of the same stream: its own batch sizes and pauses.
+                out.jitter = Some(crate::rng::Rng::new(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+            }
+            lock(&shared.streaming).insert(n);
             let result = out.live(&route, partition, backfill_minutes, over_limit);
+            lock(&shared.streaming).remove(&n);
+            lock(&shared.disruptions).remove(&n);
             if let Some(c) = lock(&shared.active).get_mut(&key) {
                 *c = c.saturating_sub(1);
             }

@@ -48,10 +48,18 @@ pub(super) struct Streamer<'a> {
     pub(super) backlog_limit: usize,
     pub(super) prelude: Vec<u8>,
     pub(super) random_chunks: Option<Rng>,
+    /// This connection's number (from 1).
+    pub(super) number: u64,
+    /// Send the forced-disconnect message and close at the next step.
+    pub(super) force_disconnect: bool,
+    /// Varies batch sizes and pauses, so that redundant connections see their own timing and
+    /// chunking.
+    pub(super) jitter: Option<Rng>,
 }
 
 impl<'a> Streamer<'a> {
     pub(super) fn new(
+        number: u64,
         shared: &'a Shared,
         conn: Box<dyn Connection>,
         raw: Option<TcpStream>,
@@ -74,6 +82,9 @@ impl<'a> Streamer<'a> {
             backlog_limit: shared.config.backlog_limit,
             prelude: Vec::new(),
             random_chunks: None,
+            number,
+            force_disconnect: false,
+            jitter: None,
         };
         for f in faults {
             match f {
@@ -103,10 +114,39 @@ impl<'a> Streamer<'a> {
                         .resize(s.prelude.len() + bytes.saturating_sub(15), b'x');
                     s.prelude.extend_from_slice(b"\"}\r\n");
                 }
+                Fault::ForcedDisconnect => s.force_disconnect = true,
                 Fault::Status { .. } | Fault::DelayHead { .. } => {}
             }
         }
         s
+    }
+
+    /// Applies the faults [`Simulator::disrupt`](super::Simulator::disrupt) aimed at this live
+    /// connection since the last step. `Err` when one ends the stream at once.
+    pub(super) fn take_disruptions(&mut self) -> Result<(), End> {
+        if self.shared.disruptions_pending.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
+        let faults = {
+            let mut all = super::server::lock(&self.shared.disruptions);
+            let mine = all.remove(&self.number).unwrap_or_default();
+            self.shared
+                .disruptions_pending
+                .store(all.len(), Ordering::Relaxed);
+            mine
+        };
+        for f in faults {
+            match f {
+                Fault::DropMidRecord { .. } => self.drop_mid_record = Some(self.records + 1),
+                Fault::DropAfter { .. } => self.drop_after = Some(self.body_bytes),
+                Fault::Stall { duration, .. } => self.stall = Some((self.records, duration)),
+                Fault::CorruptAfter { .. } => self.corrupt_after = Some(self.body_bytes + 16),
+                Fault::BufferLimit { .. } => return Err(self.slow_reader()),
+                Fault::ForcedDisconnect => self.force_disconnect = true,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn stopped(&self) -> bool {

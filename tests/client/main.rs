@@ -9,6 +9,7 @@ mod connect;
 mod control;
 mod harness;
 mod reconnect;
+mod redundancy;
 mod replay;
 mod security;
 mod stream;

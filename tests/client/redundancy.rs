@@ -257,5 +257,6 @@ fn compliance_events_are_keyed_by_kind_id_and_time() {
         .collect();
     assert_eq!(seen.data().len(), 4, "each event once: {got:?}");
     assert_eq!(got.len(), 4);
-    assert!(reports[0].stats.duplicates_dropped >= 1 + 5 * 2);
+    // The repeated delete, then all five again on each of the (at least two) reconnects.
+    assert!(reports[0].stats.duplicates_dropped > 10);
 }

@@ -101,6 +101,73 @@ fn max_records_is_exact_across_partitions_and_count_prints_one_line() {
     assert_eq!(sim.requests().last().unwrap().param("partition"), Some("4"));
 }
 
+/// `--redundant 2` receives every record twice; `--max-records` and `--count` count what is
+/// handed out after de-duplication, exactly; `--no-dedupe` shows the copies. The final report
+/// names the duplicates dropped and which connection delivered first.
+#[test]
+fn max_records_and_count_are_exact_with_redundant_copies() {
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(400.0))).unwrap();
+    let url = sim.stream_url(Product::PowerTrack, "acme", "prod");
+    let mut c = cmd("demo", "demo");
+    c.args([
+        "stream",
+        "--url",
+        &url,
+        "--redundant",
+        "2",
+        "--max-records",
+        "300",
+    ]);
+    let out = run(c, Duration::from_secs(20));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = lines(&out);
+    assert_eq!(recs.len(), 300);
+    let distinct: std::collections::BTreeSet<u64> = recs.iter().map(|r| g_of(r)).collect();
+    assert_eq!(distinct.len(), 300, "no record twice");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("delivered first: connection 1 "), "{err}");
+    assert!(err.contains("duplicates dropped"), "{err}");
+    let mut c = cmd("demo", "demo");
+    c.args([
+        "stream",
+        "--url",
+        &url,
+        "--redundant",
+        "2",
+        "--count",
+        "--max-records",
+        "200",
+    ]);
+    let out = run(c, Duration::from_secs(20));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "records=200\n");
+    // Without de-duplication the copies come through (and count).
+    let mut c = cmd("demo", "demo");
+    c.args([
+        "stream",
+        "--url",
+        &url,
+        "--redundant",
+        "2",
+        "--no-dedupe",
+        "--max-records",
+        "300",
+    ]);
+    let out = run(c, Duration::from_secs(20));
+    let recs = lines(&out);
+    let distinct: std::collections::BTreeSet<u64> = recs.iter().map(|r| g_of(r)).collect();
+    assert_eq!(recs.len(), 300);
+    assert!(distinct.len() < 300, "copies without de-duplication");
+    let mut c = cmd("demo", "demo");
+    c.args(["stream", "--url", &url, "--redundant", "5"]);
+    let out = run(c, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn usage_errors_exit_2_with_a_one_line_hint() {
     for args in [

@@ -88,10 +88,15 @@ impl<'a> Dispatch<'a> {
                 if let Some(window) = &self.p.dedupe {
                     // System messages have no key and always go through.
                     if let Some(key) = RecordKey::of(&record) {
-                        let fresh = window
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(key.as_u64());
+                        let fresh = {
+                            let mut w = window.lock().unwrap_or_else(|e| e.into_inner());
+                            let fresh = w.insert(key.as_u64());
+                            s.dedupe_bytes.store(
+                                w.memory_bytes() as u64,
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
+                            fresh
+                        };
                         if !fresh {
                             PartitionStats::add(&s.duplicates_dropped, 1);
                             return ControlFlow::Continue(());

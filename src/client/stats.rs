@@ -24,6 +24,7 @@ pub struct PartitionStats {
     pub(crate) incomplete: AtomicU64,
     pub(crate) duplicates_dropped: AtomicU64,
     pub(crate) first_by_connection: [AtomicU64; 4],
+    pub(crate) dedupe_bytes: AtomicU64,
     pub(crate) last_record_unix_ms: AtomicU64,
     pub(crate) backoff_ms: AtomicU64,
     pub(crate) handler_ns: AtomicU64,
@@ -47,6 +48,7 @@ impl PartitionStats {
             incomplete: AtomicU64::new(0),
             duplicates_dropped: AtomicU64::new(0),
             first_by_connection: Default::default(),
+            dedupe_bytes: AtomicU64::new(0),
             last_record_unix_ms: AtomicU64::new(0),
             backoff_ms: AtomicU64::new(0),
             handler_ns: AtomicU64::new(0),
@@ -87,6 +89,7 @@ impl PartitionStats {
                 get(&self.first_by_connection[2]),
                 get(&self.first_by_connection[3]),
             ],
+            dedupe_bytes: get(&self.dedupe_bytes),
             last_record_unix_ms: match get(&self.last_record_unix_ms) {
                 0 => None,
                 ms => Some(ms),
@@ -137,6 +140,8 @@ pub struct StatsSnapshot {
     pub duplicates_dropped: u64,
     /// How often each connection (1 to 4) delivered a record first, with de-duplication on.
     pub first_by_connection: [u64; 4],
+    /// Bytes the partition's de-duplication window holds now (0 when off).
+    pub dedupe_bytes: u64,
     /// When the last record arrived (Unix milliseconds).
     pub last_record_unix_ms: Option<u64>,
     /// The backoff being waited out now (zero when connected).

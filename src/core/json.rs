@@ -13,11 +13,42 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// How far a plain loop looks before handing a search to `memchr`: most JSON tokens (keys,
+/// short values, the `":"` and `,"` between them) end within a few bytes, where memchr's setup
+/// costs more than it saves. Measured on the corpus: id extraction about 2x faster.
+const SHORT: usize = 16;
+
+/// The first index in `hay` of `a` or `b`.
+#[inline]
+fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    let head = &hay[..hay.len().min(SHORT)];
+    if let Some(p) = head.iter().position(|&c| c == a || c == b) {
+        return Some(p);
+    }
+    if hay.len() <= SHORT {
+        return None;
+    }
+    memchr::memchr2(a, b, &hay[SHORT..]).map(|p| p + SHORT)
+}
+
+/// The first index in `hay` of `a`, `b` or `c`.
+#[inline]
+fn find3(a: u8, b: u8, c: u8, hay: &[u8]) -> Option<usize> {
+    let head = &hay[..hay.len().min(SHORT)];
+    if let Some(p) = head.iter().position(|&x| x == a || x == b || x == c) {
+        return Some(p);
+    }
+    if hay.len() <= SHORT {
+        return None;
+    }
+    memchr::memchr3(a, b, c, &hay[SHORT..]).map(|p| p + SHORT)
+}
+
 /// `b[i]` is the opening quote of a string: the index just after its closing quote.
 pub(crate) fn end_of_string(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     loop {
-        let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        let k = j + find2(b'"', b'\\', b.get(j..)?)?;
         if b[k] == b'"' {
             return Some(k + 1);
         }
@@ -35,7 +66,7 @@ pub(crate) fn end_of_value(b: &[u8], i: usize) -> Option<usize> {
             let mut depth = 0usize;
             let mut j = i;
             loop {
-                let k = j + memchr::memchr3(b'"', open, close, b.get(j..)?)?;
+                let k = j + find3(b'"', open, close, b.get(j..)?)?;
                 if b[k] == b'"' {
                     j = end_of_string(b, k)?;
                 } else if b[k] == open {

@@ -209,10 +209,7 @@ fn main() {
         None => println!("(c) curl: not installed here, skipped"),
     }
     println!("\na/b = {:.3} (target >= 0.85)", a / b);
-    println!(
-        "d/a = {:.3} (de-duplication's cost; target >= 0.95)",
-        d / a
-    );
+    println!("d/a = {:.3} (de-duplication's cost; target >= 0.95)", d / a);
     if let Some(c) = c {
         println!("a/c = {:.3} (target >= 1.1)", a / c);
     }

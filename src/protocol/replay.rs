@@ -1,5 +1,8 @@
-//! Replay, sans-IO: the completion summary, a record's own time, and the resume point with the
-//! bounded de-duplication that lets a dropped job go on without handing anything out twice.
+//! Replay, sans-IO: the completion summary, a record's own time, the resume point with the
+//! bounded de-duplication that lets a dropped job go on without handing anything out twice,
+//! and the plan of a long job: windows, and the re-requests of what the service says failed.
+
+use std::collections::VecDeque;
 
 use crate::core::Record;
 
@@ -48,6 +51,185 @@ impl ReplaySummary {
                 .map(|(f, t)| (f.to_owned(), t.to_owned())),
         }
     }
+}
+
+impl ReplaySummary {
+    /// Whether the service says the request completed without errors.
+    pub fn is_complete(&self) -> bool {
+        self.minutes_failed.is_empty() && self.unprocessed_range.is_none()
+    }
+
+    /// What the service says is missing from `range`: `minutes_failed` merged into ranges of
+    /// consecutive minutes, and `unprocessed_range`; each clipped to `range`. A timestamp it
+    /// cannot read makes the whole `range` missing (ask again rather than lose it).
+    pub fn missing(&self, range: (i64, i64)) -> Vec<(i64, i64)> {
+        let mut minutes = Vec::new();
+        for m in &self.minutes_failed {
+            match time::parse_timestamp(m) {
+                Some(t) => minutes.push(t - t.rem_euclid(60)),
+                None => return vec![range],
+            }
+        }
+        let mut out = merge_minutes(&minutes);
+        if let Some((f, t)) = &self.unprocessed_range {
+            match (time::parse_timestamp(f), time::parse_timestamp(t)) {
+                (Some(f), Some(t)) => out.push((f, t)),
+                _ => return vec![range],
+            }
+        }
+        clip(&merge_ranges(out), range)
+    }
+}
+
+/// `[from, to)` cut into consecutive windows of `window` seconds, the last one shorter if it
+/// must be; in order, none overlapping, together exactly the range. A window under a minute is
+/// taken as a minute (Replay's unit).
+pub fn windows(from: i64, to: i64, window: i64) -> Vec<(i64, i64)> {
+    let step = window.max(60);
+    let mut out = Vec::new();
+    let mut a = from;
+    while a < to {
+        let b = (a + step).min(to);
+        out.push((a, b));
+        a = b;
+    }
+    out
+}
+
+/// Minutes (multiples of 60, any order, repeats allowed) as ranges of consecutive minutes.
+pub fn merge_minutes(minutes: &[i64]) -> Vec<(i64, i64)> {
+    merge_ranges(minutes.iter().map(|&m| (m, m + 60)).collect())
+}
+
+/// Ranges sorted and merged where they touch or overlap.
+pub fn merge_ranges(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    ranges.retain(|r| r.0 < r.1);
+    ranges.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.0 <= last.1 => last.1 = last.1.max(r.1),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+fn clip(ranges: &[(i64, i64)], to: (i64, i64)) -> Vec<(i64, i64)> {
+    ranges
+        .iter()
+        .map(|&(a, b)| (a.max(to.0), b.min(to.1)))
+        .filter(|r| r.0 < r.1)
+        .collect()
+}
+
+/// What a step of a [`ReplayPlan`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// One window of the range, in order.
+    Window,
+    /// A re-request of what a window's completion said failed (once each).
+    Retry,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepEnd {
+    /// The service's completion message arrived.
+    Completed(ReplaySummary),
+    /// No completion (the job was stopped, or failed in a way retrying cannot fix).
+    Unfinished,
+}
+
+/// A long Replay job: consecutive windows, one at a time; after each window, its failed minutes
+/// and unprocessed range are asked for again (once) before the next window; whatever still
+/// fails is kept for the report.
+///
+/// ```
+/// use gnip_stream::protocol::replay::{ReplayPlan, ReplaySummary, Step, StepEnd};
+/// let mut plan = ReplayPlan::new(0, 3 * 3600, 3600);
+/// let (step, range) = plan.next().unwrap();
+/// assert_eq!((step, range), (Step::Window, (0, 3600)));
+/// let mut summary = ReplaySummary::default();
+/// summary.minutes_failed = vec!["1970-01-01T00:05:00+00:00".into()];
+/// plan.finished(step, range, StepEnd::Completed(summary));
+/// assert_eq!(plan.next(), Some((Step::Retry, (300, 360)))); // before the next window
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReplayPlan {
+    range: (i64, i64),
+    queue: VecDeque<(Step, (i64, i64))>,
+    still_failed: Vec<(i64, i64)>,
+    retried: Vec<(i64, i64)>,
+}
+
+impl ReplayPlan {
+    /// The plan for `[from, to)` in windows of `window` seconds.
+    pub fn new(from: i64, to: i64, window: i64) -> Self {
+        ReplayPlan {
+            range: (from, to),
+            queue: windows(from, to, window)
+                .into_iter()
+                .map(|w| (Step::Window, w))
+                .collect(),
+            still_failed: Vec::new(),
+            retried: Vec::new(),
+        }
+    }
+
+    /// The whole range.
+    pub fn range(&self) -> (i64, i64) {
+        self.range
+    }
+
+    /// The next request, or `None` when the plan is done.
+    pub fn next(&mut self) -> Option<(Step, (i64, i64))> {
+        self.queue.pop_front()
+    }
+
+    /// Requests still to come.
+    pub fn remaining(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Records how the step for `range` ended: a window's missing parts are queued for one
+    /// re-request each, right after it; a re-request's missing parts, or any step that did not
+    /// complete, are kept as still failed.
+    pub fn finished(&mut self, step: Step, range: (i64, i64), end: StepEnd) {
+        let missing = match end {
+            StepEnd::Completed(summary) => summary.missing(range),
+            StepEnd::Unfinished => vec![range],
+        };
+        match (step, end_is_retryable(&missing)) {
+            (Step::Window, true) => {
+                for r in missing.into_iter().rev() {
+                    self.retried.push(r);
+                    self.queue.push_front((Step::Retry, r));
+                }
+            }
+            _ => self.still_failed.extend(missing),
+        }
+    }
+
+    /// Ranges asked for again so far.
+    pub fn retried(&self) -> &[(i64, i64)] {
+        &self.retried
+    }
+
+    /// What still failed after its re-request (merged), for the report.
+    pub fn still_failed(&self) -> Vec<(i64, i64)> {
+        merge_ranges(self.still_failed.clone())
+    }
+
+    /// Whether every minute of the range completed: nothing queued, nothing still failed.
+    pub fn is_complete(&self) -> bool {
+        self.queue.is_empty() && self.still_failed.is_empty()
+    }
+}
+
+/// Missing parts of a window are worth one re-request.
+fn end_is_retryable(missing: &[(i64, i64)]) -> bool {
+    !missing.is_empty()
 }
 
 /// A record's own time: native `created_at` or Activity Streams `postedTime`, seconds since
@@ -178,6 +360,100 @@ mod tests {
             ))
         );
         assert_eq!(s.activity_count, Some(1822));
+    }
+
+    const DAY: i64 = 86_400;
+
+    fn summary(failed: &[i64], unprocessed: Option<(i64, i64)>) -> ReplaySummary {
+        ReplaySummary {
+            message: "Replay Request Completed with Errors".into(),
+            activity_count: None,
+            minutes_failed: failed.iter().map(|&t| time::iso8601(t)).collect(),
+            unprocessed_range: unprocessed.map(|(f, t)| (time::iso8601(f), time::iso8601(t))),
+        }
+    }
+
+    #[test]
+    fn windows_are_consecutive_and_cover_the_range_exactly() {
+        // 2026-01-31 23:00 to 2026-02-01 01:30: across midnight and a month's end.
+        let from = time::parse_replay_date("202601312300").unwrap();
+        let to = time::parse_replay_date("202602010130").unwrap();
+        let w = windows(from, to, 3600);
+        assert_eq!(
+            w.iter()
+                .map(|&(a, b)| (time::replay_date(a), time::replay_date(b)))
+                .collect::<Vec<_>>(),
+            vec![
+                ("202601312300".into(), "202602010000".into()),
+                ("202602010000".into(), "202602010100".into()),
+                ("202602010100".into(), "202602010130".into()),
+            ]
+        );
+        assert_eq!(windows(0, 3 * 3600, 3600).len(), 3);
+        assert_eq!(windows(0, 600, 3600), vec![(0, 600)], "a range shorter than a window");
+        assert_eq!(windows(0, 120, 10), vec![(0, 60), (60, 120)], "a minute at least");
+        assert!(windows(10, 10, 60).is_empty());
+        // Leap day and year end.
+        let from = time::parse_replay_date("202402282330").unwrap();
+        let to = time::parse_replay_date("202403010030").unwrap();
+        // 25 hours, not one: 2024 has a 29 February.
+        assert_eq!(windows(from, to, DAY).len(), 2);
+        assert_eq!(windows(from, to, DAY)[1].1 - windows(from, to, DAY)[1].0, 3600);
+    }
+
+    #[test]
+    fn failed_minutes_merge_into_ranges_and_are_clipped() {
+        assert_eq!(
+            merge_minutes(&[300, 360, 420, 900, 360]),
+            vec![(300, 480), (900, 960)]
+        );
+        let s = summary(&[300, 360, 7200], Some((3000, 4000)));
+        assert_eq!(s.missing((0, 3600)), vec![(300, 420), (3000, 3600)]);
+        let bad = ReplaySummary {
+            minutes_failed: vec!["not a time".into()],
+            ..ReplaySummary::default()
+        };
+        assert_eq!(bad.missing((0, 60)), vec![(0, 60)], "unreadable: ask for all again");
+        assert!(ReplaySummary::default().is_complete());
+    }
+
+    #[test]
+    fn a_plan_retries_once_before_the_next_window_and_keeps_what_still_fails() {
+        let mut plan = ReplayPlan::new(0, 3 * 3600, 3600);
+        let mut asked = Vec::new();
+        while let Some((step, range)) = plan.next() {
+            asked.push((step, range));
+            let end = match (step, range) {
+                (Step::Window, (0, 3600)) => StepEnd::Completed(summary(&[300], None)),
+                (Step::Window, (3600, 7200)) => {
+                    StepEnd::Completed(summary(&[], Some((5400, 7200))))
+                }
+                (Step::Retry, (300, 360)) => StepEnd::Completed(ReplaySummary::default()),
+                (Step::Retry, (5400, 7200)) => StepEnd::Completed(summary(&[6000], None)),
+                _ => StepEnd::Completed(ReplaySummary::default()),
+            };
+            plan.finished(step, range, end);
+        }
+        assert_eq!(
+            asked,
+            vec![
+                (Step::Window, (0, 3600)),
+                (Step::Retry, (300, 360)),
+                (Step::Window, (3600, 7200)),
+                (Step::Retry, (5400, 7200)),
+                (Step::Window, (7200, 10800)),
+            ]
+        );
+        assert_eq!(plan.still_failed(), vec![(6000, 6060)]);
+        assert!(!plan.is_complete());
+        assert_eq!(plan.retried(), &[(300, 360), (5400, 7200)]);
+        // A step that never completed is still failed, whole.
+        let mut plan = ReplayPlan::new(0, 60, 3600);
+        let (s, r) = plan.next().unwrap();
+        plan.finished(s, r, StepEnd::Unfinished);
+        assert_eq!(plan.next(), Some((Step::Retry, (0, 60))));
+        plan.finished(Step::Retry, (0, 60), StepEnd::Unfinished);
+        assert_eq!(plan.still_failed(), vec![(0, 60)]);
     }
 
     #[test]

@@ -148,12 +148,12 @@ pub enum StepEnd {
 /// ```
 /// use gnip_stream::protocol::replay::{ReplayPlan, ReplaySummary, Step, StepEnd};
 /// let mut plan = ReplayPlan::new(0, 3 * 3600, 3600);
-/// let (step, range) = plan.next().unwrap();
+/// let (step, range) = plan.next_step().unwrap();
 /// assert_eq!((step, range), (Step::Window, (0, 3600)));
 /// let mut summary = ReplaySummary::default();
 /// summary.minutes_failed = vec!["1970-01-01T00:05:00+00:00".into()];
 /// plan.finished(step, range, StepEnd::Completed(summary));
-/// assert_eq!(plan.next(), Some((Step::Retry, (300, 360)))); // before the next window
+/// assert_eq!(plan.next_step(), Some((Step::Retry, (300, 360)))); // before the next window
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReplayPlan {
@@ -183,7 +183,7 @@ impl ReplayPlan {
     }
 
     /// The next request, or `None` when the plan is done.
-    pub fn next(&mut self) -> Option<(Step, (i64, i64))> {
+    pub fn next_step(&mut self) -> Option<(Step, (i64, i64))> {
         self.queue.pop_front()
     }
 
@@ -421,7 +421,7 @@ mod tests {
     fn a_plan_retries_once_before_the_next_window_and_keeps_what_still_fails() {
         let mut plan = ReplayPlan::new(0, 3 * 3600, 3600);
         let mut asked = Vec::new();
-        while let Some((step, range)) = plan.next() {
+        while let Some((step, range)) = plan.next_step() {
             asked.push((step, range));
             let end = match (step, range) {
                 (Step::Window, (0, 3600)) => StepEnd::Completed(summary(&[300], None)),
@@ -449,9 +449,9 @@ mod tests {
         assert_eq!(plan.retried(), &[(300, 360), (5400, 7200)]);
         // A step that never completed is still failed, whole.
         let mut plan = ReplayPlan::new(0, 60, 3600);
-        let (s, r) = plan.next().unwrap();
+        let (s, r) = plan.next_step().unwrap();
         plan.finished(s, r, StepEnd::Unfinished);
-        assert_eq!(plan.next(), Some((Step::Retry, (0, 60))));
+        assert_eq!(plan.next_step(), Some((Step::Retry, (0, 60))));
         plan.finished(Step::Retry, (0, 60), StepEnd::Unfinished);
         assert_eq!(plan.still_failed(), vec![(0, 60)]);
     }

@@ -87,6 +87,18 @@ pub enum Fault {
     /// Send "Forced Disconnect: Too many connections" and close (at once; or, on a stream given
     /// it with [`Simulator::disrupt`](super::Simulator::disrupt), when it comes).
     ForcedDisconnect,
+    /// Replay: leave out these minutes (seconds since the epoch, multiples of 60) and end with
+    /// "Replay Request Completed with Errors" listing them in `minutes_failed`.
+    ReplayMinutesFailed {
+        /// The minutes that fail.
+        minutes: Vec<i64>,
+    },
+    /// Replay: stop at this time (seconds since the epoch, a multiple of 60) and end with
+    /// "Replay Request Failed to Complete", the rest in `unprocessed_range`.
+    ReplayStopsAt {
+        /// Where the request stops.
+        at: i64,
+    },
 }
 
 /// Which connections a fault applies to. Connections are numbered from 1 in the order their

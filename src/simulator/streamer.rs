@@ -55,6 +55,10 @@ pub(super) struct Streamer<'a> {
     /// Varies batch sizes and pauses, so that redundant connections see their own timing and
     /// chunking.
     pub(super) jitter: Option<Rng>,
+    /// Replay minutes to leave out and report failed.
+    pub(super) replay_failed: Vec<i64>,
+    /// Where a Replay stops and reports the rest unprocessed.
+    pub(super) replay_stops_at: Option<i64>,
 }
 
 impl<'a> Streamer<'a> {
@@ -85,6 +89,8 @@ impl<'a> Streamer<'a> {
             number,
             force_disconnect: false,
             jitter: None,
+            replay_failed: Vec::new(),
+            replay_stops_at: None,
         };
         for f in faults {
             match f {
@@ -115,6 +121,8 @@ impl<'a> Streamer<'a> {
                     s.prelude.extend_from_slice(b"\"}\r\n");
                 }
                 Fault::ForcedDisconnect => s.force_disconnect = true,
+                Fault::ReplayMinutesFailed { minutes } => s.replay_failed.extend(minutes),
+                Fault::ReplayStopsAt { at } => s.replay_stops_at = Some(*at),
                 Fault::Status { .. } | Fault::DelayHead { .. } => {}
             }
         }

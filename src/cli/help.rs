@@ -38,6 +38,11 @@ usage:
 
   --from YYYYMMDDHHMM    start, UTC, inclusive
   --to YYYYMMDDHHMM      end, UTC, exclusive
+  --window MINUTES       minutes per request (default 60): a longer range is requested as
+                         consecutive windows, one at a time; each window's failed minutes and
+                         unprocessed range are requested again once before the next
+Progress on stderr (a redrawn line on a terminal, else a line every --stats-interval). Exit 6
+when minutes still failed after their re-request (each listed on stderr).
 ";
 
 pub const OPTIONS_HELP: &str = "

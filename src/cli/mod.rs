@@ -6,6 +6,7 @@ pub mod args;
 mod demo;
 mod help;
 mod output;
+mod replay;
 mod report;
 mod rules;
 pub mod signal;
@@ -27,6 +28,8 @@ pub const AUTH: u8 = 3;
 pub const FATAL: u8 = 4;
 /// Rules rejected by the service (an add's 422, or invalid rules on validate).
 pub const REJECTED: u8 = 5;
+/// Replay or Recovery incomplete: minutes still failed after their re-request.
+pub const INCOMPLETE: u8 = 6;
 
 #[derive(Debug, Clone)]
 pub enum Command {

@@ -49,6 +49,8 @@ pub struct StreamArgs {
     pub redundant: u8,
     pub no_dedupe: bool,
     pub dedupe_window: Option<usize>,
+    /// Replay: minutes per request.
+    pub window_minutes: u32,
 }
 
 /// Parses the arguments of `stream` or `replay` (`command`).
@@ -69,6 +71,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         redundant: 1,
         no_dedupe: false,
         dedupe_window: None,
+        window_minutes: 60,
     };
     let mut it = Args::new(command, args);
     while let Some(arg) = it.next()? {
@@ -127,6 +130,13 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
                 a.redundant = n;
             }
             "--no-dedupe" if command == "stream" => a.no_dedupe = true,
+            "--window" if command == "replay" => {
+                let n: u32 = it.number(f)?;
+                if n == 0 {
+                    return Err(usage(command, "--window must be at least 1 minute"));
+                }
+                a.window_minutes = n;
+            }
             "--dedupe-window" if command == "stream" => {
                 let n: usize = it.number(f)?;
                 if n == 0 {
@@ -262,6 +272,9 @@ pub fn run(a: StreamArgs) -> u8 {
             return code;
         }
     };
+    if a.range.is_some() {
+        return super::replay::run(&a, config);
+    }
     let out = Arc::new(Out::new(a.max_records, a.count));
     let o = Arc::clone(&out);
     let handler = move |d: &Delivery<'_>| match d.record().kind() {

@@ -12,6 +12,7 @@
 //! | `transport.rs` | the read tick on body reads, the connect timeout while establishing |
 //! | `dispatch.rs` | decoded events → statistics, observer, Replay de-duplication, handler |
 //! | `stats.rs` | live per-partition counters |
+//! | `replay_job.rs` | [`ReplayJob`]: a long Replay in windows, with re-requests and progress |
 //! | `rules.rs` | [`RulesClient`]: the Rules API, batched, one request at a time, retried |
 //!
 //! ```no_run
@@ -40,6 +41,7 @@ mod api;
 mod config;
 mod conn;
 mod dispatch;
+mod replay_job;
 mod rules;
 mod stats;
 mod transport;
@@ -49,6 +51,7 @@ pub use api::{
     Client, ClientEvent, Delivery, Flow, Handler, Observer, PartitionReport, Running, StopHandle,
 };
 pub use config::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange};
+pub use replay_job::{DEFAULT_REPLAY_WINDOW, JobProgress, ReplayJob, ReplayJobReport, StepReport};
 pub use rules::{AddSummary, DeleteSummary, RulesClient, RulesConfig, SyncSummary};
 pub use stats::{PartitionStats, StatsSnapshot};
 // Where they have always been found: the types the client's API names.

@@ -390,15 +390,26 @@ mod tests {
             ]
         );
         assert_eq!(windows(0, 3 * 3600, 3600).len(), 3);
-        assert_eq!(windows(0, 600, 3600), vec![(0, 600)], "a range shorter than a window");
-        assert_eq!(windows(0, 120, 10), vec![(0, 60), (60, 120)], "a minute at least");
+        assert_eq!(
+            windows(0, 600, 3600),
+            vec![(0, 600)],
+            "a range shorter than a window"
+        );
+        assert_eq!(
+            windows(0, 120, 10),
+            vec![(0, 60), (60, 120)],
+            "a minute at least"
+        );
         assert!(windows(10, 10, 60).is_empty());
         // Leap day and year end.
         let from = time::parse_replay_date("202402282330").unwrap();
         let to = time::parse_replay_date("202403010030").unwrap();
         // 25 hours, not one: 2024 has a 29 February.
         assert_eq!(windows(from, to, DAY).len(), 2);
-        assert_eq!(windows(from, to, DAY)[1].1 - windows(from, to, DAY)[1].0, 3600);
+        assert_eq!(
+            windows(from, to, DAY)[1].1 - windows(from, to, DAY)[1].0,
+            3600
+        );
     }
 
     #[test]
@@ -413,7 +424,11 @@ mod tests {
             minutes_failed: vec!["not a time".into()],
             ..ReplaySummary::default()
         };
-        assert_eq!(bad.missing((0, 60)), vec![(0, 60)], "unreadable: ask for all again");
+        assert_eq!(
+            bad.missing((0, 60)),
+            vec![(0, 60)],
+            "unreadable: ask for all again"
+        );
         assert!(ReplaySummary::default().is_complete());
     }
 

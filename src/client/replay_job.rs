@@ -1,0 +1,275 @@
+//! A Replay job over a long range: the `protocol::replay::ReplayPlan` run one request at a time
+//! (windows, then each window's re-requests), records de-duplicated across the job, progress
+//! reported as it goes, and a report of what completed and what still failed.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::api::{Client, Delivery, Flow, Handler, Observer, StopHandle};
+use super::config::{ClientConfig, ReplayRange};
+use crate::Error;
+use crate::core::RecordKind;
+use crate::protocol::dedupe::{DEFAULT_DEDUPE_WINDOW, DedupeWindow, RecordKey};
+use crate::protocol::policy::Ending;
+use crate::protocol::replay::{ReplayPlan, ReplaySummary, Step, StepEnd, record_time};
+
+/// The window the service recommends for Decahose (PowerTrack: about two hours): 60 minutes.
+pub const DEFAULT_REPLAY_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Where a job stands, for a progress line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobProgress {
+    /// The whole range.
+    pub range: (i64, i64),
+    /// The furthest time reached: the end of the last completed window, or the time of the
+    /// newest record since.
+    pub reached: i64,
+    /// Records handed out so far.
+    pub records: u64,
+    /// Requests made so far (windows and re-requests).
+    pub requests: u32,
+    /// Since the job started.
+    pub elapsed: Duration,
+}
+
+impl JobProgress {
+    /// Share of the range reached, 0..=1.
+    pub fn fraction(&self) -> f64 {
+        let span = (self.range.1 - self.range.0).max(1) as f64;
+        ((self.reached - self.range.0) as f64 / span).clamp(0.0, 1.0)
+    }
+
+    /// Time left at the pace so far (`None` before anything is reached).
+    pub fn estimate_left(&self) -> Option<Duration> {
+        let f = self.fraction();
+        (f > 0.0).then(|| self.elapsed.mul_f64((1.0 - f) / f))
+    }
+}
+
+/// One request of a job, as it went.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StepReport {
+    /// A window, or a re-request of what one failed.
+    pub step: Step,
+    /// Its range.
+    pub range: (i64, i64),
+    /// Records it handed out.
+    pub records: u64,
+    /// How its connection ended.
+    pub ending: Ending,
+    /// The service's completion message, when one came.
+    pub summary: Option<ReplaySummary>,
+}
+
+/// What a job did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ReplayJobReport {
+    /// Every request, in order.
+    pub steps: Vec<StepReport>,
+    /// Records handed out.
+    pub records: u64,
+    /// Ranges asked for again after a window's completion said they failed.
+    pub retried: Vec<(i64, i64)>,
+    /// Ranges that still failed after their re-request (or were never done), merged.
+    pub still_failed: Vec<(i64, i64)>,
+    /// Every minute of the range completed.
+    pub complete: bool,
+    /// The job was stopped (stop handle, or the handler returned `Flow::Stop`).
+    pub stopped: bool,
+    /// The error that ended it early (401, 406, TLS…), if one did.
+    pub error: Option<Error>,
+}
+
+/// A Replay of a long range, a window at a time.
+///
+/// ```no_run
+/// use gnip_stream::client::{ClientConfig, Delivery, Flow, ReplayJob, ReplayRange};
+/// use gnip_stream::Product;
+/// use std::time::Duration;
+/// let range = ReplayRange { from: 1_764_000_000, to: 1_764_000_000 + 6 * 3600 };
+/// let config = ClientConfig::replay(Product::PowerTrack, "acme", "prod", range).credentials("u", "p");
+/// let job = ReplayJob::new(config)?.window(Duration::from_secs(2 * 3600));
+/// let report = job.run(|_: &Delivery<'_>| Flow::Continue, None, |p| eprintln!("{:.0}%", p.fraction() * 100.0))?;
+/// assert!(report.complete, "still failed: {:?}", report.still_failed);
+/// # Ok::<(), gnip_stream::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ReplayJob {
+    config: ClientConfig,
+    range: ReplayRange,
+    window: Duration,
+    dedupe_window: usize,
+    stop: StopHandle,
+}
+
+impl ReplayJob {
+    /// A job for a Replay configuration (its range is the job's).
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let Some(range) = config.replay else {
+            return Err(Error::InvalidConfig {
+                reason: "a Replay job needs a Replay configuration with a range",
+            });
+        };
+        config.validate()?;
+        Ok(ReplayJob {
+            config,
+            range,
+            window: DEFAULT_REPLAY_WINDOW,
+            dedupe_window: DEFAULT_DEDUPE_WINDOW,
+            stop: StopHandle::default(),
+        })
+    }
+
+    /// The length of each request (default [`DEFAULT_REPLAY_WINDOW`]; at least a minute).
+    pub fn window(mut self, d: Duration) -> Self {
+        self.window = d;
+        self
+    }
+
+    /// Records remembered across the job to drop what a re-request sends again (default
+    /// 1,000,000).
+    pub fn dedupe_window(mut self, keys: usize) -> Self {
+        self.dedupe_window = keys.max(1);
+        self
+    }
+
+    /// Stops the job from any thread: the request under way ends within a read tick and no
+    /// other is made.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Runs the plan; `progress` is called about ten times a second.
+    pub fn run(
+        &self,
+        handler: impl Handler + 'static,
+        observer: Option<Arc<dyn Observer>>,
+        mut progress: impl FnMut(&JobProgress),
+    ) -> Result<ReplayJobReport, Error> {
+        let started = Instant::now();
+        let handler: Arc<dyn Handler> = Arc::new(handler);
+        let seen = Arc::new(Mutex::new(DedupeWindow::new(self.dedupe_window)));
+        let records = Arc::new(AtomicU64::new(0));
+        let reached = Arc::new(AtomicI64::new(self.range.from));
+        let window = i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX);
+        let mut plan = ReplayPlan::new(self.range.from, self.range.to, window);
+        let mut report = ReplayJobReport {
+            steps: Vec::new(),
+            records: 0,
+            retried: Vec::new(),
+            still_failed: Vec::new(),
+            complete: false,
+            stopped: false,
+            error: None,
+        };
+        let mut requests = 0u32;
+        while let Some((step, range)) = plan.next_step() {
+            if self.stop.is_stopped() {
+                plan.finished(Step::Retry, range, StepEnd::Unfinished);
+                report.stopped = true;
+                continue;
+            }
+            let config = self.config.clone().replay_range(ReplayRange {
+                from: range.0,
+                to: range.1,
+            });
+            let before = records.load(Ordering::Relaxed);
+            let (h, s, n, r) = (
+                Arc::clone(&handler),
+                Arc::clone(&seen),
+                Arc::clone(&records),
+                Arc::clone(&reached),
+            );
+            let running = Client::start_observed(
+                config,
+                move |d: &Delivery<'_>| {
+                    let rec = d.record();
+                    if matches!(rec.kind(), RecordKind::Activity | RecordKind::Compliance(_)) {
+                        if let Some(key) = RecordKey::of(rec) {
+                            let fresh = s
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(key.as_u64());
+                            if !fresh {
+                                return Flow::Continue;
+                            }
+                        }
+                        n.fetch_add(1, Ordering::Relaxed);
+                        if let Some(t) = record_time(rec.bytes()) {
+                            r.fetch_max(t, Ordering::Relaxed);
+                        }
+                    }
+                    h.on_record(d)
+                },
+                observer.clone(),
+            )?;
+            requests += 1;
+            while !running.is_finished() {
+                if self.stop.is_stopped() {
+                    running.stop_handle().stop();
+                }
+                progress(&JobProgress {
+                    range: (self.range.from, self.range.to),
+                    reached: reached.load(Ordering::Relaxed),
+                    records: records.load(Ordering::Relaxed),
+                    requests,
+                    elapsed: started.elapsed(),
+                });
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let mut reports = running.join();
+            let p = reports.remove(0);
+            let (end, stop_job) = match p.ending {
+                Ending::ReplayCompleted => {
+                    if step == Step::Window {
+                        reached.fetch_max(range.1, Ordering::Relaxed);
+                    }
+                    (
+                        StepEnd::Completed(p.replay.clone().unwrap_or_default()),
+                        false,
+                    )
+                }
+                Ending::Stopped => {
+                    report.stopped = true;
+                    (StepEnd::Unfinished, true)
+                }
+                _ => {
+                    report.error = p.error.clone();
+                    (StepEnd::Unfinished, true)
+                }
+            };
+            report.steps.push(StepReport {
+                step,
+                range,
+                records: records.load(Ordering::Relaxed) - before,
+                ending: p.ending,
+                summary: p.replay,
+            });
+            if stop_job {
+                // Nothing else is asked for: what is left is not done.
+                plan.finished(Step::Retry, range, StepEnd::Unfinished);
+                while let Some((_, rest)) = plan.next_step() {
+                    plan.finished(Step::Retry, rest, StepEnd::Unfinished);
+                }
+                break;
+            }
+            plan.finished(step, range, end);
+        }
+        progress(&JobProgress {
+            range: (self.range.from, self.range.to),
+            reached: reached.load(Ordering::Relaxed),
+            records: records.load(Ordering::Relaxed),
+            requests,
+            elapsed: started.elapsed(),
+        });
+        report.records = records.load(Ordering::Relaxed);
+        report.retried = plan.retried().to_vec();
+        report.still_failed = plan.still_failed();
+        report.complete = plan.is_complete();
+        Ok(report)
+    }
+}

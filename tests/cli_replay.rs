@@ -219,3 +219,75 @@ fn the_progress_line_says_where_the_job_is() {
             .any(|l| l.contains("% | ") && !l.contains("100%") && l.contains("left"))
     );
 }
+
+/// `recover` end to end: Recovery on the realtime URL, one connection per partition, each
+/// ending on "Recovery Request Completed"; every record published in the range once.
+#[test]
+fn recover_delivers_the_range_on_every_partition_and_completes() {
+    let sim = Simulator::start(
+        SimulatorConfig::default().rate(gnip_stream::simulator::Rate::PerSecond(100.0)),
+    )
+    .unwrap();
+    let start = gnip_stream::clock::now_secs() + 1;
+    std::thread::sleep(Duration::from_millis(4500));
+    let (from, to) = (start, start + 3);
+    let mut c = cmd("demo", "demo");
+    c.args([
+        "recover",
+        "--product",
+        "decahose",
+        "--account",
+        "acme",
+        "--label",
+        "prod",
+        "--host",
+        &sim.base_url(),
+        "--from",
+        &gnip_stream::protocol::time::iso8601_z(from),
+        "--to",
+        &gnip_stream::protocol::time::iso8601_z(to),
+        "--stats-interval",
+        "0.2",
+    ]);
+    let out = run(c, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (n, distinct) = ids(&out);
+    assert_eq!(
+        (n, distinct.len()),
+        (300, 300),
+        "3 s at 100 a second, each once"
+    );
+    let reqs = sim.requests();
+    assert_eq!(reqs.len(), 2, "one connection per partition");
+    let mut parts: Vec<&str> = reqs.iter().map(|r| r.param("partition").unwrap()).collect();
+    parts.sort_unstable();
+    assert_eq!(parts, vec!["1", "2"]);
+    for r in &reqs {
+        assert!(r.path.starts_with("/stream/sample10/"), "the realtime URL");
+        assert_eq!(
+            r.param("startTime"),
+            Some(gnip_stream::protocol::time::iso8601_z(from).as_str())
+        );
+    }
+    let e = stderr(&out);
+    assert!(e.contains("Recovery Request Completed"), "{e}");
+    assert!(
+        e.contains("recovery complete: 2 partitions, 300 records"),
+        "{e}"
+    );
+    assert!(e.contains("| records 300 | 100% |"), "{e}");
+    // Outside the last 24 hours: refused (400), a non-retryable failure.
+    let mut c = cmd("demo", "demo");
+    c.args([
+        "recover",
+        "--url",
+        &sim.stream_url(gnip_stream::Product::PowerTrack, "acme", "prod"),
+        "--from",
+        &replay_date(from - 2 * 86_400),
+        "--to",
+        &replay_date(from - 86_400 - 3600),
+    ]);
+    let out = run(c, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("last 24 hours"), "{}", stderr(&out));
+}

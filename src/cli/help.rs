@@ -7,6 +7,7 @@ usage:
   gnip-stream stream --url URL [options]
   gnip-stream stream --product powertrack|decahose|firehose|compliance --account NAME --label NAME [--host URL] [options]
   gnip-stream replay (--url URL | --product … --account … --label …) --from YYYYMMDDHHMM --to YYYYMMDDHHMM [options]
+  gnip-stream recover (--url URL | --product … --account … --label …) --from DATE --to DATE [options]
   gnip-stream rules list|add|delete|validate|sync TARGET …   ('gnip-stream rules --help')
   gnip-stream demo [--seconds N] [--rate RECORDS_PER_S]
   gnip-stream simulate [--listen ADDR] [--rate N] [--corpus DIR] [--user U --password P]
@@ -14,7 +15,8 @@ usage:
 Credentials come from GNIP_USERNAME and GNIP_PASSWORD. Records go to stdout as NDJSON; system
 messages, connection events and statistics to stderr. 'gnip-stream COMMAND --help' for more.
 Exit status: 0 normal end, 2 usage error, 3 authentication refused (401), 4 other
-non-retryable failure (406, other 4xx, TLS verification), 5 rules rejected.";
+non-retryable failure (406, other 4xx, TLS verification), 5 rules rejected, 6 Replay or
+Recovery incomplete.";
 
 pub const STREAM_HELP: &str = "\
 gnip-stream stream: stream a live product to stdout, reconnecting as the service documents
@@ -123,3 +125,17 @@ errors back off from 1 s (at most 60 s) and send the same batch again.
 Credentials: GNIP_USERNAME and GNIP_PASSWORD (never flags).
 Exit status: 0 done, 2 usage, 3 authentication refused, 4 other non-retryable failure,
 5 rules rejected (each on stderr with the service's message).";
+
+pub const RECOVER_HELP: &str = "\
+gnip-stream recover: Recovery of the last 24 hours on the realtime stream, to stdout
+
+usage:
+  gnip-stream recover (--url URL | --product … --account … --label … [--host URL]) --from DATE --to DATE [options]
+
+  --from DATE            start, UTC: YYYYMMDDHHMM or ISO 8601 (2026-11-27T10:05:00Z)
+  --to DATE              end, UTC, exclusive; both within the last 24 hours
+One connection per partition (every partition of the product unless --partition names some),
+each ending on \"Recovery Request Completed\"; a dropped one resumes from its last record's
+minute without duplicates. Progress on stderr as for replay. Exit 6 when a partition did not
+complete.
+";

@@ -62,6 +62,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         "-V" | "--version" => Ok(Command::Version),
         "stream" => stream::parse("stream", rest),
         "replay" => stream::parse("replay", rest),
+        "recover" => stream::parse("recover", rest),
         "demo" => demo::parse(rest),
         "simulate" => simulate::parse(rest),
         "rules" => rules::parse(rest),
@@ -74,6 +75,7 @@ pub fn help(which: &str) -> String {
     match which {
         "stream" => format!("{}{}", help::STREAM_HELP, help::OPTIONS_HELP),
         "replay" => format!("{}{}", help::REPLAY_HELP, help::OPTIONS_HELP),
+        "recover" => format!("{}{}", help::RECOVER_HELP, help::OPTIONS_HELP),
         "demo" => help::DEMO_HELP.to_owned(),
         "simulate" => help::SIMULATE_HELP.to_owned(),
         "rules" => help::RULES_HELP.to_owned(),

@@ -1,17 +1,21 @@
-//! `gnip-stream replay`: a `ReplayJob` over the range in `--window` requests, records to
-//! stdout, progress on stderr, what still failed listed at the end (exit 6).
+//! `gnip-stream replay` (a `ReplayJob` over the range in `--window` requests) and `gnip-stream
+//! recover` (Recovery, a connection per partition): records to stdout, progress on stderr,
+//! what still failed listed at the end (exit 6).
 
 use std::io::IsTerminal;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use gnip_stream::Error;
-use gnip_stream::client::{ClientConfig, Delivery, Flow, JobProgress, ReplayJob};
+use gnip_stream::client::{Client, ClientConfig, Delivery, Flow, JobProgress, ReplayJob};
 use gnip_stream::core::RecordKind;
+use gnip_stream::protocol::policy::Ending;
+use gnip_stream::protocol::replay::record_time;
 use gnip_stream::protocol::time;
 
 use super::output::Out;
-use super::report::{print_event, start_error};
+use super::report::{exit_code, print_event, start_error};
 use super::signal;
 use super::stream::StreamArgs;
 use super::{AUTH, FATAL, INCOMPLETE, OK};
@@ -63,7 +67,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig) -> u8 {
     let mut latest: Option<JobProgress> = None;
     let result = job.run(handler, Some(Arc::new(print_event)), |p| {
         latest = Some(p.clone());
-        if signal::received() || out.broken.load(std::sync::atomic::Ordering::SeqCst) {
+        if signal::received() || out.broken.load(Ordering::SeqCst) {
             stop.stop();
         }
         out.flush(false);
@@ -130,6 +134,131 @@ pub fn run(a: &StreamArgs, config: ClientConfig) -> u8 {
             report.records,
             report.still_failed.len()
         );
+        INCOMPLETE
+    }
+}
+
+/// `recover`: one connection per partition, each ending on "Recovery Request Completed".
+pub fn run_recovery(a: &StreamArgs, config: ClientConfig) -> u8 {
+    let range = a.range.unwrap_or_default();
+    let out = Arc::new(Out::new(a.max_records, a.count));
+    let (o, reached) = (Arc::clone(&out), Arc::new(AtomicI64::new(range.0)));
+    let r = Arc::clone(&reached);
+    let handler = move |d: &Delivery<'_>| match d.record().kind() {
+        RecordKind::Activity | RecordKind::Compliance(_) => {
+            if let Some(t) = record_time(d.record().bytes()) {
+                r.fetch_max(t, Ordering::Relaxed);
+            }
+            o.record(d.record().bytes())
+        }
+        _ => Flow::Continue,
+    };
+    let running = match Client::start_observed(config, handler, Some(Arc::new(print_event))) {
+        Ok(r) => r,
+        Err(e) => return start_error(&e),
+    };
+    let tty = std::io::stderr().is_terminal();
+    let interval = a.stats_interval.unwrap_or(if tty {
+        Duration::from_millis(500)
+    } else {
+        Duration::ZERO
+    });
+    let started = Instant::now();
+    let progress = |running: &gnip_stream::client::Running| {
+        JobProgress::new(
+            range,
+            reached.load(Ordering::Relaxed),
+            running
+                .stats()
+                .iter()
+                .map(|s| s.activities + s.compliance)
+                .sum(),
+            running.stats().iter().map(|s| s.connects as u32).sum(),
+            started.elapsed(),
+        )
+    };
+    let mut last = Instant::now();
+    let mut drew = false;
+    loop {
+        if signal::received() || out.broken.load(Ordering::SeqCst) {
+            running.stop_handle().stop();
+        }
+        if running.is_finished() {
+            break;
+        }
+        out.flush(false);
+        if !interval.is_zero() && last.elapsed() >= interval {
+            last = Instant::now();
+            let line = progress_line(&progress(&running));
+            if tty {
+                eprint!("\r{line}");
+                drew = true;
+            } else {
+                eprintln!("{line}");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut last_figures = progress(&running);
+    let reports = running.join();
+    if reports.iter().all(|r| r.ending == Ending::ReplayCompleted) {
+        // Every partition said its range is complete: all of it was reached.
+        last_figures = JobProgress::new(
+            range,
+            range.1,
+            reports
+                .iter()
+                .map(|r| r.stats.activities + r.stats.compliance)
+                .sum(),
+            last_figures.requests,
+            started.elapsed(),
+        );
+    }
+    let final_line = progress_line(&last_figures);
+    out.flush(true);
+    if !interval.is_zero() {
+        if tty {
+            eprintln!("\r{final_line}");
+        } else {
+            eprintln!("{final_line}");
+        }
+    } else if drew {
+        eprintln!();
+    }
+    if a.count {
+        println!("records={}", out.count());
+    }
+    let code = exit_code(&reports);
+    if code != OK {
+        return code;
+    }
+    let stopped = reports.iter().any(|r| r.ending == Ending::Stopped);
+    let incomplete: Vec<u32> = reports
+        .iter()
+        .filter(|r| {
+            r.ending != Ending::ReplayCompleted
+                || r.replay.as_ref().is_some_and(|s| !s.is_complete())
+        })
+        .map(|r| r.partition)
+        .collect();
+    if stopped {
+        eprintln!("gnip-stream: recovery stopped");
+        return OK;
+    }
+    if incomplete.is_empty() {
+        eprintln!(
+            "gnip-stream: recovery complete: {} partitions, {} records",
+            reports.len(),
+            reports
+                .iter()
+                .map(|r| r.stats.activities + r.stats.compliance)
+                .sum::<u64>()
+        );
+        OK
+    } else {
+        for p in &incomplete {
+            eprintln!("gnip-stream: recovery incomplete on partition {p}");
+        }
         INCOMPLETE
     }
 }

@@ -51,6 +51,8 @@ pub struct StreamArgs {
     pub dedupe_window: Option<usize>,
     /// Replay: minutes per request.
     pub window_minutes: u32,
+    /// `recover`: the range is a Recovery on the realtime URL.
+    pub recovery: bool,
 }
 
 /// Parses the arguments of `stream` or `replay` (`command`).
@@ -72,6 +74,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         no_dedupe: false,
         dedupe_window: None,
         window_minutes: 60,
+        recovery: false,
     };
     let mut it = Args::new(command, args);
     while let Some(arg) = it.next()? {
@@ -85,8 +88,8 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
             "--account" => account = Some(it.value(f)?.to_owned()),
             "--label" => label = Some(it.value(f)?.to_owned()),
             "--host" => host = Some(it.value(f)?.to_owned()),
-            "--from" if command == "replay" => from = Some(it.value(f)?.to_owned()),
-            "--to" if command == "replay" => to = Some(it.value(f)?.to_owned()),
+            "--from" if command != "stream" => from = Some(it.value(f)?.to_owned()),
+            "--to" if command != "stream" => to = Some(it.value(f)?.to_owned()),
             "--partition" => {
                 let p: u32 = it.number(f)?;
                 if p == 0 {
@@ -173,21 +176,30 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
             ));
         }
     };
-    if command == "replay" {
+    if command != "stream" {
+        // Replay takes YYYYMMDDHHMM; Recovery that or ISO 8601 (2026-11-27T10:05:00Z).
+        let recover = command == "recover";
         let date = |flag: &str, v: Option<String>| -> Result<i64, Usage> {
             let v = v.ok_or_else(|| usage(command, format!("{flag} YYYYMMDDHHMM is required")))?;
-            time::parse_replay_date(&v).ok_or_else(|| {
-                usage(
-                    command,
-                    format!("{flag}: '{v}' is not a date YYYYMMDDHHMM (UTC)"),
-                )
-            })
+            time::parse_replay_date(&v)
+                .or_else(|| recover.then(|| time::parse_timestamp(&v)).flatten())
+                .ok_or_else(|| {
+                    usage(
+                        command,
+                        if recover {
+                            format!("{flag}: '{v}' is not a date YYYYMMDDHHMM or ISO 8601 (UTC)")
+                        } else {
+                            format!("{flag}: '{v}' is not a date YYYYMMDDHHMM (UTC)")
+                        },
+                    )
+                })
         };
         let (f, t) = (date("--from", from)?, date("--to", to)?);
         if f >= t {
             return Err(usage(command, "--from must be before --to"));
         }
         a.range = Some((f, t));
+        a.recovery = recover;
     }
     Ok(Command::Stream(a))
 }
@@ -199,7 +211,7 @@ fn config_for(a: &StreamArgs, user: &str, password: &str) -> Result<ClientConfig
             let is_replay = UrlParts::split(url)
                 .and_then(|u| StreamPath::parse(u.path))
                 .is_some_and(|p| p.service == Service::Replay);
-            if is_replay != a.range.is_some() {
+            if is_replay != (a.range.is_some() && !a.recovery) {
                 return Err(usage(if is_replay {
                     "that is a Replay URL: use 'gnip-stream replay … --from … --to …'".into()
                 } else {
@@ -208,6 +220,7 @@ fn config_for(a: &StreamArgs, user: &str, password: &str) -> Result<ClientConfig
             }
             let c = ClientConfig::url(url).map_err(|e| usage(e.to_string()))?;
             match a.range {
+                Some((from, to)) if a.recovery => c.recovery_range(ReplayRange { from, to }),
                 Some((from, to)) => c.replay_range(ReplayRange { from, to }),
                 None => c,
             }
@@ -219,6 +232,9 @@ fn config_for(a: &StreamArgs, user: &str, password: &str) -> Result<ClientConfig
             host,
         } => {
             let c = match a.range {
+                Some((from, to)) if a.recovery => {
+                    ClientConfig::recovery(*product, account, label, ReplayRange { from, to })
+                }
                 Some((from, to)) => {
                     ClientConfig::replay(*product, account, label, ReplayRange { from, to })
                 }
@@ -272,6 +288,9 @@ pub fn run(a: StreamArgs) -> u8 {
             return code;
         }
     };
+    if a.recovery {
+        return super::replay::run_recovery(&a, config);
+    }
     if a.range.is_some() {
         return super::replay::run(&a, config);
     }

@@ -102,7 +102,10 @@ impl DedupeConfig {
 pub struct ClientConfig {
     pub(crate) url: String,
     pub(crate) product: Product,
+    /// The range of a Replay or, with `recovery`, a Recovery job.
     pub(crate) replay: Option<ReplayRange>,
+    /// The job is a Recovery (on the realtime URL, `startTime`/`endTime`, every partition).
+    pub(crate) recovery: bool,
     pub(crate) user: String,
     pub(crate) password: String,
     pub(crate) partitions: Option<Vec<u32>>,
@@ -123,6 +126,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("url", &self.url)
             .field("product", &self.product)
             .field("replay", &self.replay)
+            .field("recovery", &self.recovery)
             .field("user", &self.user)
             .field("password", &"<redacted>")
             .field("partitions", &self.partitions)
@@ -143,6 +147,7 @@ impl ClientConfig {
             url,
             product,
             replay,
+            recovery: false,
             user: String::new(),
             password: String::new(),
             partitions: None,
@@ -168,6 +173,20 @@ impl ClientConfig {
     pub fn replay(product: Product, account: &str, label: &str, range: ReplayRange) -> Self {
         let path = StreamPath::new(Service::Replay, product, account, label);
         Self::with(path.url(REPLAY_HOST), product, Some(range))
+    }
+
+    /// A Recovery of `range` (within the last 24 hours) on the realtime stream URL: every
+    /// partition of the product (or those [`ClientConfig::partitions`] names), one connection
+    /// each, each ending on "Recovery Request Completed".
+    pub fn recovery(product: Product, account: &str, label: &str, range: ReplayRange) -> Self {
+        Self::stream(product, account, label).recovery_range(range)
+    }
+
+    /// Makes a live stream configuration (a realtime URL) a Recovery of `range`.
+    pub fn recovery_range(mut self, range: ReplayRange) -> Self {
+        self.replay = Some(range);
+        self.recovery = true;
+        self
     }
 
     /// A stream at a full URL (a query is ignored): the product, and whether it is Replay, come
@@ -307,11 +326,13 @@ impl ClientConfig {
 
     /// The partitions to run, one thread each (0 for a stream without partitions, and Replay).
     pub(crate) fn partition_list(&self) -> Vec<u32> {
-        if self.replay.is_some() {
+        if self.replay.is_some() && !self.recovery {
             return vec![0]; // Replay carries every partition in one connection
         }
         match (&self.partitions, self.product.partitions()) {
             (Some(p), _) if !p.is_empty() => p.clone(),
+            // Recovery: every partition, one connection each, even from a bare URL.
+            (Some(_), Some(n)) if self.recovery => (1..=n).collect(),
             (Some(_), _) | (None, None) => vec![0],
             (None, Some(n)) => (1..=n).collect(),
         }

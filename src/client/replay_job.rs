@@ -35,6 +35,23 @@ pub struct JobProgress {
 }
 
 impl JobProgress {
+    /// Progress figures (for jobs run outside [`ReplayJob`], such as a Recovery).
+    pub fn new(
+        range: (i64, i64),
+        reached: i64,
+        records: u64,
+        requests: u32,
+        elapsed: Duration,
+    ) -> Self {
+        JobProgress {
+            range,
+            reached,
+            records,
+            requests,
+            elapsed,
+        }
+    }
+
     /// Share of the range reached, 0..=1.
     pub fn fraction(&self) -> f64 {
         let span = (self.range.1 - self.range.0).max(1) as f64;

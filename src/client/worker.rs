@@ -28,7 +28,7 @@ type SharedLimiter = Arc<Mutex<ConnectRateLimiter>>;
 /// Firehose partitions.
 fn limiter_for(config: &ClientConfig, partition: u32) -> SharedLimiter {
     static ALL: OnceLock<Mutex<HashMap<(String, u32), SharedLimiter>>> = OnceLock::new();
-    let limit: ConnectionLimit = if config.replay.is_some() {
+    let limit: ConnectionLimit = if config.replay.is_some() && !config.recovery {
         REPLAY_CONNECTION_LIMIT
     } else {
         config.product.connection_limit()
@@ -145,10 +145,24 @@ impl Partition {
         let query = StreamQuery {
             partition: (self.partition > 0).then_some(self.partition),
             backfill_minutes: backfill,
-            replay: self.config.replay.map(|r| {
-                let from = replay.resume.resume_from().unwrap_or(r.from).max(r.from);
-                (from, r.to)
-            }),
+            replay: None,
+            recovery: None,
+        };
+        // A job resumes from the minute of its last record (what it had then is dropped).
+        let job = self.config.replay.map(|r| {
+            let from = replay.resume.resume_from().unwrap_or(r.from).max(r.from);
+            (from, r.to)
+        });
+        let query = if self.config.recovery {
+            StreamQuery {
+                recovery: job,
+                ..query
+            }
+        } else {
+            StreamQuery {
+                replay: job,
+                ..query
+            }
         };
         query.apply(&self.config.url)
     }

@@ -19,6 +19,12 @@ pub const PARAM_BACKFILL: &str = "backfillMinutes";
 pub const PARAM_FROM_DATE: &str = "fromDate";
 /// Query parameter: Replay's end, `yyyyMMddHHmm`, exclusive.
 pub const PARAM_TO_DATE: &str = "toDate";
+/// Query parameter: Recovery's start on the realtime URL, ISO 8601.
+pub const PARAM_START_TIME: &str = "startTime";
+/// Query parameter: Recovery's end on the realtime URL, ISO 8601.
+pub const PARAM_END_TIME: &str = "endTime";
+/// How far back Recovery reaches.
+pub const RECOVERY_MAX_AGE_SECS: i64 = 24 * 3600;
 
 /// Which kind of endpoint a path names: the first path segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -174,6 +180,8 @@ pub struct StreamQuery {
     pub backfill_minutes: Option<u8>,
     /// Replay's `fromDate` and `toDate` (seconds since the epoch; minutes are sent).
     pub replay: Option<(i64, i64)>,
+    /// Recovery's `startTime` and `endTime` (seconds since the epoch, sent as ISO 8601).
+    pub recovery: Option<(i64, i64)>,
 }
 
 impl StreamQuery {
@@ -193,6 +201,10 @@ impl StreamQuery {
         if let Some((from, to)) = self.replay {
             add(PARAM_FROM_DATE, &time::replay_date(from));
             add(PARAM_TO_DATE, &time::replay_date(to));
+        }
+        if let Some((from, to)) = self.recovery {
+            add(PARAM_START_TIME, &time::iso8601_z(from));
+            add(PARAM_END_TIME, &time::iso8601_z(to));
         }
         q
     }
@@ -264,7 +276,7 @@ mod tests {
         let q = StreamQuery {
             partition: Some(2),
             backfill_minutes: Some(5),
-            replay: None,
+            ..StreamQuery::default()
         };
         assert_eq!(q.to_query(), "partition=2&backfillMinutes=5");
         let r = StreamQuery {
@@ -276,6 +288,15 @@ mod tests {
             "https://h/replay/x.json?fromDate=201707140240&toDate=201707140340"
         );
         assert_eq!(StreamQuery::default().apply("u"), "u");
+        let rec = StreamQuery {
+            partition: Some(1),
+            recovery: Some((1_500_000_000, 1_500_003_600)),
+            ..StreamQuery::default()
+        };
+        assert_eq!(
+            rec.to_query(),
+            "partition=1&startTime=2017-07-14T02:40:00Z&endTime=2017-07-14T03:40:00Z"
+        );
         assert_eq!(raw_param("a=1&partition=3", "partition"), Some("3"));
         assert_eq!(raw_param("flag&a=1", "flag"), Some(""));
         assert_eq!(raw_param("a=1", "b"), None);

@@ -22,6 +22,10 @@ pub const REPLAY_COMPLETED_WITH_ERRORS: &str = "Replay Request Completed with Er
 pub const REPLAY_FAILED: &str = "Replay Request Failed to Complete";
 /// The prefix shared by every Replay completion message.
 pub const REPLAY_REQUEST: &str = "Replay Request";
+/// Recovery's completion message (and the start of its variants).
+pub const RECOVERY_COMPLETED: &str = "Recovery Request Completed";
+/// The prefix shared by every Recovery completion message.
+pub const RECOVERY_REQUEST: &str = "Recovery Request";
 
 /// "Forced Disconnect: Too many connections. (Allowed Connections = N)".
 pub fn forced_disconnect(allowed: usize) -> String {
@@ -41,7 +45,7 @@ pub fn slow_reader(ip: &str, buffer_bytes: usize) -> String {
 pub enum Meaning {
     /// The service is closing this connection (too many connections, or a full backlog).
     ClosingConnection,
-    /// Replay's job is done (completely, with failed minutes, or cut short).
+    /// A Replay's or a Recovery's job is done (completely, with failed minutes, or cut short).
     ReplayCompleted,
     /// Anything else: pass it on.
     Notice,
@@ -61,7 +65,9 @@ pub fn meaning(level: Level, text: &str) -> Meaning {
         Level::Error if text.starts_with(FORCED_DISCONNECT) || text.starts_with(SLOW_READER) => {
             Meaning::ClosingConnection
         }
-        Level::Info if text.starts_with(REPLAY_REQUEST) => Meaning::ReplayCompleted,
+        Level::Info if text.starts_with(REPLAY_REQUEST) || text.starts_with(RECOVERY_REQUEST) => {
+            Meaning::ReplayCompleted
+        }
         _ => Meaning::Notice,
     }
 }

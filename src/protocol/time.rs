@@ -65,6 +65,13 @@ pub fn replay_date(secs: i64) -> String {
     format!("{y:04}{m:02}{d:02}{h:02}{mi:02}")
 }
 
+/// ISO 8601 with `Z`, as Recovery's `startTime` / `endTime` take it: `2017-01-11T18:12:52Z`
+/// (no `+` to escape in a query).
+pub fn iso8601_z(secs: i64) -> String {
+    let (y, m, d, h, mi, s) = split(secs);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
 /// ISO 8601 as in system messages' `sent`: `2017-01-11T18:12:52+00:00`.
 pub fn iso8601(secs: i64) -> String {
     let (y, m, d, h, mi, s) = split(secs);

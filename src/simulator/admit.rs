@@ -82,7 +82,17 @@ pub(super) fn admit(
             route::replay_dates(req, clock::now_secs(), shared.config.replay_window_days)?;
         Plan::Replay { from, to }
     } else {
-        route::live_params(&route, req)?
+        match (
+            route::live_params(&route, req)?,
+            route::recovery_range(req, clock::now_secs())?,
+        ) {
+            (Plan::Live { partition, .. }, Some((from, to))) => Plan::Recovery {
+                partition,
+                from,
+                to,
+            },
+            (plan, _) => plan,
+        }
     };
     Ok((route, plan))
 }

@@ -21,6 +21,7 @@ mod config;
 mod feed;
 mod http;
 mod live;
+mod recovery;
 mod replay;
 mod route;
 mod rule_syntax;

@@ -3,7 +3,8 @@
 
 use super::http::Request;
 use crate::protocol::endpoint::{
-    PARAM_BACKFILL, PARAM_FROM_DATE, PARAM_PARTITION, PARAM_TO_DATE, StreamPath,
+    PARAM_BACKFILL, PARAM_END_TIME, PARAM_FROM_DATE, PARAM_PARTITION, PARAM_START_TIME,
+    PARAM_TO_DATE, RECOVERY_MAX_AGE_SECS, StreamPath,
 };
 use crate::protocol::product::MAX_BACKFILL_MINUTES;
 use crate::protocol::time;
@@ -26,6 +27,8 @@ pub(crate) enum Plan {
     },
     /// A Replay of `[from, to)`, seconds since the epoch.
     Replay { from: i64, to: i64 },
+    /// A Recovery of `[from, to)` on one partition of a realtime stream.
+    Recovery { partition: u32, from: i64, to: i64 },
 }
 
 /// A refusal: the status and the error body's message.
@@ -102,6 +105,36 @@ pub(crate) fn replay_dates(
         ));
     }
     Ok((from, to))
+}
+
+/// Recovery's parameters on a realtime URL, if the request has them: `startTime` and `endTime`
+/// in ISO 8601, start before end, within the last 24 hours. The documentation gives no status
+/// for a bad one; 400 with a message, like the other bad parameters of a live URL.
+pub(crate) fn recovery_range(req: &Request, now: i64) -> Result<Option<(i64, i64)>, Refusal> {
+    let (start, end) = (req.param(PARAM_START_TIME), req.param(PARAM_END_TIME));
+    if start.is_none() && end.is_none() {
+        return Ok(None);
+    }
+    let time = |name: &str, v: Option<String>| -> Result<i64, Refusal> {
+        let v = v.unwrap_or_default();
+        time::parse_timestamp(&v).ok_or_else(|| {
+            refuse(
+                400,
+                format!("Invalid '{name}' '{v}': expected ISO 8601, e.g. 2017-01-01T23:15:00Z."),
+            )
+        })
+    };
+    let (from, to) = (time(PARAM_START_TIME, start)?, time(PARAM_END_TIME, end)?);
+    if from >= to {
+        return Err(refuse(400, "The 'startTime' must be before the 'endTime'."));
+    }
+    if from < now - RECOVERY_MAX_AGE_SECS || to > now + 60 {
+        return Err(refuse(
+            400,
+            "Recovery covers the last 24 hours: 'startTime' and 'endTime' must be within them.",
+        ));
+    }
+    Ok(Some((from, to)))
 }
 
 /// Checks a live request's parameters: `partition` (required and in range for partitioned

@@ -395,6 +395,11 @@ fn serve(shared: &Shared, stream: TcpStream) {
             result
         }
         Plan::Replay { from, to } => out.replay(from, to),
+        Plan::Recovery {
+            partition,
+            from,
+            to,
+        } => out.recovery(&route, partition, from, to),
     };
 }
 

@@ -184,6 +184,15 @@ impl ReplayJob {
             error: None,
         };
         let mut requests = 0u32;
+        let now = |requests| {
+            JobProgress::new(
+                (self.range.from, self.range.to),
+                reached.load(Ordering::Relaxed),
+                records.load(Ordering::Relaxed),
+                requests,
+                started.elapsed(),
+            )
+        };
         while let Some((step, range)) = plan.next_step() {
             if self.stop.is_stopped() {
                 plan.finished(Step::Retry, range, StepEnd::Unfinished);
@@ -229,13 +238,7 @@ impl ReplayJob {
                 if self.stop.is_stopped() {
                     running.stop_handle().stop();
                 }
-                progress(&JobProgress {
-                    range: (self.range.from, self.range.to),
-                    reached: reached.load(Ordering::Relaxed),
-                    records: records.load(Ordering::Relaxed),
-                    requests,
-                    elapsed: started.elapsed(),
-                });
+                progress(&now(requests));
                 std::thread::sleep(Duration::from_millis(100));
             }
             let mut reports = running.join();
@@ -276,13 +279,7 @@ impl ReplayJob {
             }
             plan.finished(step, range, end);
         }
-        progress(&JobProgress {
-            range: (self.range.from, self.range.to),
-            reached: reached.load(Ordering::Relaxed),
-            records: records.load(Ordering::Relaxed),
-            requests,
-            elapsed: started.elapsed(),
-        });
+        progress(&now(requests));
         report.records = records.load(Ordering::Relaxed);
         report.retried = plan.retried().to_vec();
         report.still_failed = plan.still_failed();

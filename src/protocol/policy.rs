@@ -41,7 +41,7 @@ pub enum Ending {
     Http(u16),
     /// The server's certificate was not trusted (or TLS failed in a way retrying cannot fix).
     TlsFailure,
-    /// Replay sent its completion message.
+    /// Replay (or Recovery) sent its completion message: the job is done.
     ReplayCompleted,
     /// The client was asked to stop (stop handle, or the handler returned `Flow::Stop`).
     Stopped,

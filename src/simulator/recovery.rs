@@ -1,14 +1,12 @@
 //! A Recovery stream: one partition's share of the live feed published in `[from, to)`, as fast
 //! as it is read, then "Recovery Request Completed" and the end of the body.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::config::Rate;
-use super::http;
 use super::live::render_live;
 use super::route::Route;
 use super::streamer::{End, Streamer};
-use crate::core::Level;
 use crate::protocol::messages;
 
 impl Streamer<'_> {
@@ -53,24 +51,10 @@ impl Streamer<'_> {
                 r?;
             }
         }
-        let done = messages::system_message(
-            Level::Info,
+        self.finish_job(
+            batch,
             messages::RECOVERY_COMPLETED,
-            crate::clock::now_secs(),
             &format!(",\"activity_count\":{sent}"),
-        );
-        batch.extend_from_slice(done.as_bytes());
-        batch.extend_from_slice(b"\r\n");
-        self.send(&batch)?;
-        self.wire.clear();
-        self.enc.finish(&mut self.wire);
-        let tail = std::mem::take(&mut self.wire);
-        self.send_body(&tail)?;
-        self.write_raw(http::LAST_CHUNK)?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.pending.is_empty() && Instant::now() < deadline {
-            self.flush_pending()?;
-        }
-        Ok(())
+        )
     }
 }

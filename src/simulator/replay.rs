@@ -1,11 +1,7 @@
 //! A Replay stream: the range's records minute by minute, the completion message, and the
 //! gzip member's end (a finite stream's trailer does arrive).
 
-use std::time::{Duration, Instant};
-
-use super::http;
 use super::streamer::{End, Streamer};
-use crate::core::Level;
 use crate::protocol::messages;
 use crate::protocol::time;
 
@@ -81,20 +77,6 @@ impl Streamer<'_> {
                 format!(",\"activity_count\":{sent}"),
             ),
         };
-        let done = messages::system_message(Level::Info, message, crate::clock::now_secs(), &extra);
-        batch.extend_from_slice(done.as_bytes());
-        batch.extend_from_slice(b"\r\n");
-        self.send(&batch)?;
-        // A finite stream: the member ends (deflate final block, CRC-32, ISIZE), then the body.
-        self.wire.clear();
-        self.enc.finish(&mut self.wire);
-        let tail = std::mem::take(&mut self.wire);
-        self.send_body(&tail)?;
-        self.write_raw(http::LAST_CHUNK)?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.pending.is_empty() && Instant::now() < deadline {
-            self.flush_pending()?;
-        }
-        Ok(())
+        self.finish_job(batch, message, &extra)
     }
 }

@@ -314,6 +314,31 @@ impl<'a> Streamer<'a> {
         Ok(())
     }
 
+    /// Ends a finite stream (Replay, Recovery): what is in `batch`, then the completion
+    /// `message` with `extra` members, then the gzip member's end (deflate final block, CRC-32,
+    /// ISIZE: a finite stream's trailer does arrive) and the last chunk.
+    pub(super) fn finish_job(
+        &mut self,
+        mut batch: Vec<u8>,
+        message: &str,
+        extra: &str,
+    ) -> Result<(), End> {
+        let done = messages::system_message(Level::Info, message, crate::clock::now_secs(), extra);
+        batch.extend_from_slice(done.as_bytes());
+        batch.extend_from_slice(b"\r\n");
+        self.send(&batch)?;
+        self.wire.clear();
+        self.enc.finish(&mut self.wire);
+        let tail = std::mem::take(&mut self.wire);
+        self.send_body(&tail)?;
+        self.write_raw(http::LAST_CHUNK)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.pending.is_empty() && Instant::now() < deadline {
+            self.flush_pending()?;
+        }
+        Ok(())
+    }
+
     pub(super) fn start_body(&mut self) -> Result<(), End> {
         // The gzip header goes out at once, as a flushing server's does.
         self.send(b"")?;

@@ -221,7 +221,10 @@ impl<'a> Streamer<'a> {
         End::Closed
     }
 
+    /// Closes the socket. The connection leaves the live streams first, so that a client that
+    /// reconnects the moment it sees the close never finds it still counted.
     pub(super) fn close(&mut self) {
+        super::server::lock(&self.shared.streaming).remove(&self.number);
         if let Some(r) = &self.raw {
             let _ = r.shutdown(Shutdown::Both);
         }

@@ -118,9 +118,10 @@ pub(super) fn serve(
     let _ = http::write_json(conn, a.status, &a.headers, a.body.as_bytes(), gzip);
 }
 
-/// Every check in order, then the call: path (404), method (405), rate limit (429 with
-/// `Retry-After`), a scripted status, credentials (401), the body (411, 413, 400), another
-/// rules request in progress on the same stream (409), then the answer.
+/// Every check in order, then the call: path (404), method (405), the body (411, 413 — refused
+/// by its `Content-Length` before reading it — 400), rate limit (429 with `Retry-After`), a
+/// scripted status, credentials (401), another rules request in progress on the same stream
+/// (409), then the answer.
 fn respond(
     shared: &Shared,
     conn: &mut Box<dyn Connection>,
@@ -145,6 +146,22 @@ fn respond(
     };
     if !allowed {
         return refuse(405, "This method is not supported on this endpoint", n);
+    }
+    // The whole request is read before any answer: answering (and closing) while the client
+    // still sends its body could reset the connection under the answer.
+    match http::read_body(conn, req, MAX_BODY_BYTES) {
+        Ok(()) => {}
+        Err(BodyError::TooLarge(len)) => {
+            return refuse(
+                413,
+                &format!(
+                    "Request body of {len} bytes exceeds the maximum of {MAX_BODY_BYTES} bytes"
+                ),
+                n,
+            );
+        }
+        Err(BodyError::NoLength) => return refuse(411, "A Content-Length is required", n),
+        Err(BodyError::Cut) => return refuse(400, "The request body was cut short", n),
     }
     // 60 a minute per stream's rules, GETs and POSTs together.
     {
@@ -183,20 +200,6 @@ fn respond(
             "Invalid credentials: check the username and password (HTTP Basic).",
             n,
         );
-    }
-    match http::read_body(conn, req, MAX_BODY_BYTES) {
-        Ok(()) => {}
-        Err(BodyError::TooLarge(len)) => {
-            return refuse(
-                413,
-                &format!(
-                    "Request body of {len} bytes exceeds the maximum of {MAX_BODY_BYTES} bytes"
-                ),
-                n,
-            );
-        }
-        Err(BodyError::NoLength) => return refuse(411, "A Content-Length is required", n),
-        Err(BodyError::Cut) => return refuse(400, "The request body was cut short", n),
     }
     // One rules request at a time per stream: the service rejects concurrent ones.
     if !lock(&shared.rules).busy.insert(path.clone()) {

@@ -85,17 +85,25 @@ pub fn run(seconds: f64, rate: f64) -> u8 {
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let stop = running.stop_handle();
-    supervise(&running, None, Duration::ZERO, started, || {
-        let line = stats_line(started.elapsed(), &running.stats());
-        if tty {
-            eprint!("\r{line}")
-        } else {
-            eprintln!("{line}")
-        }
-        if started.elapsed().as_secs_f64() >= seconds {
-            stop.stop();
-        }
-    });
+    supervise(
+        &running,
+        None,
+        Duration::ZERO,
+        started,
+        |_| String::new(),
+        false,
+        || {
+            let line = stats_line(started.elapsed(), &running.stats());
+            if tty {
+                eprint!("\r{line}")
+            } else {
+                eprintln!("{line}")
+            }
+            if started.elapsed().as_secs_f64() >= seconds {
+                stop.stop();
+            }
+        },
+    );
     if tty {
         eprintln!();
     }

@@ -18,6 +18,7 @@ use super::output::Out;
 use super::report::{exit_code, print_event, start_error};
 use super::signal;
 use super::stream::StreamArgs;
+use super::supervise::supervise;
 use super::{AUTH, FATAL, INCOMPLETE, OK};
 
 /// A minute as the progress line shows it: `2026-11-27T10:05`.
@@ -177,28 +178,15 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig) -> u8 {
             started.elapsed(),
         )
     };
-    let mut last = Instant::now();
-    let mut drew = false;
-    loop {
-        if signal::received() || out.broken.load(Ordering::SeqCst) {
-            running.stop_handle().stop();
-        }
-        if running.is_finished() {
-            break;
-        }
-        out.flush(false);
-        if !interval.is_zero() && last.elapsed() >= interval {
-            last = Instant::now();
-            let line = progress_line(&progress(&running));
-            if tty {
-                eprint!("\r{line}");
-                drew = true;
-            } else {
-                eprintln!("{line}");
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let drew = supervise(
+        &running,
+        Some(&out),
+        interval,
+        started,
+        |r| progress_line(&progress(r)),
+        tty,
+        || {},
+    );
     let mut last_figures = progress(&running);
     let reports = running.join();
     if reports.iter().all(|r| r.ending == Ending::ReplayCompleted) {

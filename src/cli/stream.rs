@@ -313,7 +313,15 @@ pub fn run(a: StreamArgs) -> u8 {
             Duration::ZERO
         });
     let started = Instant::now();
-    supervise(&running, Some(&out), interval, started, || {});
+    supervise(
+        &running,
+        Some(&out),
+        interval,
+        started,
+        |r| stats_line(started.elapsed(), &r.stats()),
+        false,
+        || {},
+    );
     let reports = running.join();
     out.flush(true);
     if !interval.is_zero() {

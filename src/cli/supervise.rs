@@ -1,5 +1,5 @@
 //! The main thread's loop while a client runs: signals and a closed stdout become a stop, idle
-//! output is flushed, the statistics line is printed.
+//! output is flushed, a line (statistics, or a job's progress) is printed every interval.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -7,17 +7,21 @@ use std::time::{Duration, Instant};
 use gnip_stream::client::Running;
 
 use super::output::Out;
-use super::report::stats_line;
 use super::signal;
 
-/// Waits for the client, turning signals into a stop, flushing idle output, printing stats.
+/// Waits for the client, turning signals into a stop and flushing idle output; every `interval`
+/// (0: never) prints `line`, redrawn in place when `redraw` (a terminal), else one per interval.
+/// Returns whether a line was left to end with a newline.
 pub fn supervise(
     running: &Running,
     out: Option<&Out>,
     interval: Duration,
     started: Instant,
+    line: impl Fn(&Running) -> String,
+    redraw: bool,
     mut each_second: impl FnMut(),
-) {
+) -> bool {
+    let mut drew = false;
     let mut next_stats = interval;
     let mut next_tick = Duration::from_secs(1);
     loop {
@@ -25,14 +29,19 @@ pub fn supervise(
             running.stop_handle().stop();
         }
         if running.is_finished() {
-            return;
+            return drew;
         }
         if let Some(o) = out {
             o.flush(false);
         }
         let elapsed = started.elapsed();
         if !interval.is_zero() && elapsed >= next_stats {
-            eprintln!("{}", stats_line(elapsed, &running.stats()));
+            if redraw {
+                eprint!("\r{}", line(running));
+                drew = true;
+            } else {
+                eprintln!("{}", line(running));
+            }
             next_stats += interval;
         }
         if elapsed >= next_tick {

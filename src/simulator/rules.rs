@@ -85,7 +85,7 @@ fn answer(status: u16, body: Value) -> Answer {
 fn refuse(status: u16, message: &str, n: u64) -> Answer {
     Answer {
         status,
-        body: messages::error_body(message, crate::clock::now_secs(), &format!("sim-{n}")),
+        body: super::server::error_body(message, n),
         headers: Vec::new(),
     }
 }

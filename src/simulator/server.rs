@@ -404,7 +404,7 @@ fn serve(shared: &Shared, stream: TcpStream) {
 }
 
 /// An error body as the service writes one, with a transaction id naming the connection.
-fn error_body(message: &str, connection: u64) -> String {
+pub(super) fn error_body(message: &str, connection: u64) -> String {
     messages::error_body(
         message,
         crate::clock::now_secs(),

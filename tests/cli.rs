@@ -12,7 +12,7 @@ use gnip_stream::Product;
 use gnip_stream::core::record_id;
 use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which, record_id_for};
 
-use common::cli::{bin, cmd, exit_within, run, signal};
+use common::cli::{bin, cmd, exit_within, named, run, signal};
 
 fn lines(out: &Output) -> Vec<Vec<u8>> {
     let mut l: Vec<Vec<u8>> = out
@@ -339,21 +339,9 @@ fn replay_completes_with_exit_0_and_every_record_once() {
         gnip_stream::protocol::time::replay_date(now - 7200 + 300),
     );
     let mut c = cmd("demo", "demo");
-    c.args([
-        "replay",
-        "--product",
-        "powertrack",
-        "--account",
-        "acme",
-        "--label",
-        "prod",
-        "--host",
-        &sim.base_url(),
-        "--from",
-        &from,
-        "--to",
-        &to,
-    ]);
+    c.arg("replay")
+        .args(named("powertrack", &sim.base_url()))
+        .args(["--from", &from, "--to", &to]);
     let out = run(c, Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::process::Output;
 use std::time::Duration;
 
-use common::cli::{cmd, run};
+use common::cli::{cmd, named, run};
 use gnip_stream::core::record_id;
 use gnip_stream::protocol::time::{iso8601, replay_date};
 use gnip_stream::simulator::{Fault, Simulator, SimulatorConfig, Which};
@@ -27,21 +27,9 @@ fn setup(faults: Vec<(Which, Fault)>) -> (Simulator, i64, i64) {
 
 fn replay(sim: &Simulator, from: i64, to: i64, extra: &[&str]) -> Output {
     let mut c = cmd("demo", "demo");
-    c.args([
-        "replay",
-        "--product",
-        "powertrack",
-        "--account",
-        "acme",
-        "--label",
-        "prod",
-        "--host",
-        &sim.base_url(),
-        "--from",
-        &replay_date(from),
-        "--to",
-        &replay_date(to),
-    ]);
+    c.arg("replay")
+        .args(named("powertrack", &sim.base_url()))
+        .args(["--from", &replay_date(from), "--to", &replay_date(to)]);
     c.args(extra);
     run(c, Duration::from_secs(60))
 }
@@ -232,23 +220,16 @@ fn recover_delivers_the_range_on_every_partition_and_completes() {
     std::thread::sleep(Duration::from_millis(4500));
     let (from, to) = (start, start + 3);
     let mut c = cmd("demo", "demo");
-    c.args([
-        "recover",
-        "--product",
-        "decahose",
-        "--account",
-        "acme",
-        "--label",
-        "prod",
-        "--host",
-        &sim.base_url(),
-        "--from",
-        &gnip_stream::protocol::time::iso8601_z(from),
-        "--to",
-        &gnip_stream::protocol::time::iso8601_z(to),
-        "--stats-interval",
-        "0.2",
-    ]);
+    c.arg("recover")
+        .args(named("decahose", &sim.base_url()))
+        .args([
+            "--from",
+            &gnip_stream::protocol::time::iso8601_z(from),
+            "--to",
+            &gnip_stream::protocol::time::iso8601_z(to),
+            "--stats-interval",
+            "0.2",
+        ]);
     let out = run(c, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (n, distinct) = ids(&out);

@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{cmd, exit_within, run, signal};
+use common::cli::{cmd, exit_within, named, run, signal};
 use gnip_stream::protocol::rules::RuleSet;
 use gnip_stream::simulator::{Fault, LoggedRequest, Rate, Simulator, SimulatorConfig, Which};
 use serde_json::Value;
@@ -590,24 +590,15 @@ fn rules_add_then_stream_against_simulate_delivers_only_matching_records() {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
     };
-    let target = [
-        "--product",
-        "powertrack",
-        "--account",
-        "acme",
-        "--label",
-        "prod",
-        "--host",
-        &base,
-    ];
+    let target = named("powertrack", &base);
     let mut c = cmd("demo", "demo");
     c.args(["rules", "add"])
-        .args(target)
+        .args(&target)
         .args(["--tag", "english", "lang:en"]);
     let o = run(c, LIMIT);
     let mut c2 = cmd("demo", "demo");
     c2.args(["rules", "add"])
-        .args(target)
+        .args(&target)
         .args(["--tag", "rule-word", "firehose OR stream"]);
     let o2 = run(c2, LIMIT);
     let mut c = cmd("demo", "demo");

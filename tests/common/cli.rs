@@ -87,3 +87,19 @@ pub fn signal(child: &std::process::Child, signal: &str) {
             .success()
     );
 }
+
+/// The named TARGET the tests use: `--product P --account acme --label prod --host HOST`.
+pub fn named(product: &str, host: &str) -> Vec<String> {
+    [
+        "--product",
+        product,
+        "--account",
+        "acme",
+        "--label",
+        "prod",
+        "--host",
+        host,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}

@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use gnip_stream::client::Flow;
+use gnip_stream::client::{Delivery, Flow};
+use gnip_stream::core::RecordKind;
 
 /// stdout: records as NDJSON through one buffer shared by every partition; flushed when the
 /// stream goes idle and at exit.
@@ -77,5 +78,16 @@ impl Out {
 
     pub fn count(&self) -> u64 {
         self.records.load(Ordering::SeqCst)
+    }
+}
+
+impl Out {
+    /// The commands' handler: activities and compliance events to stdout; system messages reach
+    /// stderr through the observer, and malformed lines are only counted.
+    pub fn deliver(&self, d: &Delivery<'_>) -> Flow {
+        match d.record().kind() {
+            RecordKind::Activity | RecordKind::Compliance(_) => self.record(d.record().bytes()),
+            _ => Flow::Continue,
+        }
     }
 }

@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use gnip_stream::Error;
-use gnip_stream::client::{Client, ClientConfig, Delivery, Flow, JobProgress, ReplayJob};
-use gnip_stream::core::RecordKind;
+use gnip_stream::client::{Client, ClientConfig, Delivery, JobProgress, ReplayJob};
 use gnip_stream::protocol::policy::Ending;
 use gnip_stream::protocol::replay::record_time;
 use gnip_stream::protocol::time;
@@ -52,10 +51,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig) -> u8 {
     };
     let out = Arc::new(Out::new(a.max_records, a.count));
     let o = Arc::clone(&out);
-    let handler = move |d: &Delivery<'_>| match d.record().kind() {
-        RecordKind::Activity | RecordKind::Compliance(_) => o.record(d.record().bytes()),
-        _ => Flow::Continue,
-    };
+    let handler = move |d: &Delivery<'_>| o.deliver(d);
     let tty = std::io::stderr().is_terminal();
     let interval = a.stats_interval.unwrap_or(if tty {
         Duration::from_millis(500)
@@ -145,14 +141,11 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig) -> u8 {
     let out = Arc::new(Out::new(a.max_records, a.count));
     let (o, reached) = (Arc::clone(&out), Arc::new(AtomicI64::new(range.0)));
     let r = Arc::clone(&reached);
-    let handler = move |d: &Delivery<'_>| match d.record().kind() {
-        RecordKind::Activity | RecordKind::Compliance(_) => {
-            if let Some(t) = record_time(d.record().bytes()) {
-                r.fetch_max(t, Ordering::Relaxed);
-            }
-            o.record(d.record().bytes())
+    let handler = move |d: &Delivery<'_>| {
+        if let Some(t) = record_time(d.record().bytes()) {
+            r.fetch_max(t, Ordering::Relaxed);
         }
-        _ => Flow::Continue,
+        o.deliver(d)
     };
     let running = match Client::start_observed(config, handler, Some(Arc::new(print_event))) {
         Ok(r) => r,

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use gnip_stream::Product;
 use gnip_stream::client::{
-    Client, ClientConfig, DedupeConfig, Delivery, Flow, MAX_REDUNDANT, ReplayRange, StatsSnapshot,
+    Client, ClientConfig, DedupeConfig, Delivery, MAX_REDUNDANT, ReplayRange, StatsSnapshot,
 };
-use gnip_stream::core::RecordKind;
 use gnip_stream::protocol::endpoint::{Service, StreamPath, UrlParts};
 use gnip_stream::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT, Ending};
 use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
@@ -296,11 +295,7 @@ pub fn run(a: StreamArgs) -> u8 {
     }
     let out = Arc::new(Out::new(a.max_records, a.count));
     let o = Arc::clone(&out);
-    let handler = move |d: &Delivery<'_>| match d.record().kind() {
-        RecordKind::Activity | RecordKind::Compliance(_) => o.record(d.record().bytes()),
-        // System messages reach stderr through the observer; malformed lines are counted only.
-        _ => Flow::Continue,
-    };
+    let handler = move |d: &Delivery<'_>| o.deliver(d);
     let running = match Client::start_observed(config, handler, Some(Arc::new(print_event))) {
         Ok(r) => r,
         Err(e) => return start_error(&e),

@@ -197,7 +197,7 @@ impl ReplayJob {
             if self.stop.is_stopped() {
                 plan.finished(Step::Retry, range, StepEnd::Unfinished);
                 report.stopped = true;
-                continue;
+                break;
             }
             let config = self.config.clone().replay_range(ReplayRange {
                 from: range.0,
@@ -270,15 +270,13 @@ impl ReplayJob {
                 summary: p.replay,
             });
             if stop_job {
-                // Nothing else is asked for: what is left is not done.
                 plan.finished(Step::Retry, range, StepEnd::Unfinished);
-                while let Some((_, rest)) = plan.next_step() {
-                    plan.finished(Step::Retry, rest, StepEnd::Unfinished);
-                }
                 break;
             }
             plan.finished(step, range, end);
         }
+        // Stopped or failed: nothing else is asked for, and what is left is not done.
+        plan.abandon();
         progress(&now(requests));
         report.records = records.load(Ordering::Relaxed);
         report.retried = plan.retried().to_vec();

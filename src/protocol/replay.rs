@@ -200,15 +200,22 @@ impl ReplayPlan {
             StepEnd::Completed(summary) => summary.missing(range),
             StepEnd::Unfinished => vec![range],
         };
-        match (step, end_is_retryable(&missing)) {
-            (Step::Window, true) => {
+        match step {
+            Step::Window => {
+                self.retried.extend_from_slice(&missing);
                 for r in missing.into_iter().rev() {
-                    self.retried.push(r);
                     self.queue.push_front((Step::Retry, r));
                 }
             }
-            _ => self.still_failed.extend(missing),
+            Step::Retry => self.still_failed.extend(missing),
         }
+    }
+
+    /// Gives up on everything still queued (the job was stopped or failed): it all counts as
+    /// still failed.
+    pub fn abandon(&mut self) {
+        self.still_failed
+            .extend(self.queue.drain(..).map(|(_, range)| range));
     }
 
     /// Ranges asked for again so far.
@@ -225,11 +232,6 @@ impl ReplayPlan {
     pub fn is_complete(&self) -> bool {
         self.queue.is_empty() && self.still_failed.is_empty()
     }
-}
-
-/// Missing parts of a window are worth one re-request.
-fn end_is_retryable(missing: &[(i64, i64)]) -> bool {
-    !missing.is_empty()
 }
 
 /// A record's own time: native `created_at` or Activity Streams `postedTime`, seconds since
@@ -469,6 +471,15 @@ mod tests {
         assert_eq!(plan.next_step(), Some((Step::Retry, (0, 60))));
         plan.finished(Step::Retry, (0, 60), StepEnd::Unfinished);
         assert_eq!(plan.still_failed(), vec![(0, 60)]);
+        // Two failed parts of one window: retried in order; abandoning keeps the rest failed.
+        let mut plan = ReplayPlan::new(0, 7200, 3600);
+        let (s, r) = plan.next_step().unwrap();
+        plan.finished(s, r, StepEnd::Completed(summary(&[60, 1800], None)));
+        assert_eq!(plan.retried(), &[(60, 120), (1800, 1860)]);
+        assert_eq!(plan.next_step(), Some((Step::Retry, (60, 120))));
+        plan.abandon();
+        assert_eq!(plan.next_step(), None);
+        assert_eq!(plan.still_failed(), vec![(1800, 1860), (3600, 7200)]);
     }
 
     #[test]

@@ -113,6 +113,7 @@ pub mod client;
 pub mod clock;
 pub mod core;
 mod error;
+pub mod metrics;
 pub mod protocol;
 pub mod rng;
 #[cfg(feature = "simulator")]

@@ -7,7 +7,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use super::config::ClientConfig;
-use super::stats::{PartitionStats, StatsSnapshot};
+use super::stats::{PartitionStats, StatsHandle, StatsSnapshot};
 use super::worker::Partition;
 use crate::Error;
 use crate::core::{Level, Record};
@@ -217,6 +217,17 @@ impl Running {
         self.partitions.iter().map(|p| p.stats.snapshot()).collect()
     }
 
+    /// The partitions' live counters, for another thread (a metrics server) to read while
+    /// the client runs.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle(
+            self.partitions
+                .iter()
+                .map(|p| Arc::clone(&p.stats))
+                .collect(),
+        )
+    }
+
     /// Waits for every partition to end and returns what each did. A partition's ending is the
     /// first of its connections' endings (in connection order) that is not a stop; `Stopped`
     /// when every connection was stopped.
@@ -227,9 +238,12 @@ impl Running {
                 let reports: Vec<ConnectionReport> = p
                     .connections
                     .into_iter()
-                    .map(|t| {
+                    .enumerate()
+                    .map(|(i, t)| {
                         t.join().unwrap_or_else(|payload| {
-                            PartitionStats::add(&p.stats.disconnects[Ending::Panicked.index()], 1);
+                            let c = p.stats.conn(i as u8 + 1);
+                            c.connected.store(false, Ordering::Relaxed);
+                            PartitionStats::add(&c.disconnects[Ending::Panicked.index()], 1);
                             ConnectionReport {
                                 ending: Ending::Panicked,
                                 error: Some(Error::Panicked {
@@ -304,7 +318,7 @@ impl Client {
             }
         };
         for partition in config.partition_list() {
-            let stats = Arc::new(PartitionStats::new(partition));
+            let stats = Arc::new(PartitionStats::new(partition, config.redundant));
             // One window per partition, shared by its connections: a record goes out once,
             // from whichever connection has it first.
             let dedupe = config

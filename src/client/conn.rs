@@ -312,7 +312,7 @@ fn stream(
                 delivered = true;
                 idle = Duration::ZERO;
                 *last_byte = Some(Instant::now());
-                PartitionStats::add(&p.stats.bytes_wire, n as u64);
+                PartitionStats::add(&p.stats.conn(p.connection).bytes_wire, n as u64);
                 let before = decoder.bytes_out();
                 let fed = decoder.feed_until(&buf[..n], |e| sink.on(e));
                 if std::mem::take(&mut sink.any_record) {
@@ -321,7 +321,7 @@ fn stream(
                         .store(crate::clock::now_unix_ms(), Ordering::Relaxed);
                 }
                 PartitionStats::add(
-                    &p.stats.bytes_inflated,
+                    &p.stats.conn(p.connection).bytes_inflated,
                     decoder.bytes_out().saturating_sub(before),
                 );
                 if sink.stop {

@@ -3,6 +3,7 @@
 //! record it was handed.
 
 use std::ops::ControlFlow;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::api::{ClientEvent, Delivery, Flow};
@@ -91,18 +92,15 @@ impl<'a> Dispatch<'a> {
                         let fresh = {
                             let mut w = window.lock().unwrap_or_else(|e| e.into_inner());
                             let fresh = w.insert(key.as_u64());
-                            s.dedupe_bytes.store(
-                                w.memory_bytes() as u64,
-                                std::sync::atomic::Ordering::Relaxed,
-                            );
+                            s.dedupe_bytes
+                                .store(w.memory_bytes() as u64, Ordering::Relaxed);
                             fresh
                         };
                         if !fresh {
                             PartitionStats::add(&s.duplicates_dropped, 1);
                             return ControlFlow::Continue(());
                         }
-                        let c = usize::from(self.p.connection.clamp(1, 4)) - 1;
-                        PartitionStats::add(&s.first_by_connection[c], 1);
+                        PartitionStats::add(&s.conn(self.p.connection).first_deliveries, 1);
                     }
                 }
                 PartitionStats::add(
@@ -117,11 +115,18 @@ impl<'a> Dispatch<'a> {
         }
         self.any_record = true;
         let started = Instant::now();
+        // Marked while under way, so a handler that never returns still shows in the share.
+        let since = &s.conn(self.p.connection).handler_since_ns;
+        since.store(
+            started.saturating_duration_since(s.started).as_nanos() as u64 + 1,
+            Ordering::Relaxed,
+        );
         let flow = self.p.handler.on_record(&Delivery {
             partition: self.p.partition,
             connection: self.p.connection,
             record,
         });
+        since.store(0, Ordering::Relaxed);
         PartitionStats::add(&s.handler_ns, started.elapsed().as_nanos() as u64);
         if flow == Flow::Stop {
             self.stop = true;

@@ -11,7 +11,8 @@
 //! | `conn.rs` | one connection attempt, IO only: request, status, body reads |
 //! | `transport.rs` | the read tick on body reads, the connect timeout while establishing |
 //! | `dispatch.rs` | decoded events → statistics, observer, Replay de-duplication, handler |
-//! | `stats.rs` | live per-partition counters |
+//! | `stats.rs` | live per-partition and per-connection counters |
+//! | `metrics_server.rs` | [`MetricsServer`]: the bounded `GET /metrics` endpoint |
 //! | `replay_job.rs` | [`ReplayJob`]: a long Replay in windows, with re-requests and progress |
 //! | `rules.rs` | [`RulesClient`]: the Rules API, batched, one request at a time, retried |
 //!
@@ -41,6 +42,7 @@ mod api;
 mod config;
 mod conn;
 mod dispatch;
+mod metrics_server;
 mod replay_job;
 mod rules;
 mod stats;
@@ -51,9 +53,10 @@ pub use api::{
     Client, ClientEvent, Delivery, Flow, Handler, Observer, PartitionReport, Running, StopHandle,
 };
 pub use config::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange};
+pub use metrics_server::{MAX_CONCURRENT_SCRAPES, MetricsServer, SCRAPE_DEADLINE};
 pub use replay_job::{DEFAULT_REPLAY_WINDOW, JobProgress, ReplayJob, ReplayJobReport, StepReport};
 pub use rules::{AddSummary, DeleteSummary, RulesClient, RulesConfig, SyncSummary};
-pub use stats::{PartitionStats, StatsSnapshot};
+pub use stats::{ConnectionSnapshot, PartitionStats, StatsHandle, StatsSnapshot};
 // Where they have always been found: the types the client's API names.
 pub use crate::protocol::endpoint::{REPLAY_HOST, STREAM_HOST};
 pub use crate::protocol::replay::ReplaySummary;

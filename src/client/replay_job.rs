@@ -10,60 +10,14 @@ use super::api::{Client, Delivery, Flow, Handler, Observer, StopHandle};
 use super::config::{ClientConfig, ReplayRange};
 use crate::Error;
 use crate::core::RecordKind;
+pub use crate::metrics::JobProgress;
+use crate::metrics::StatsSnapshot;
 use crate::protocol::dedupe::{DEFAULT_DEDUPE_WINDOW, DedupeWindow, RecordKey};
 use crate::protocol::policy::Ending;
 use crate::protocol::replay::{ReplayPlan, ReplaySummary, Step, StepEnd, record_time};
 
 /// The window the service recommends for Decahose (PowerTrack: about two hours): 60 minutes.
 pub const DEFAULT_REPLAY_WINDOW: Duration = Duration::from_secs(3600);
-
-/// Where a job stands, for a progress line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct JobProgress {
-    /// The whole range.
-    pub range: (i64, i64),
-    /// The furthest time reached: the end of the last completed window, or the time of the
-    /// newest record since.
-    pub reached: i64,
-    /// Records handed out so far.
-    pub records: u64,
-    /// Requests made so far (windows and re-requests).
-    pub requests: u32,
-    /// Since the job started.
-    pub elapsed: Duration,
-}
-
-impl JobProgress {
-    /// Progress figures (for jobs run outside [`ReplayJob`], such as a Recovery).
-    pub fn new(
-        range: (i64, i64),
-        reached: i64,
-        records: u64,
-        requests: u32,
-        elapsed: Duration,
-    ) -> Self {
-        JobProgress {
-            range,
-            reached,
-            records,
-            requests,
-            elapsed,
-        }
-    }
-
-    /// Share of the range reached, 0..=1.
-    pub fn fraction(&self) -> f64 {
-        let span = (self.range.1 - self.range.0).max(1) as f64;
-        ((self.reached - self.range.0) as f64 / span).clamp(0.0, 1.0)
-    }
-
-    /// Time left at the pace so far (`None` before anything is reached).
-    pub fn estimate_left(&self) -> Option<Duration> {
-        let f = self.fraction();
-        (f > 0.0).then(|| self.elapsed.mul_f64((1.0 - f) / f))
-    }
-}
 
 /// One request of a job, as it went.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,7 +138,15 @@ impl ReplayJob {
             error: None,
         };
         let mut requests = 0u32;
-        let now = |requests| {
+        // The counters of the requests done, added up (a job has one partition).
+        let mut done: Option<StatsSnapshot> = None;
+        let now = |requests, current: Option<StatsSnapshot>, done: &Option<StatsSnapshot>| {
+            let stats = match (done, current) {
+                (Some(d), Some(c)) => vec![d.then(&c)],
+                (None, Some(c)) => vec![c],
+                (Some(d), None) => vec![d.clone()],
+                (None, None) => Vec::new(),
+            };
             JobProgress::new(
                 (self.range.from, self.range.to),
                 reached.load(Ordering::Relaxed),
@@ -192,6 +154,7 @@ impl ReplayJob {
                 requests,
                 started.elapsed(),
             )
+            .with_stats(stats)
         };
         while let Some((step, range)) = plan.next_step() {
             if self.stop.is_stopped() {
@@ -238,11 +201,15 @@ impl ReplayJob {
                 if self.stop.is_stopped() {
                     running.stop_handle().stop();
                 }
-                progress(&now(requests));
+                progress(&now(requests, running.stats().pop(), &done));
                 std::thread::sleep(Duration::from_millis(100));
             }
             let mut reports = running.join();
             let p = reports.remove(0);
+            done = Some(match &done {
+                Some(d) => d.then(&p.stats),
+                None => p.stats.clone(),
+            });
             let (end, stop_job) = match p.ending {
                 Ending::ReplayCompleted => {
                     if step == Step::Window {
@@ -277,7 +244,7 @@ impl ReplayJob {
         }
         // Stopped or failed: nothing else is asked for, and what is left is not done.
         plan.abandon();
-        progress(&now(requests));
+        progress(&now(requests, None, &done));
         report.records = records.load(Ordering::Relaxed);
         report.retried = plan.retried().to_vec();
         report.still_failed = plan.still_failed();

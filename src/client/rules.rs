@@ -5,12 +5,14 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::conn::{basic_auth, check_transport, classify_ureq, tls_config};
 use crate::Error;
 use crate::core::GzipDecoder;
+use crate::metrics::RulesProgress;
 use crate::protocol::endpoint::UrlParts;
 use crate::protocol::messages;
 use crate::protocol::policy::{ConnectRateLimiter, DEFAULT_CONNECT_TIMEOUT};
@@ -201,7 +203,10 @@ pub struct RulesClient {
     config: RulesConfig,
     agent: ureq::Agent,
     gate: Arc<Mutex<ConnectRateLimiter>>,
-    requests: std::sync::atomic::AtomicU64,
+    requests: AtomicU64,
+    created: AtomicU64,
+    deleted: AtomicU64,
+    rejected: AtomicU64,
 }
 
 impl std::fmt::Debug for RulesClient {
@@ -228,13 +233,27 @@ impl RulesClient {
             gate: gate_for(&config.url),
             agent: ureq::Agent::new_with_config(cfg),
             config,
-            requests: std::sync::atomic::AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            created: AtomicU64::new(0),
+            deleted: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
         })
     }
 
     /// Requests sent so far (retries included).
     pub fn requests(&self) -> u64 {
-        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+        self.requests.load(Relaxed)
+    }
+
+    /// What this client has done so far (readable while another thread uses it), for a
+    /// metrics scrape ([`crate::metrics::MetricsView::rules`]).
+    pub fn progress(&self) -> RulesProgress {
+        RulesProgress::new(
+            self.requests(),
+            self.created.load(Relaxed),
+            self.deleted.load(Relaxed),
+            self.rejected.load(Relaxed),
+        )
     }
 
     /// Every rule, in the service's order, ids exact.
@@ -258,6 +277,8 @@ impl RulesClient {
                 already_present,
                 rejected,
             } = rules::parse_add(status, &body, batch).map_err(bad_response)?;
+            self.created.fetch_add(created.len() as u64, Relaxed);
+            self.rejected.fetch_add(rejected.len() as u64, Relaxed);
             out.created.extend(created);
             out.already_present.extend(already_present);
             if !rejected.is_empty() {
@@ -299,6 +320,7 @@ impl RulesClient {
             absent,
             failed,
         } = rules::parse_delete(&resp).map_err(bad_response)?;
+        self.deleted.fetch_add(deleted, Relaxed);
         out.deleted += deleted;
         out.absent += absent;
         out.failed.extend(failed);
@@ -380,8 +402,7 @@ impl RulesClient {
             let now = Instant::now();
             let slot = gate.reserve(now);
             std::thread::sleep(slot.saturating_duration_since(now));
-            self.requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.requests.fetch_add(1, Relaxed);
             let result = self.send(url, body.as_deref());
             drop(gate);
             let (status, retry_after, error) = match result {

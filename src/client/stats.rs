@@ -1,20 +1,36 @@
-//! Live per-partition statistics: atomics written by the partition's thread, readable from any.
+//! Live per-partition statistics: atomics written by the partition's connection threads,
+//! readable from any thread, and copied into a [`StatsSnapshot`].
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+pub use crate::metrics::{ConnectionSnapshot, StatsSnapshot};
 use crate::protocol::policy::Ending;
 
-/// Counters of one partition. Every field is updated by its own thread and can be read at any
-/// time from any other (`Relaxed`: each counter is exact, a snapshot is not a single instant).
+/// Counters of one of a partition's connections.
+#[derive(Debug, Default)]
+pub(crate) struct ConnectionStats {
+    pub connects: AtomicU64,
+    pub disconnects: [AtomicU64; Ending::COUNT],
+    pub bytes_wire: AtomicU64,
+    pub bytes_inflated: AtomicU64,
+    pub first_deliveries: AtomicU64,
+    pub connected: AtomicBool,
+    pub backoff_ms: AtomicU64,
+    /// Nanoseconds (since the partition started, plus one) at which the handler call under
+    /// way began; 0 when none is.
+    pub handler_since_ns: AtomicU64,
+}
+
+/// Counters of one partition. Every field is updated by its own threads and can be read at
+/// any time from any other (`Relaxed`: each counter is exact, a snapshot is not one instant).
 #[derive(Debug)]
 pub struct PartitionStats {
     partition: u32,
-    started: Instant,
-    pub(crate) connects: AtomicU64,
-    pub(crate) disconnects: [AtomicU64; Ending::COUNT],
-    pub(crate) bytes_wire: AtomicU64,
-    pub(crate) bytes_inflated: AtomicU64,
+    pub(crate) started: Instant,
+    started_unix_ms: u64,
+    pub(crate) connections: Vec<ConnectionStats>,
     pub(crate) activities: AtomicU64,
     pub(crate) compliance: AtomicU64,
     pub(crate) system: AtomicU64,
@@ -23,22 +39,20 @@ pub struct PartitionStats {
     pub(crate) overlong: AtomicU64,
     pub(crate) incomplete: AtomicU64,
     pub(crate) duplicates_dropped: AtomicU64,
-    pub(crate) first_by_connection: [AtomicU64; 4],
     pub(crate) dedupe_bytes: AtomicU64,
     pub(crate) last_record_unix_ms: AtomicU64,
-    pub(crate) backoff_ms: AtomicU64,
     pub(crate) handler_ns: AtomicU64,
 }
 
 impl PartitionStats {
-    pub(crate) fn new(partition: u32) -> Self {
+    pub(crate) fn new(partition: u32, connections: u8) -> Self {
         PartitionStats {
             partition,
             started: Instant::now(),
-            connects: AtomicU64::new(0),
-            disconnects: Default::default(),
-            bytes_wire: AtomicU64::new(0),
-            bytes_inflated: AtomicU64::new(0),
+            started_unix_ms: crate::clock::now_unix_ms(),
+            connections: (0..connections.max(1))
+                .map(|_| ConnectionStats::default())
+                .collect(),
             activities: AtomicU64::new(0),
             compliance: AtomicU64::new(0),
             system: AtomicU64::new(0),
@@ -47,10 +61,8 @@ impl PartitionStats {
             overlong: AtomicU64::new(0),
             incomplete: AtomicU64::new(0),
             duplicates_dropped: AtomicU64::new(0),
-            first_by_connection: Default::default(),
             dedupe_bytes: AtomicU64::new(0),
             last_record_unix_ms: AtomicU64::new(0),
-            backoff_ms: AtomicU64::new(0),
             handler_ns: AtomicU64::new(0),
         }
     }
@@ -59,22 +71,57 @@ impl PartitionStats {
         counter.fetch_add(n, Relaxed);
     }
 
+    /// The counters of connection `c` (from 1; out-of-range numbers share the last).
+    pub(crate) fn conn(&self, c: u8) -> &ConnectionStats {
+        let i = usize::from(c.max(1) - 1).min(self.connections.len() - 1);
+        &self.connections[i]
+    }
+
     /// A copy of every counter now.
     pub fn snapshot(&self) -> StatsSnapshot {
         let get = |c: &AtomicU64| c.load(Relaxed);
         let elapsed = self.started.elapsed();
-        let handler = Duration::from_nanos(get(&self.handler_ns));
+        let now_ns = elapsed.as_nanos() as u64 + 1;
+        let mut handler_ns = get(&self.handler_ns);
         let mut disconnects = [0u64; Ending::COUNT];
-        for (d, c) in disconnects.iter_mut().zip(&self.disconnects) {
-            *d = get(c);
+        let mut first_by_connection = [0u64; 4];
+        let mut connections = Vec::with_capacity(self.connections.len());
+        for (i, c) in self.connections.iter().enumerate() {
+            let since = get(&c.handler_since_ns);
+            if since != 0 {
+                // A call under way counts too: a handler stuck for a minute is a slow reader.
+                handler_ns += now_ns.saturating_sub(since);
+            }
+            let mut d = [0u64; Ending::COUNT];
+            for ((d, total), counter) in d.iter_mut().zip(&mut disconnects).zip(&c.disconnects) {
+                *d = get(counter);
+                *total += *d;
+            }
+            let first = get(&c.first_deliveries);
+            if let Some(f) = first_by_connection.get_mut(i) {
+                *f = first;
+            }
+            connections.push(ConnectionSnapshot {
+                connection: i as u8 + 1,
+                connects: get(&c.connects),
+                disconnects: d,
+                bytes_wire: get(&c.bytes_wire),
+                bytes_inflated: get(&c.bytes_inflated),
+                first_deliveries: first,
+                connected: c.connected.load(Relaxed),
+                backoff: Duration::from_millis(get(&c.backoff_ms)),
+            });
         }
+        let handler_time = Duration::from_nanos(handler_ns);
+        let sum = |f: fn(&ConnectionSnapshot) -> u64| connections.iter().map(f).sum::<u64>();
         StatsSnapshot {
             partition: self.partition,
             elapsed,
-            connects: get(&self.connects),
+            started_unix_ms: self.started_unix_ms,
+            connects: sum(|c| c.connects),
             disconnects,
-            bytes_wire: get(&self.bytes_wire),
-            bytes_inflated: get(&self.bytes_inflated),
+            bytes_wire: sum(|c| c.bytes_wire),
+            bytes_inflated: sum(|c| c.bytes_inflated),
             activities: get(&self.activities),
             compliance: get(&self.compliance),
             system: get(&self.system),
@@ -83,84 +130,62 @@ impl PartitionStats {
             overlong: get(&self.overlong),
             incomplete: get(&self.incomplete),
             duplicates_dropped: get(&self.duplicates_dropped),
-            first_by_connection: [
-                get(&self.first_by_connection[0]),
-                get(&self.first_by_connection[1]),
-                get(&self.first_by_connection[2]),
-                get(&self.first_by_connection[3]),
-            ],
+            first_by_connection,
             dedupe_bytes: get(&self.dedupe_bytes),
             last_record_unix_ms: match get(&self.last_record_unix_ms) {
                 0 => None,
                 ms => Some(ms),
             },
-            backoff: Duration::from_millis(get(&self.backoff_ms)),
-            handler_time: handler,
-            handler_share: if elapsed.is_zero() {
-                0.0
-            } else {
-                handler.as_secs_f64() / elapsed.as_secs_f64()
-            },
+            backoff: connections
+                .iter()
+                .map(|c| c.backoff)
+                .max()
+                .unwrap_or_default(),
+            handler_time,
+            handler_share: crate::metrics::share(handler_time, elapsed),
+            connections,
         }
     }
 }
 
-/// One partition's counters at one moment.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct StatsSnapshot {
-    /// The partition (0 when the stream has none).
-    pub partition: u32,
-    /// Time since the partition's thread started.
-    pub elapsed: Duration,
-    /// Connection attempts made.
-    pub connects: u64,
-    /// Connection endings, indexed by [`Ending::index`].
-    pub disconnects: [u64; Ending::COUNT],
-    /// Compressed bytes received.
-    pub bytes_wire: u64,
-    /// Bytes after inflating.
-    pub bytes_inflated: u64,
-    /// Activities handed to the handler.
-    pub activities: u64,
-    /// Compliance events handed to the handler.
-    pub compliance: u64,
-    /// System messages handed to the handler.
-    pub system: u64,
-    /// Lines that were not JSON objects, handed to the handler.
-    pub malformed: u64,
-    /// Heartbeats received.
-    pub heartbeats: u64,
-    /// Records longer than the maximum, skipped.
-    pub overlong: u64,
-    /// Records cut off by a disconnect, dropped.
-    pub incomplete: u64,
-    /// Records received again (on another connection of the partition, by backfill, or after a
-    /// Replay resume) and not handed out twice.
-    pub duplicates_dropped: u64,
-    /// How often each connection (1 to 4) delivered a record first, with de-duplication on.
-    pub first_by_connection: [u64; 4],
-    /// Bytes the partition's de-duplication window holds now (0 when off).
-    pub dedupe_bytes: u64,
-    /// When the last record arrived (Unix milliseconds).
-    pub last_record_unix_ms: Option<u64>,
-    /// The backoff being waited out now (zero when connected).
-    pub backoff: Duration,
-    /// Time spent inside the handler.
-    pub handler_time: Duration,
-    /// Share of the thread's time spent inside the handler, 0..1. The service drops readers that
-    /// fall behind: when this nears 1, hand records to another thread and return at once.
-    pub handler_share: f64,
+/// Every partition's live counters, shareable with another thread (a metrics server, a
+/// monitor) while the client runs: from [`Running::stats_handle`](super::Running::stats_handle).
+#[derive(Debug, Clone)]
+pub struct StatsHandle(pub(crate) Arc<[Arc<PartitionStats>]>);
+
+impl StatsHandle {
+    /// Every partition's counters now, in partition order.
+    pub fn snapshot(&self) -> Vec<StatsSnapshot> {
+        self.0.iter().map(|p| p.snapshot()).collect()
+    }
 }
 
-impl StatsSnapshot {
-    /// Records of every kind handed to the handler.
-    pub fn records(&self) -> u64 {
-        self.activities + self.compliance + self.system + self.malformed
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// Endings of one kind so far.
-    pub fn disconnects_for(&self, ending: Ending) -> u64 {
-        self.disconnects[ending.index()]
+    #[test]
+    fn connections_add_up_and_a_call_under_way_counts() {
+        let s = PartitionStats::new(3, 2);
+        PartitionStats::add(&s.conn(1).connects, 2);
+        PartitionStats::add(&s.conn(2).connects, 1);
+        PartitionStats::add(&s.conn(2).disconnects[Ending::Stalled.index()], 1);
+        PartitionStats::add(&s.conn(2).bytes_wire, 100);
+        s.conn(2).backoff_ms.store(1500, Relaxed);
+        // Connection 9 does not exist: it books on the last.
+        PartitionStats::add(&s.conn(9).first_deliveries, 4);
+        s.conn(1).handler_since_ns.store(1, Relaxed);
+        std::thread::sleep(Duration::from_millis(20));
+        let snap = s.snapshot();
+        assert_eq!(
+            (snap.partition, snap.connects, snap.bytes_wire),
+            (3, 3, 100)
+        );
+        assert_eq!(snap.disconnects_for(Ending::Stalled), 1);
+        assert_eq!(snap.backoff, Duration::from_millis(1500));
+        assert_eq!(snap.first_by_connection, [0, 4, 0, 0]);
+        assert_eq!(snap.connections.len(), 2);
+        assert_eq!(snap.connections[1].connection, 2);
+        assert!(snap.handler_time >= Duration::from_millis(20));
     }
 }

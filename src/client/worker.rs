@@ -98,6 +98,14 @@ impl Partition {
     pub fn event(&self, e: ClientEvent) {
         let (p, c) = (self.partition, self.connection);
         match &e {
+            ClientEvent::Connected | ClientEvent::Disconnected { .. } => self
+                .stats
+                .conn(c)
+                .connected
+                .store(matches!(e, ClientEvent::Connected), Ordering::Relaxed),
+            _ => {}
+        }
+        match &e {
             ClientEvent::Connecting {
                 url,
                 backfill_minutes,
@@ -178,6 +186,7 @@ impl Partition {
         if slot > now {
             let wait = slot.duration_since(now);
             self.stats
+                .conn(self.connection)
                 .backoff_ms
                 .store(wait.as_millis() as u64, Ordering::Relaxed);
             self.event(ClientEvent::BackingOff {
@@ -188,7 +197,10 @@ impl Partition {
                 return false;
             }
         }
-        self.stats.backoff_ms.store(0, Ordering::Relaxed);
+        self.stats
+            .conn(self.connection)
+            .backoff_ms
+            .store(0, Ordering::Relaxed);
         true
     }
 
@@ -219,7 +231,7 @@ impl Partition {
                 url: url.clone(),
                 backfill_minutes: backfill,
             });
-            PartitionStats::add(&self.stats.connects, 1);
+            PartitionStats::add(&self.stats.conn(self.connection).connects, 1);
             let started = Instant::now();
             let mut attempt =
                 super::conn::attempt(&self, &url, &mut decoder, &mut last_byte, &mut replay);
@@ -228,7 +240,10 @@ impl Partition {
                 attempt.ending = Ending::Stopped;
                 attempt.error = None;
             }
-            PartitionStats::add(&self.stats.disconnects[attempt.ending.index()], 1);
+            PartitionStats::add(
+                &self.stats.conn(self.connection).disconnects[attempt.ending.index()],
+                1,
+            );
             self.event(ClientEvent::Disconnected {
                 ending: attempt.ending,
                 error: attempt.error.clone(),
@@ -248,6 +263,7 @@ impl Partition {
                         continue;
                     }
                     self.stats
+                        .conn(self.connection)
                         .backoff_ms
                         .store(delay.as_millis() as u64, Ordering::Relaxed);
                     self.event(ClientEvent::BackingOff { delay, kind });
@@ -257,7 +273,10 @@ impl Partition {
                 }
             }
         };
-        self.stats.backoff_ms.store(0, Ordering::Relaxed);
+        self.stats
+            .conn(self.connection)
+            .backoff_ms
+            .store(0, Ordering::Relaxed);
         ConnectionReport {
             ending,
             error: last_error.filter(|_| ending != Ending::ReplayCompleted),

@@ -1,0 +1,25 @@
+//! Figures and their export, sans-IO: the snapshots the client's counters are copied into, and
+//! the Prometheus text format rendered from them (the IO shell's scrape server serves it).
+//!
+//! | file | job |
+//! |---|---|
+//! | `snapshot.rs` | [`StatsSnapshot`], [`ConnectionSnapshot`], [`JobProgress`], [`RulesProgress`] |
+//! | `exposition.rs` | the text exposition format 0.0.4: HELP, TYPE, escaped labels |
+//! | `render.rs` | every exported metric, from a [`MetricsView`] |
+//! | `scrape.rs` | one scrape request: head parsing (capped) and the answer's head |
+//!
+//! ```
+//! use gnip_stream::metrics::{render, MetricsView};
+//! let mut text = String::new();
+//! render(&MetricsView::new("powertrack", &[]), &mut text);
+//! assert!(text.contains("# TYPE gnip_stream_records_total counter"));
+//! ```
+
+mod exposition;
+mod render;
+pub mod scrape;
+mod snapshot;
+
+pub use exposition::{CONTENT_TYPE, Exposition, Kind};
+pub use render::{JobKind, MetricsView, render};
+pub use snapshot::{ConnectionSnapshot, JobProgress, RulesProgress, StatsSnapshot, share};

@@ -10,7 +10,7 @@ use gnip_stream::core::RecordKind;
 use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
 
 use super::args::{Arg, Args, Usage, usage};
-use super::report::{exit_code, print_event, start_error, stats_line};
+use super::report::{exit_code, print_event, start_error, stats_report};
 use super::supervise::supervise;
 use super::{Command, FATAL};
 
@@ -85,26 +85,20 @@ pub fn run(seconds: f64, rate: f64) -> u8 {
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let stop = running.stop_handle();
-    supervise(
+    let drew = supervise(
         &running,
         None,
-        Duration::ZERO,
+        Duration::from_secs(1),
         started,
-        |_| String::new(),
-        false,
+        |r| stats_report(started.elapsed(), &r.stats()),
+        tty,
         || {
-            let line = stats_line(started.elapsed(), &running.stats());
-            if tty {
-                eprint!("\r{line}")
-            } else {
-                eprintln!("{line}")
-            }
             if started.elapsed().as_secs_f64() >= seconds {
                 stop.stop();
             }
         },
     );
-    if tty {
+    if drew {
         eprintln!();
     }
     let reports = running.join();

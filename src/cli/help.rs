@@ -63,12 +63,19 @@ options:
   --no-dedupe            stream: hand out every copy (de-duplication is on with --redundant 2+
                          or --backfill-minutes)
   --dedupe-window N      stream: ids remembered per partition (default 1,000,000)
+  --metrics-listen ADDR  serve GET /metrics (Prometheus text format) on ADDR, e.g.
+                         127.0.0.1:9464 (README: the metrics table)
+  --log-format F         text (default) or json: every stderr event one JSON object a line
+                         (ts, level, event, partition, connection, fields, message)
+  --slow-reader-threshold S  warn when a partition's handler share stays above S (default 0.5)
+  --slow-reader-period SECS  ... for SECS (default 60); again after it recovers and relapses
 
 Credentials: GNIP_USERNAME and GNIP_PASSWORD (never flags).
 stdout: every activity and compliance record as received, one per line.
 stderr: system messages, connection events, statistics.
 Exit status: 0 normal end (max-records, Replay completed, SIGINT/SIGTERM), 2 usage error,
-3 authentication refused (401), 4 other non-retryable failure (406, other 4xx, TLS).";
+3 authentication refused (401), 4 other non-retryable failure (406, other 4xx, TLS),
+6 Replay/Recovery incomplete.";
 
 pub const DEMO_HELP: &str = "\
 gnip-stream demo: the whole client against the built-in simulator, offline

@@ -5,6 +5,8 @@
 pub mod args;
 mod demo;
 mod help;
+mod log;
+mod monitor;
 mod output;
 mod replay;
 mod report;

@@ -68,11 +68,21 @@ impl Out {
     pub fn flush(&self, force: bool) {
         let idle = self.started.elapsed().as_millis() as u64
             >= self.last_write_ms.load(Ordering::Relaxed) + 100;
-        if (force || idle) && self.dirty.swap(false, Ordering::AcqRel) {
-            let mut w = self.w.lock().unwrap_or_else(|e| e.into_inner());
-            if w.flush().is_err() {
-                self.broken.store(true, Ordering::SeqCst);
+        if !(force || idle) {
+            return;
+        }
+        // The idle flush never waits for a handler that is writing (it may be blocked on a
+        // full pipe): the supervising thread must stay free to see signals and slow readers.
+        let mut w = match self.w.try_lock() {
+            Ok(w) => w,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) if !force => return,
+            Err(std::sync::TryLockError::WouldBlock) => {
+                self.w.lock().unwrap_or_else(|e| e.into_inner())
             }
+        };
+        if self.dirty.swap(false, Ordering::AcqRel) && w.flush().is_err() {
+            self.broken.store(true, Ordering::SeqCst);
         }
     }
 

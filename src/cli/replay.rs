@@ -3,22 +3,27 @@
 //! what still failed listed at the end (exit 6).
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use gnip_stream::Error;
-use gnip_stream::client::{Client, ClientConfig, Delivery, JobProgress, ReplayJob};
+use gnip_stream::client::{
+    Client, ClientConfig, Delivery, JobProgress, ReplayJob, StatsHandle, StatsSnapshot,
+};
+use gnip_stream::metrics::JobKind;
 use gnip_stream::protocol::policy::Ending;
 use gnip_stream::protocol::replay::record_time;
 use gnip_stream::protocol::time;
 
+use super::log::{self, Event};
+use super::monitor::Monitor;
 use super::output::Out;
 use super::report::{exit_code, print_event, start_error};
 use super::signal;
 use super::stream::StreamArgs;
 use super::supervise::supervise;
-use super::{AUTH, FATAL, INCOMPLETE, OK};
+use super::{AUTH, FATAL, INCOMPLETE, OK, USAGE};
 
 /// A minute as the progress line shows it: `2026-11-27T10:05`.
 fn minute(t: i64) -> String {
@@ -26,7 +31,21 @@ fn minute(t: i64) -> String {
     iso[..16].to_owned()
 }
 
-/// The progress line: time reached of the range end, records, percent, elapsed, time left.
+/// The progress line: time reached of the range end, records, percent, elapsed, time left;
+/// with its `progress` event.
+pub fn progress_report(p: &JobProgress) -> (Event, String) {
+    let event = log::event("info", "progress")
+        .field("reached", time::iso8601_z(p.reached))
+        .field("range_end", time::iso8601_z(p.range.1))
+        .field("records", p.records)
+        .field("fraction", p.fraction())
+        .field("elapsed_seconds", p.elapsed.as_secs_f64())
+        .field("left_seconds", p.estimate_left().map(|d| d.as_secs_f64()))
+        .field("requests", p.requests);
+    (event, progress_line(p))
+}
+
+/// The progress line's text.
 pub fn progress_line(p: &JobProgress) -> String {
     let left = p.estimate_left().map_or_else(
         || "time left unknown".to_owned(),
@@ -44,15 +63,31 @@ pub fn progress_line(p: &JobProgress) -> String {
 }
 
 /// `replay`, planned and run by the library's `ReplayJob`.
-pub fn run(a: &StreamArgs, config: ClientConfig) -> u8 {
+pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
+    let product = config.product().path_name();
     let job = match ReplayJob::new(config) {
         Ok(j) => j.window(Duration::from_secs(u64::from(a.window_minutes) * 60)),
         Err(e) => return start_error(&e),
     };
+    let shared: Arc<Mutex<Option<JobProgress>>> = Arc::default();
+    if let Some(addr) = &a.metrics_listen {
+        let l = Arc::clone(&shared);
+        let source = move || {
+            let p = l.lock().ok().and_then(|p| p.clone());
+            match p {
+                Some(p) => (p.stats.clone(), Some((JobKind::Replay, p))),
+                None => (Vec::new(), None),
+            }
+        };
+        if let Err(m) = monitor.serve(addr, product, Arc::new(source)) {
+            eprintln!("gnip-stream: {m}");
+            return USAGE;
+        }
+    }
     let out = Arc::new(Out::new(a.max_records, a.count));
     let o = Arc::clone(&out);
     let handler = move |d: &Delivery<'_>| o.deliver(d);
-    let tty = std::io::stderr().is_terminal();
+    let tty = std::io::stderr().is_terminal() && !log::is_json();
     let interval = a.stats_interval.unwrap_or(if tty {
         Duration::from_millis(500)
     } else {
@@ -60,10 +95,18 @@ pub fn run(a: &StreamArgs, config: ClientConfig) -> u8 {
     });
     let stop = job.stop_handle();
     let mut last = Instant::now();
+    let mut last_check = Instant::now();
     let mut drew = false;
     let mut latest: Option<JobProgress> = None;
     let result = job.run(handler, Some(Arc::new(print_event)), |p| {
         latest = Some(p.clone());
+        if let Ok(mut s) = shared.lock() {
+            *s = Some(p.clone());
+        }
+        if last_check.elapsed() >= Duration::from_secs(1) {
+            last_check = Instant::now();
+            monitor.check(&p.stats);
+        }
         if signal::received() || out.broken.load(Ordering::SeqCst) {
             stop.stop();
         }
@@ -74,7 +117,8 @@ pub fn run(a: &StreamArgs, config: ClientConfig) -> u8 {
                 eprint!("\r{}", progress_line(p));
                 drew = true;
             } else {
-                eprintln!("{}", progress_line(p));
+                let (event, text) = progress_report(p);
+                event.emit(&text);
             }
         }
     });
@@ -83,7 +127,8 @@ pub fn run(a: &StreamArgs, config: ClientConfig) -> u8 {
         if tty {
             eprintln!("\r{}", progress_line(&p));
         } else {
-            eprintln!("{}", progress_line(&p));
+            let (event, text) = progress_report(&p);
+            event.emit(&text);
         }
     } else if drew {
         eprintln!();
@@ -97,47 +142,62 @@ pub fn run(a: &StreamArgs, config: ClientConfig) -> u8 {
         println!("records={}", out.count());
     }
     let requests = report.steps.len();
+    let summary = |level, outcome: &'static str| {
+        log::event(level, "summary")
+            .field("job", "replay")
+            .field("outcome", outcome)
+            .field("records", report.records)
+            .field("requests", requests)
+            .field("re_requests", report.retried.len())
+            .field("still_failed", report.still_failed.len())
+    };
     if let Some(e) = &report.error {
-        eprintln!("gnip-stream: replay stopped: {e}");
+        summary("error", "error")
+            .field("error", e.to_string())
+            .emit(&format!("gnip-stream: replay stopped: {e}"));
         return match e {
             Error::Http { status: 401, .. } => AUTH,
             _ => FATAL,
         };
     }
     if report.stopped {
-        eprintln!(
+        summary("info", "stopped").emit(&format!(
             "gnip-stream: replay stopped after {} records in {requests} requests",
             report.records
-        );
+        ));
         return OK;
     }
     for (from, to) in &report.still_failed {
-        eprintln!(
-            "gnip-stream: still failed after a re-request: {} to {}",
-            time::iso8601(*from),
-            time::iso8601(*to)
-        );
+        log::event("error", "still_failed")
+            .field("from", time::iso8601_z(*from))
+            .field("to", time::iso8601_z(*to))
+            .emit(&format!(
+                "gnip-stream: still failed after a re-request: {} to {}",
+                time::iso8601(*from),
+                time::iso8601(*to)
+            ));
     }
     if report.complete {
-        eprintln!(
+        summary("info", "complete").emit(&format!(
             "gnip-stream: replay complete: {} records in {requests} requests ({} re-requests)",
             report.records,
             report.retried.len()
-        );
+        ));
         OK
     } else {
-        eprintln!(
+        summary("error", "incomplete").emit(&format!(
             "gnip-stream: replay incomplete: {} records in {requests} requests; {} ranges still failed",
             report.records,
             report.still_failed.len()
-        );
+        ));
         INCOMPLETE
     }
 }
 
 /// `recover`: one connection per partition, each ending on "Recovery Request Completed".
-pub fn run_recovery(a: &StreamArgs, config: ClientConfig) -> u8 {
+pub fn run_recovery(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     let range = a.range.unwrap_or_default();
+    let product = config.product().path_name();
     let out = Arc::new(Out::new(a.max_records, a.count));
     let (o, reached) = (Arc::clone(&out), Arc::new(AtomicI64::new(range.0)));
     let r = Arc::clone(&reached);
@@ -147,40 +207,51 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig) -> u8 {
         }
         o.deliver(d)
     };
+    let started = Instant::now();
+    let progress = move |stats: Vec<StatsSnapshot>, reached: &AtomicI64| {
+        JobProgress::new(
+            range,
+            reached.load(Ordering::Relaxed),
+            stats.iter().map(|s| s.activities + s.compliance).sum(),
+            stats.iter().map(|s| s.connects as u32).sum(),
+            started.elapsed(),
+        )
+        .with_stats(stats)
+    };
+    let live: Arc<OnceLock<StatsHandle>> = Arc::default();
+    if let Some(addr) = &a.metrics_listen {
+        let (l, r) = (Arc::clone(&live), Arc::clone(&reached));
+        let source = move || {
+            let stats = l.get().map(StatsHandle::snapshot).unwrap_or_default();
+            let p = progress(stats.clone(), &r);
+            (stats, Some((JobKind::Recovery, p)))
+        };
+        if let Err(m) = monitor.serve(addr, product, Arc::new(source)) {
+            eprintln!("gnip-stream: {m}");
+            return USAGE;
+        }
+    }
     let running = match Client::start_observed(config, handler, Some(Arc::new(print_event))) {
         Ok(r) => r,
         Err(e) => return start_error(&e),
     };
-    let tty = std::io::stderr().is_terminal();
+    let _ = live.set(running.stats_handle());
+    let tty = std::io::stderr().is_terminal() && !log::is_json();
     let interval = a.stats_interval.unwrap_or(if tty {
         Duration::from_millis(500)
     } else {
         Duration::ZERO
     });
-    let started = Instant::now();
-    let progress = |running: &gnip_stream::client::Running| {
-        JobProgress::new(
-            range,
-            reached.load(Ordering::Relaxed),
-            running
-                .stats()
-                .iter()
-                .map(|s| s.activities + s.compliance)
-                .sum(),
-            running.stats().iter().map(|s| s.connects as u32).sum(),
-            started.elapsed(),
-        )
-    };
     let drew = supervise(
         &running,
         Some(&out),
         interval,
         started,
-        |r| progress_line(&progress(r)),
+        |r| progress_report(&progress(r.stats(), &reached)),
         tty,
-        || {},
+        || monitor.check(&running.stats()),
     );
-    let mut last_figures = progress(&running);
+    let mut last_figures = progress(running.stats(), &reached);
     let reports = running.join();
     if reports.iter().all(|r| r.ending == Ending::ReplayCompleted) {
         // Every partition said its range is complete: all of it was reached.
@@ -195,13 +266,13 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig) -> u8 {
             started.elapsed(),
         );
     }
-    let final_line = progress_line(&last_figures);
+    let (final_event, final_line) = progress_report(&last_figures);
     out.flush(true);
     if !interval.is_zero() {
         if tty {
             eprintln!("\r{final_line}");
         } else {
-            eprintln!("{final_line}");
+            final_event.emit(&final_line);
         }
     } else if drew {
         eprintln!();
@@ -222,24 +293,40 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig) -> u8 {
         })
         .map(|r| r.partition)
         .collect();
+    let records: u64 = reports
+        .iter()
+        .map(|r| r.stats.activities + r.stats.compliance)
+        .sum();
+    let summary = |level, outcome: &'static str| {
+        log::event(level, "summary")
+            .field("job", "recovery")
+            .field("outcome", outcome)
+            .field("partitions", reports.len())
+            .field("records", records)
+            .field("incomplete_partitions", incomplete.clone())
+    };
     if stopped {
-        eprintln!("gnip-stream: recovery stopped");
+        summary("info", "stopped").emit("gnip-stream: recovery stopped");
         return OK;
     }
     if incomplete.is_empty() {
-        eprintln!(
-            "gnip-stream: recovery complete: {} partitions, {} records",
+        summary("info", "complete").emit(&format!(
+            "gnip-stream: recovery complete: {} partitions, {records} records",
             reports.len(),
-            reports
-                .iter()
-                .map(|r| r.stats.activities + r.stats.compliance)
-                .sum::<u64>()
-        );
+        ));
         OK
     } else {
         for p in &incomplete {
-            eprintln!("gnip-stream: recovery incomplete on partition {p}");
+            log::event("error", "recovery_incomplete")
+                .partition(*p)
+                .emit(&format!(
+                    "gnip-stream: recovery incomplete on partition {p}"
+                ));
         }
+        summary("error", "incomplete").emit_json_only(&format!(
+            "recovery incomplete on {} partitions",
+            incomplete.len()
+        ));
         INCOMPLETE
     }
 }

@@ -7,6 +7,7 @@ use gnip_stream::Error;
 use gnip_stream::client::{ClientEvent, PartitionReport, StatsSnapshot};
 use gnip_stream::protocol::policy::Ending;
 
+use super::log;
 use super::{AUTH, FATAL, OK, USAGE};
 
 pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
@@ -19,40 +20,110 @@ pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
     match e {
         ClientEvent::Connecting {
             url,
-            backfill_minutes: Some(m),
+            backfill_minutes,
         } => {
-            eprintln!("gnip-stream:{who} connecting to {url} (backfill {m} min)")
+            let text = match backfill_minutes {
+                Some(m) => format!("gnip-stream:{who} connecting to {url} (backfill {m} min)"),
+                None => format!("gnip-stream:{who} connecting to {url}"),
+            };
+            log::event("info", "connecting")
+                .at(p, c)
+                .field("url", url.as_str())
+                .field("backfill_minutes", *backfill_minutes)
+                .emit(&text)
         }
-        ClientEvent::Connecting { url, .. } => eprintln!("gnip-stream:{who} connecting to {url}"),
-        ClientEvent::Connected => eprintln!("gnip-stream:{who} connected"),
-        ClientEvent::Disconnected {
-            ending,
-            error: Some(err),
-        } => {
-            eprintln!("gnip-stream:{who} disconnected ({}): {err}", ending.name())
+        ClientEvent::Connected => log::event("info", "connected")
+            .at(p, c)
+            .emit(&format!("gnip-stream:{who} connected")),
+        ClientEvent::Disconnected { ending, error } => {
+            let text = match error {
+                Some(err) => format!("gnip-stream:{who} disconnected ({}): {err}", ending.name()),
+                None => format!("gnip-stream:{who} disconnected ({})", ending.name()),
+            };
+            let status = match ending {
+                Ending::Http(s) => Some(*s),
+                _ => None,
+            };
+            log::event(
+                if error.is_some() { "warn" } else { "info" },
+                "disconnected",
+            )
+            .at(p, c)
+            .field("reason", ending.name())
+            .field("status", status)
+            .field("error", error.as_ref().map(|e| e.to_string()))
+            .emit(&text)
         }
-        ClientEvent::Disconnected {
-            ending,
-            error: None,
-        } => eprintln!("gnip-stream:{who} disconnected ({})", ending.name()),
         ClientEvent::BackingOff { delay, kind } => {
             let why = match kind {
                 Some(k) => format!("{k:?} backoff"),
                 None => "connection-rate limit".to_owned(),
             };
-            eprintln!(
-                "gnip-stream:{who} waiting {:.1} s before reconnecting ({why})",
-                delay.as_secs_f64()
-            )
+            log::event("info", "backing_off")
+                .at(p, c)
+                .field("delay_seconds", delay.as_secs_f64())
+                .field(
+                    "schedule",
+                    kind.map_or("connection-rate-limit".to_owned(), |k| {
+                        format!("{k:?}").to_lowercase()
+                    }),
+                )
+                .emit(&format!(
+                    "gnip-stream:{who} waiting {:.1} s before reconnecting ({why})",
+                    delay.as_secs_f64()
+                ))
         }
         ClientEvent::SystemMessage { level, message } => {
-            eprintln!(
-                "gnip-stream:{who} system message ({}): {message}",
-                level.name()
-            )
+            let l = match level.name() {
+                "error" => "error",
+                "warn" => "warn",
+                _ => "info",
+            };
+            log::event(l, "system_message")
+                .at(p, c)
+                .field("service_level", level.name())
+                .field("text", message.as_str())
+                .emit(&format!(
+                    "gnip-stream:{who} system message ({}): {message}",
+                    level.name()
+                ))
         }
-        _ => eprintln!("gnip-stream:{who} {e:?}"),
+        _ => log::event("info", "client_event")
+            .at(p, c)
+            .emit(&format!("gnip-stream:{who} {e:?}")),
     }
+}
+
+/// The statistics line: the `stats` event and its text.
+pub fn stats_report(elapsed: Duration, stats: &[StatsSnapshot]) -> (log::Event, String) {
+    let sum = |f: fn(&StatsSnapshot) -> u64| stats.iter().map(f).sum::<u64>();
+    let records = sum(|s| s.activities + s.compliance);
+    let event = log::event("info", "stats")
+        .field("elapsed_seconds", elapsed.as_secs_f64())
+        .field("records", records)
+        .field("activities", sum(|s| s.activities))
+        .field("compliance", sum(|s| s.compliance))
+        .field("duplicates_dropped", sum(|s| s.duplicates_dropped))
+        .field("system", sum(|s| s.system))
+        .field("heartbeats", sum(|s| s.heartbeats))
+        .field("connects", sum(|s| s.connects))
+        .field("wire_bytes", sum(|s| s.bytes_wire))
+        .field("inflated_bytes", sum(|s| s.bytes_inflated))
+        .field("overlong", sum(|s| s.overlong))
+        .field(
+            "handler_share",
+            stats.iter().map(|s| s.handler_share).fold(0.0, f64::max),
+        )
+        .field(
+            "backoff_seconds",
+            stats
+                .iter()
+                .map(|s| s.backoff)
+                .max()
+                .unwrap_or_default()
+                .as_secs_f64(),
+        );
+    (event, stats_line(elapsed, stats))
 }
 
 pub fn stats_line(elapsed: Duration, stats: &[StatsSnapshot]) -> String {
@@ -94,27 +165,34 @@ pub fn exit_code(reports: &[PartitionReport]) -> u8 {
 }
 
 pub fn start_error(e: &Error) -> u8 {
-    eprintln!("gnip-stream: {e}");
+    log::event("error", "start_failed")
+        .field("error", e.to_string())
+        .emit(&format!("gnip-stream: {e}"));
     match e {
         Error::InvalidConfig { .. } | Error::BadInput { .. } => USAGE,
         _ => FATAL,
     }
 }
 
-/// The final report's line for a partition whose records were de-duplicated: duplicates dropped
-/// and which connection delivered first how often.
-pub fn dedupe_line(s: &StatsSnapshot, redundant: u8) -> String {
+/// The final report's event for a partition whose records were de-duplicated: duplicates
+/// dropped and which connection delivered first how often.
+pub fn print_dedupe(s: &StatsSnapshot, redundant: u8) {
     let who = if s.partition == 0 {
         String::new()
     } else {
         format!("partition {} ", s.partition)
     };
-    let firsts: Vec<String> = (0..usize::from(redundant.clamp(1, 4)))
+    let n = usize::from(redundant.clamp(1, 4));
+    let firsts: Vec<String> = (0..n)
         .map(|c| format!("connection {} {}", c + 1, s.first_by_connection[c]))
         .collect();
-    format!(
-        "gnip-stream: {who}duplicates dropped {}; delivered first: {}",
-        s.duplicates_dropped,
-        firsts.join(", ")
-    )
+    log::event("info", "dedupe_summary")
+        .partition(s.partition)
+        .field("duplicates_dropped", s.duplicates_dropped)
+        .field("delivered_first", s.first_by_connection[..n].to_vec())
+        .emit(&format!(
+            "gnip-stream: {who}duplicates dropped {}; delivered first: {}",
+            s.duplicates_dropped,
+            firsts.join(", ")
+        ))
 }

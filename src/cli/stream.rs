@@ -2,21 +2,25 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use gnip_stream::Product;
 use gnip_stream::client::{
-    Client, ClientConfig, DedupeConfig, Delivery, MAX_REDUNDANT, ReplayRange, StatsSnapshot,
+    Client, ClientConfig, DedupeConfig, Delivery, MAX_REDUNDANT, ReplayRange, StatsHandle,
+    StatsSnapshot,
 };
 use gnip_stream::protocol::endpoint::{Service, StreamPath, UrlParts};
 use gnip_stream::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT, Ending};
 use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
+use gnip_stream::protocol::slow_reader::{DEFAULT_SLOW_READER_PERIOD, DEFAULT_SLOW_READER_SHARE};
 use gnip_stream::protocol::time;
 
 use super::args::{Arg, Args, Usage, product, usage};
+use super::log::{self, LogFormat};
+use super::monitor::Monitor;
 use super::output::Out;
-use super::report::{dedupe_line, exit_code, print_event, start_error, stats_line};
+use super::report::{exit_code, print_dedupe, print_event, start_error, stats_report};
 use super::supervise::supervise;
 use super::{Command, USAGE};
 
@@ -52,6 +56,14 @@ pub struct StreamArgs {
     pub window_minutes: u32,
     /// `recover`: the range is a Recovery on the realtime URL.
     pub recovery: bool,
+    /// `--metrics-listen`: where to serve `GET /metrics`.
+    pub metrics_listen: Option<String>,
+    /// `--log-format`.
+    pub log_format: LogFormat,
+    /// `--slow-reader-threshold`: the handler share that makes a slow reader.
+    pub slow_reader_threshold: f64,
+    /// `--slow-reader-period`: how long above it before the warning.
+    pub slow_reader_period: Duration,
 }
 
 /// Parses the arguments of `stream` or `replay` (`command`).
@@ -74,6 +86,10 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         dedupe_window: None,
         window_minutes: 60,
         recovery: false,
+        metrics_listen: None,
+        log_format: LogFormat::Text,
+        slow_reader_threshold: DEFAULT_SLOW_READER_SHARE,
+        slow_reader_period: DEFAULT_SLOW_READER_PERIOD,
     };
     let mut it = Args::new(command, args);
     while let Some(arg) = it.next()? {
@@ -119,6 +135,29 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
                 a.max_records = Some(n);
             }
             "--count" => a.count = true,
+            "--metrics-listen" => a.metrics_listen = Some(it.value(f)?.to_owned()),
+            "--log-format" => {
+                let v = it.value(f)?;
+                a.log_format = LogFormat::parse(v).ok_or_else(|| {
+                    usage(
+                        command,
+                        format!("--log-format: '{v}' is not one of text, json"),
+                    )
+                })?;
+            }
+            "--slow-reader-threshold" => {
+                let v: f64 = it.number(f)?;
+                if !(v > 0.0 && v.is_finite()) {
+                    return Err(usage(
+                        command,
+                        format!(
+                            "--slow-reader-threshold: '{v}' must be a share above 0 (0.5 is half the time)"
+                        ),
+                    ));
+                }
+                a.slow_reader_threshold = v;
+            }
+            "--slow-reader-period" => a.slow_reader_period = it.seconds(f, false)?,
             "--ca-file" => a.ca_file = Some(PathBuf::from(it.value(f)?)),
             "--stats-interval" => a.stats_interval = Some(it.seconds(f, true)?),
             "--redundant" if command == "stream" => {
@@ -269,8 +308,9 @@ fn config_for(a: &StreamArgs, user: &str, password: &str) -> Result<ClientConfig
     Ok(c.redundant(a.redundant).dedupe(dedupe))
 }
 
-/// `stream` and `replay`.
+/// `stream`, `replay` and `recover`.
 pub fn run(a: StreamArgs) -> u8 {
+    log::set_format(a.log_format);
     let (Ok(user), Ok(password)) = (
         std::env::var("GNIP_USERNAME"),
         std::env::var("GNIP_PASSWORD"),
@@ -287,11 +327,28 @@ pub fn run(a: StreamArgs) -> u8 {
             return code;
         }
     };
+    let monitor = Monitor::new(a.slow_reader_threshold, a.slow_reader_period);
     if a.recovery {
-        return super::replay::run_recovery(&a, config);
+        return super::replay::run_recovery(&a, config, monitor);
     }
     if a.range.is_some() {
-        return super::replay::run(&a, config);
+        return super::replay::run(&a, config, monitor);
+    }
+    run_stream(&a, config, monitor)
+}
+
+/// `stream`: every partition to stdout until stopped.
+fn run_stream(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
+    let product = config.product().path_name();
+    // The endpoint is up (or its address refused) before the first connection.
+    let live: Arc<OnceLock<StatsHandle>> = Arc::default();
+    if let Some(addr) = &a.metrics_listen {
+        let l = Arc::clone(&live);
+        let source = move || (l.get().map(StatsHandle::snapshot).unwrap_or_default(), None);
+        if let Err(m) = monitor.serve(addr, product, Arc::new(source)) {
+            eprintln!("gnip-stream: {m}");
+            return USAGE;
+        }
     }
     let out = Arc::new(Out::new(a.max_records, a.count));
     let o = Arc::clone(&out);
@@ -300,6 +357,7 @@ pub fn run(a: StreamArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return start_error(&e),
     };
+    let _ = live.set(running.stats_handle());
     let interval = a
         .stats_interval
         .unwrap_or(if std::io::stderr().is_terminal() {
@@ -313,47 +371,49 @@ pub fn run(a: StreamArgs) -> u8 {
         Some(&out),
         interval,
         started,
-        |r| stats_line(started.elapsed(), &r.stats()),
+        |r| stats_report(started.elapsed(), &r.stats()),
         false,
-        || {},
+        || monitor.check(&running.stats()),
     );
     let reports = running.join();
     out.flush(true);
     if !interval.is_zero() {
         let stats: Vec<StatsSnapshot> = reports.iter().map(|r| r.stats.clone()).collect();
-        eprintln!("{}", stats_line(started.elapsed(), &stats));
+        let (event, text) = stats_report(started.elapsed(), &stats);
+        event.emit(&text);
     }
     let deduped = !a.no_dedupe && (a.redundant >= 2 || a.backfill_minutes > 0);
-    if deduped && a.range.is_none() {
+    if deduped {
         for r in &reports {
-            eprintln!("{}", dedupe_line(&r.stats, a.redundant));
+            print_dedupe(&r.stats, a.redundant);
         }
     }
     for r in &reports {
-        if let Some(s) = &r.replay {
-            eprintln!(
-                "gnip-stream: {} (activity_count {:?})",
-                s.message, s.activity_count
-            );
-            for m in &s.minutes_failed {
-                eprintln!("gnip-stream: minute failed, request it again: {m}");
-            }
-            if let Some((from, to)) = &s.unprocessed_range {
-                eprintln!("gnip-stream: unprocessed range, request it again: {from} to {to}");
-            }
-        }
         if let Some(e) = &r.error {
             if r.ending != Ending::Stopped {
-                eprintln!(
-                    "gnip-stream: partition {} stopped ({}): {e}",
-                    r.partition,
-                    r.ending.name()
-                );
+                log::event("error", "partition_stopped")
+                    .partition(r.partition)
+                    .field("reason", r.ending.name())
+                    .field("error", e.to_string())
+                    .emit(&format!(
+                        "gnip-stream: partition {} stopped ({}): {e}",
+                        r.partition,
+                        r.ending.name()
+                    ));
             }
         }
     }
     if a.count {
         println!("records={}", out.count());
     }
-    exit_code(&reports)
+    let code = exit_code(&reports);
+    log::event(if code == 0 { "info" } else { "error" }, "summary")
+        .field("records", out.count())
+        .field("exit_status", code)
+        .field("elapsed_seconds", started.elapsed().as_secs_f64())
+        .emit_json_only(&format!(
+            "stream ended: {} records, exit status {code}",
+            out.count()
+        ));
+    code
 }

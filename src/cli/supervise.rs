@@ -6,18 +6,20 @@ use std::time::{Duration, Instant};
 
 use gnip_stream::client::Running;
 
+use super::log::{self, Event};
 use super::output::Out;
 use super::signal;
 
 /// Waits for the client, turning signals into a stop and flushing idle output; every `interval`
-/// (0: never) prints `line`, redrawn in place when `redraw` (a terminal), else one per interval.
+/// (0: never) emits `line`'s event, its text redrawn in place when `redraw` (a terminal, text
+/// logs), else one line per interval.
 /// Returns whether a line was left to end with a newline.
 pub fn supervise(
     running: &Running,
     out: Option<&Out>,
     interval: Duration,
     started: Instant,
-    line: impl Fn(&Running) -> String,
+    line: impl Fn(&Running) -> (Event, String),
     redraw: bool,
     mut each_second: impl FnMut(),
 ) -> bool {
@@ -36,11 +38,12 @@ pub fn supervise(
         }
         let elapsed = started.elapsed();
         if !interval.is_zero() && elapsed >= next_stats {
-            if redraw {
-                eprint!("\r{}", line(running));
+            let (event, text) = line(running);
+            if redraw && !log::is_json() {
+                eprint!("\r{text}");
                 drew = true;
             } else {
-                eprintln!("{}", line(running));
+                event.emit(&text);
             }
             next_stats += interval;
         }

@@ -84,6 +84,15 @@ pub fn posted_time(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.000Z")
 }
 
+/// RFC 3339 in UTC with milliseconds, as log lines carry it: `2026-11-28T03:00:00.123Z`.
+pub fn rfc3339_ms(unix_ms: u64) -> String {
+    let (y, m, d, h, mi, s) = split((unix_ms / 1000) as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z",
+        unix_ms % 1000
+    )
+}
+
 /// Native `created_at`: `Tue Jul 18 23:25:04 +0000 2017`.
 pub fn created_at(secs: i64) -> String {
     let (y, m, d, h, mi, s) = split(secs);
@@ -150,6 +159,7 @@ mod tests {
         let t = parse_timestamp("Tue Jul 18 23:25:04 +0000 2017").unwrap();
         assert_eq!(created_at(t), "Tue Jul 18 23:25:04 +0000 2017");
         assert_eq!(posted_time(t), "2017-07-18T23:25:04.000Z");
+        assert_eq!(rfc3339_ms(t as u64 * 1000 + 7), "2017-07-18T23:25:04.007Z");
         assert_eq!(parse_timestamp("2017-07-18T23:25:04.000Z"), Some(t));
         assert_eq!(parse_timestamp("2017-07-18T23:25:04+00:00"), Some(t));
     }

@@ -1,0 +1,679 @@
+//! Running it as a service: the `/metrics` endpoint (text format checked by `promtool`,
+//! scraped by a real Prometheus, safe under hostile scrapers), the JSON logs, the slow-reader
+//! warning, the alert rules and the systemd unit. Real tools skip with a printed reason when
+//! absent; `.ci/run` installs them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+mod common;
+
+use gnip_stream::Product;
+use gnip_stream::client::{MAX_CONCURRENT_SCRAPES, MetricsServer};
+use gnip_stream::metrics::scrape::MAX_REQUEST_HEAD;
+use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which};
+
+use common::cli::{cmd, exit_within, named, signal};
+
+const PASSWORD: &str = "s3cret-Pa55word";
+
+/// A tool on PATH, or `None` after printing why the calling test skips.
+fn tool(name: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        println!("SKIPPED {test}: `{name}` is not installed (.ci/run installs it)");
+    }
+    found
+}
+
+/// One request on a fresh connection; the status and the body (or head, for HEAD).
+fn request(addr: &str, raw: &[u8]) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    let text = String::from_utf8(got).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, head.to_owned(), body.to_owned())
+}
+
+fn scrape(addr: &str) -> String {
+    let (status, _, body) = request(addr, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(status, 200);
+    body
+}
+
+/// The sum of every sample whose line starts with `prefix`.
+fn sum(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A `gnip-stream` child with its stdout counted (while `reading`) and its stderr lines kept.
+struct Child_ {
+    child: Child,
+    records: Arc<AtomicU64>,
+    reading: Arc<AtomicBool>,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+fn spawn(args: &[String], reading: bool) -> Child_ {
+    let mut c = cmd("demo", PASSWORD);
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let (records, reading) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicBool::new(reading)),
+    );
+    let mut stdout = child.stdout.take().unwrap();
+    let (r, on) = (Arc::clone(&records), Arc::clone(&reading));
+    let out = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if !on.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    let nl = buf[..n].iter().filter(|&&b| b == b'\n').count();
+                    r.fetch_add(nl as u64, Ordering::SeqCst);
+                }
+            }
+        }
+    });
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = channel();
+    let all = Arc::new(Mutex::new(Vec::new()));
+    let a = Arc::clone(&all);
+    let err = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            a.lock().unwrap().push(line.clone());
+            let _ = tx.send(line);
+        }
+    });
+    Child_ {
+        child,
+        records,
+        reading,
+        lines,
+        stderr: all,
+        readers: vec![out, err],
+    }
+}
+
+impl Child_ {
+    /// The next stderr line that `pred` accepts, within `limit`.
+    fn wait_line(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + limit;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if pred(&l) => return l,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "no such stderr line within {limit:?}; stderr:\n{}",
+                    self.stderr.lock().unwrap().join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The metrics address the command printed.
+    fn metrics_addr(&self) -> String {
+        let l = self.wait_line(Duration::from_secs(10), |l| l.contains("/metrics"));
+        let at = l.split("http://").nth(1).unwrap();
+        at.split('/').next().unwrap().to_owned()
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap()
+    }
+
+    /// SIGTERM (stdout read from now on), the exit status and every stderr line.
+    fn stop(mut self) -> (ExitStatus, u64, Vec<String>) {
+        self.reading.store(true, Ordering::SeqCst);
+        let sent = Instant::now();
+        signal(&self.child, "-TERM");
+        let status = exit_within(&mut self.child, sent, Duration::from_secs(10));
+        for r in self.readers {
+            r.join().unwrap();
+        }
+        let lines = self.stderr.lock().unwrap().clone();
+        (status, self.records.load(Ordering::SeqCst), lines)
+    }
+}
+
+fn decahose(sim: &Simulator, extra: &[&str]) -> Vec<String> {
+    let mut a = vec!["stream".to_owned()];
+    a.extend(named("decahose", &sim.base_url()));
+    a.extend(extra.iter().map(|s| (*s).to_owned()));
+    a
+}
+
+#[test]
+fn the_endpoint_serves_every_partition_and_connection_in_the_text_format() {
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .credentials("demo", PASSWORD)
+            .rate(Rate::PerSecond(300.0)),
+    )
+    .unwrap();
+    let c = spawn(
+        &decahose(
+            &sim,
+            &["--redundant", "2", "--metrics-listen", "127.0.0.1:0"],
+        ),
+        true,
+    );
+    let addr = c.metrics_addr();
+    let until = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let t = scrape(&addr);
+        if sum(
+            &t,
+            "gnip_stream_records_total{product=\"sample10\",partition=\"2\",kind=\"activity\"}",
+        ) >= 100.0
+        {
+            break t;
+        }
+        assert!(Instant::now() < until, "records never counted:\n{t}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for want in [
+        "# TYPE gnip_stream_records_total counter",
+        "gnip_stream_connected{product=\"sample10\",partition=\"1\",connection=\"2\"} 1",
+        "gnip_stream_disconnects_total{product=\"sample10\",partition=\"2\",connection=\"1\",reason=\"stalled\"} 0",
+        "# TYPE gnip_stream_last_record_timestamp_seconds gauge",
+    ] {
+        assert!(text.contains(want), "{want} missing from\n{text}");
+    }
+    // Both connections received bytes; the de-duplication dropped the second copies.
+    assert!(
+        sum(
+            &text,
+            "gnip_stream_received_bytes_total{product=\"sample10\",partition=\"1\",connection=\"2\"}"
+        ) > 0.0
+    );
+    assert!(sum(&text, "gnip_stream_duplicates_dropped_total{") > 0.0);
+    if let Some(promtool) = tool("promtool", "promtool check metrics") {
+        let mut p = Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        let out = p.wait_with_output().unwrap();
+        assert!(
+            out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // HEAD: the head only; anything else: refused.
+    let (status, head, body) = request(&addr, b"HEAD /metrics HTTP/1.1\r\n\r\n");
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    assert_eq!(request(&addr, b"GET / HTTP/1.1\r\n\r\n").0, 404);
+    let (status, head, _) = request(
+        &addr,
+        b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(status, 405);
+    assert!(head.contains("Allow: GET, HEAD"));
+    let last = scrape(&addr);
+    let (status, records, _) = c.stop();
+    assert_eq!(status.code(), Some(0));
+    let scraped = sum(&last, "gnip_stream_records_total{") as u64;
+    assert!(
+        scraped > 0 && scraped <= records,
+        "scraped {scraped}, written {records}"
+    );
+}
+
+#[test]
+fn the_library_server_refuses_a_fifth_scrape_an_endless_head_and_a_silent_client() {
+    let server =
+        MetricsServer::start("127.0.0.1:0", |out: &mut String| out.push_str("x 1\n")).unwrap();
+    let addr = server.local_addr().to_string();
+    // Four silent scrapers hold every slot: the fifth connection is answered 503 at once.
+    let silent: Vec<TcpStream> = (0..MAX_CONCURRENT_SCRAPES)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert_eq!(request(&addr, b"GET /metrics HTTP/1.1\r\n\r\n").0, 503);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Each silent one is dropped at the deadline (408), and the slots free up.
+    for mut s in silent {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = String::new();
+        s.read_to_string(&mut got).unwrap();
+        assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    }
+    assert_eq!(request(&addr, b"GET /metrics HTTP/1.1\r\n\r\n").2, "x 1\n");
+    // An endless head: 431 once the cap is reached, then the connection closes.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+    let line = [b'X'; 1024];
+    let mut sent = 0;
+    while sent < 4 * MAX_REQUEST_HEAD {
+        if s.write_all(&line).is_err() {
+            break;
+        }
+        sent += line.len();
+    }
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    assert!(
+        got.starts_with(b"HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    drop(server);
+    assert!(
+        TcpStream::connect_timeout(&addr.parse::<SocketAddr>().unwrap(), Duration::from_secs(1))
+            .is_err()
+    );
+}
+
+#[test]
+fn hostile_scrapers_neither_stall_the_stream_nor_grow_its_memory() {
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .credentials("demo", PASSWORD)
+            .rate(Rate::PerSecond(500.0)),
+    )
+    .unwrap();
+    let c = spawn(&decahose(&sim, &["--metrics-listen", "127.0.0.1:0"]), true);
+    let addr = c.metrics_addr();
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_before = c.rss_kib();
+    let records_before = c.records.load(Ordering::SeqCst);
+    // Twenty clients that connect and say nothing, and four that send an endless head.
+    let silent: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let endless: Vec<JoinHandle<usize>> = (0..4)
+        .map(|_| {
+            let (a, stop) = (addr.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let Ok(mut s) = TcpStream::connect(&a) else {
+                    return 0;
+                };
+                let _ = s.set_write_timeout(Some(Duration::from_millis(500)));
+                let mut sent = 0;
+                while !stop.load(Ordering::SeqCst)
+                    && s.write_all(b"X-Endless: aaaaaaaa\r\n").is_ok()
+                {
+                    sent += 21;
+                }
+                sent
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let records_during = c.records.load(Ordering::SeqCst);
+    let rss_during = c.rss_kib();
+    stop.store(true, Ordering::SeqCst);
+    for e in endless {
+        e.join().unwrap();
+    }
+    drop(silent);
+    // 500 records/s: at least two thirds of that over the 3 s.
+    assert!(
+        records_during - records_before >= 1000,
+        "the stream went on: {} records in 3 s",
+        records_during - records_before
+    );
+    assert!(
+        rss_during < rss_before + 4 * 1024,
+        "memory stayed bounded: {rss_before} KiB before, {rss_during} KiB during"
+    );
+    // Once they are gone the endpoint answers again (the silent ones time out in 5 s).
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, _, body) = request(&addr, b"GET /metrics HTTP/1.1\r\n\r\n");
+        if status == 200 {
+            assert!(body.contains("gnip_stream_records_total"));
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(Instant::now() < until, "the endpoint never answered again");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, ..) = c.stop();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// A free loopback port (bound and released: good enough for a test's own server).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the Prometheus child (ours, unreaped) when the test ends, however it ends.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_real_prometheus_scrapes_the_records_counter() {
+    let Some(prometheus) = tool(
+        "prometheus",
+        "a_real_prometheus_scrapes_the_records_counter",
+    ) else {
+        return;
+    };
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .credentials("demo", PASSWORD)
+            .rate(Rate::PerSecond(200.0)),
+    )
+    .unwrap();
+    let c = spawn(&decahose(&sim, &["--metrics-listen", "127.0.0.1:0"]), true);
+    let target = c.metrics_addr();
+    let dir = std::env::temp_dir().join(format!("gnip-prometheus-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: gnip-stream\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .unwrap();
+    let web = format!("127.0.0.1:{}", free_port());
+    let prom = Reap(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={web}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let query = format!(
+        "GET /api/v1/query?query=sum(gnip_stream_records_total%7Bkind%3D%22activity%22%7D) HTTP/1.1\r\nHost: {web}\r\nConnection: close\r\n\r\n"
+    );
+    let until = Instant::now() + Duration::from_secs(60);
+    let value = loop {
+        assert!(Instant::now() < until, "Prometheus never had the counter");
+        std::thread::sleep(Duration::from_millis(500));
+        let Ok(mut s) = TcpStream::connect(&web) else {
+            continue;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        if s.write_all(query.as_bytes()).is_err() {
+            continue;
+        }
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        let Some((_, body)) = got.split_once("\r\n\r\n") else {
+            continue;
+        };
+        // Chunked or not, the JSON object is the part between the outer braces.
+        let (Some(a), Some(b)) = (body.find('{'), body.rfind('}')) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&body[a..=b]) else {
+            continue;
+        };
+        let n = v["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok());
+        if let Some(n) = n.filter(|&n| n >= 200.0) {
+            break n;
+        }
+    };
+    drop(prom);
+    let (status, records, _) = c.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        value as u64 <= records,
+        "Prometheus saw {value} activities, the command wrote {records} records"
+    );
+}
+
+#[test]
+fn the_alert_rules_pass_promtool_and_fire_as_written() {
+    let Some(promtool) = tool(
+        "promtool",
+        "the_alert_rules_pass_promtool_and_fire_as_written",
+    ) else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus");
+    for args in [
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts_test.yml"],
+    ] {
+        let out = Command::new(&promtool)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn json_logs_are_one_object_a_line_and_never_carry_a_credential() {
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .credentials("demo", PASSWORD)
+            .rate(Rate::PerSecond(300.0))
+            .fault(Which::Connection(1), Fault::DropAfter { bytes: 3000 }),
+    )
+    .unwrap();
+    let mut c = cmd("demo", PASSWORD);
+    c.args([
+        "stream",
+        "--url",
+        &sim.stream_url(Product::PowerTrack, "acme", "prod"),
+        "--log-format",
+        "json",
+        "--stats-interval",
+        "0.3",
+        "--max-records",
+        "300",
+    ]);
+    let out = common::cli::run(c, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains(PASSWORD), "a credential in the logs:\n{err}");
+    let mut events = Vec::new();
+    for line in err.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object: {line:?}: {e}"));
+        let ts = v["ts"].as_str().unwrap();
+        assert!(
+            ts.len() == 24 && ts.ends_with('Z') && &ts[10..11] == "T",
+            "{ts}"
+        );
+        assert!(
+            matches!(v["level"].as_str(), Some("info" | "warn" | "error")),
+            "{line}"
+        );
+        assert!(
+            v.get("partition").is_some() && v.get("connection").is_some(),
+            "{line}"
+        );
+        events.push(v);
+    }
+    let named = |e: &'static str| events.iter().filter(move |v| v["event"] == e);
+    for e in [
+        "connecting",
+        "connected",
+        "disconnected",
+        "stats",
+        "summary",
+    ] {
+        assert!(named(e).count() > 0, "no {e} event in\n{err}");
+    }
+    let dropped = named("disconnected").next().unwrap();
+    assert_eq!(dropped["reason"], "dropped");
+    assert_eq!(
+        (
+            dropped["partition"].as_u64(),
+            dropped["connection"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
+    assert!(named("stats").any(|v| v["records"].as_u64() == Some(300)));
+    let summary = named("summary").next_back().unwrap();
+    assert_eq!(
+        (summary["records"].as_u64(), summary["exit_status"].as_u64()),
+        (Some(300), Some(0))
+    );
+}
+
+#[test]
+fn a_slow_reader_is_warned_once_and_again_after_a_relapse() {
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .credentials("demo", PASSWORD)
+            .rate(Rate::PerSecond(2000.0)),
+    )
+    .unwrap();
+    let args: Vec<String> = [
+        "stream",
+        "--url",
+        &sim.stream_url(Product::PowerTrack, "acme", "prod"),
+        "--log-format",
+        "json",
+        "--slow-reader-period",
+        "2",
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    // Nobody reads stdout: the pipe fills and the handler blocks in its write.
+    let c = spawn(&args, false);
+    let addr = c.metrics_addr();
+    let is = |l: &str, e: &str| l.contains(&format!("\"event\":\"{e}\""));
+    let warn = c.wait_line(Duration::from_secs(20), |l| is(l, "slow_reader"));
+    let v: serde_json::Value = serde_json::from_str(&warn).unwrap();
+    assert_eq!(v["level"], "warn");
+    assert!(v["handler_share"].as_f64().unwrap() > 0.5, "{warn}");
+    assert!(v["over_seconds"].as_f64().unwrap() >= 2.0, "{warn}");
+    assert!(sum(&scrape(&addr), "gnip_stream_slow_reader_warnings_total{") == 1.0);
+    // Still slow two more periods later: no second warning.
+    std::thread::sleep(Duration::from_secs(4));
+    // Reading again: it recovers; then stops reading: warned again.
+    c.reading.store(true, Ordering::SeqCst);
+    c.wait_line(Duration::from_secs(10), |l| is(l, "slow_reader_recovered"));
+    c.reading.store(false, Ordering::SeqCst);
+    c.wait_line(Duration::from_secs(20), |l| is(l, "slow_reader"));
+    assert!(sum(&scrape(&addr), "gnip_stream_slow_reader_warnings_total{") == 2.0);
+    let (status, _, lines) = c.stop();
+    assert_eq!(status.code(), Some(0));
+    let warnings = lines.iter().filter(|l| is(l, "slow_reader")).count();
+    assert_eq!(warnings, 2, "{lines:#?}");
+}
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let Some(analyze) = tool(
+        "systemd-analyze",
+        "the_systemd_unit_passes_systemd_analyze_verify",
+    ) else {
+        return;
+    };
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/systemd/gnip-stream.service"),
+    )
+    .unwrap();
+    for want in [
+        "EnvironmentFile=/etc/gnip-stream/credentials",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=2 3 4",
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "--metrics-listen 127.0.0.1:9464",
+        "--log-format json",
+    ] {
+        assert!(unit.contains(want), "the unit lacks {want}");
+    }
+    // verify checks that ExecStart's program exists: point it at the binary just built.
+    let dir = std::env::temp_dir().join(format!("gnip-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gnip-stream.service");
+    std::fs::write(
+        &path,
+        unit.replace(
+            "/usr/local/bin/gnip-stream",
+            env!("CARGO_BIN_EXE_gnip-stream"),
+        ),
+    )
+    .unwrap();
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

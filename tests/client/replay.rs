@@ -132,3 +132,40 @@ fn replay_resume_drops_duplicate_compliance_events_too() {
         assert!(reports[0].stats.duplicates_dropped > 0, "cut {cut}");
     }
 }
+
+#[test]
+fn a_replay_jobs_progress_adds_up_its_requests_counters() {
+    use gnip_stream::client::{Delivery, Flow, JobProgress, ReplayJob};
+    use std::time::Duration;
+    let sim = Simulator::start(SimulatorConfig::default().replay_records_per_minute(20)).unwrap();
+    let now = gnip_stream::clock::now_secs() / 60 * 60;
+    let range = ReplayRange {
+        from: now - 3 * 3600,
+        to: now - 3 * 3600 + 30 * 60,
+    };
+    let cfg = ClientConfig::replay(Product::PowerTrack, "acme", "prod", range)
+        .host(&sim.base_url())
+        .credentials("demo", "demo");
+    let job = ReplayJob::new(cfg)
+        .unwrap()
+        .window(Duration::from_secs(10 * 60));
+    let mut last: Option<JobProgress> = None;
+    let report = job
+        .run(
+            |_: &Delivery<'_>| Flow::Continue,
+            None,
+            |p| last = Some(p.clone()),
+        )
+        .unwrap();
+    assert!(report.complete);
+    assert_eq!((report.steps.len(), report.records), (3, 600));
+    // The last progress carries the three requests' counters added up, per connection too.
+    let last = last.unwrap();
+    let stats = &last.stats[0];
+    assert_eq!(stats.activities + stats.compliance, 600);
+    assert_eq!(stats.connects, 3);
+    assert_eq!(stats.disconnects_for(Ending::ReplayCompleted), 3);
+    assert_eq!(stats.connections[0].connects, 3);
+    assert!(stats.bytes_wire > 0 && stats.bytes_wire == stats.connections[0].bytes_wire);
+    assert_eq!((last.requests, last.fraction()), (3, 1.0));
+}

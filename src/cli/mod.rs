@@ -3,6 +3,7 @@
 //! `output.rs`, stderr and exit statuses in `report.rs`, signals in `signal.rs`.
 
 pub mod args;
+#[cfg(feature = "simulator")]
 mod demo;
 mod help;
 mod log;
@@ -12,11 +13,11 @@ mod replay;
 mod report;
 mod rules;
 pub mod signal;
+#[cfg(feature = "simulator")]
 mod simulate;
 mod stream;
 mod supervise;
 
-use std::path::PathBuf;
 
 use args::Usage;
 
@@ -37,14 +38,16 @@ pub const INCOMPLETE: u8 = 6;
 pub enum Command {
     Stream(stream::StreamArgs),
     Rules(rules::RulesArgs),
+    #[cfg(feature = "simulator")]
     Demo {
         seconds: f64,
         rate: f64,
     },
+    #[cfg(feature = "simulator")]
     Simulate {
         listen: String,
         rate: Option<f64>,
-        corpus: Option<PathBuf>,
+        corpus: Option<std::path::PathBuf>,
         user: String,
         password: String,
     },
@@ -65,8 +68,15 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         "stream" => stream::parse("stream", rest),
         "replay" => stream::parse("replay", rest),
         "recover" => stream::parse("recover", rest),
+        #[cfg(feature = "simulator")]
         "demo" => demo::parse(rest),
+        #[cfg(feature = "simulator")]
         "simulate" => simulate::parse(rest),
+        #[cfg(not(feature = "simulator"))]
+        "demo" | "simulate" => Err(args::usage(
+            "",
+            format!("'{cmd}' needs the simulator, and this build has none (an edge build: cargo feature `simulator` off)"),
+        )),
         "rules" => rules::parse(rest),
         other => Err(args::usage("", format!("unknown command '{other}'"))),
     }
@@ -98,7 +108,9 @@ pub fn run(command: Command) -> u8 {
         }
         Command::Stream(a) => stream::run(a),
         Command::Rules(a) => rules::run(a),
+        #[cfg(feature = "simulator")]
         Command::Demo { seconds, rate } => demo::run(seconds, rate),
+        #[cfg(feature = "simulator")]
         Command::Simulate {
             listen,
             rate,
@@ -119,6 +131,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "simulator")]
     fn the_contract_parses() {
         let Ok(Command::Stream(a)) = p(
             "stream --url https://h/stream/firehose/accounts/a/publishers/twitter/l.json --partition 3 --partition 4 --backfill-minutes 5 --stall-timeout 0.5 --max-records 10 --count --ca-file x.pem --stats-interval 0",

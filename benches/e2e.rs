@@ -4,7 +4,9 @@
 //! inflated data, records/s, the client's peak RSS, and the ratios a/b and a/c.
 //!
 //! `cargo bench --bench e2e` (`GNIP_E2E_BLOCKS=N`: records to stream in blocks of 2,000,
-//! default 100; `GNIP_STREAM_BIN=PATH`: another build of the binary, e.g. `--profile min-size`).
+//! default 100; `GNIP_STREAM_BIN=PATH`: another build of the binary, e.g. `--profile min-size`;
+//! `GNIP_STREAM_EDGE_BIN=PATH`: also run that build, interleaved, and print its ratio;
+//! `--features zlib-rs`: also (z), the command with the zlib-rs inflater).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -199,18 +201,55 @@ fn main() {
     // when it comes, inserted into a full window that forgets one id per record, the steady
     // state of a long run (the cost of a duplicate, a lookup, is less).
     let n = blocks * BLOCK_RECORDS;
-    let (secs, rss_kib) = run_client(&bin, &url, n, &[], false);
+    // Every run names its inflater, so a build with zlib-rs (whose default it is) is measured
+    // with miniz_oxide in (a) and with zlib-rs in (z).
+    let miniz = ["--inflater", "miniz_oxide"];
+    let (secs, rss_kib) = run_client(&bin, &url, n, &miniz, false);
     let a = (blocks * per_block) as f64 / 1e6 / secs;
     let (secs_d, rss_d) = run_client(
         &bin,
         &url,
         n,
-        &["--backfill-minutes", "1", "--dedupe-window", "1000"],
+        &[
+            "--backfill-minutes",
+            "1",
+            "--dedupe-window",
+            "1000",
+            "--inflater",
+            "miniz_oxide",
+        ],
         false,
     );
     // (m) (a) again, serving /metrics and scraped every second.
-    let (secs_m, rss_m) = run_client(&bin, &url, n, &[], true);
+    let (secs_m, rss_m) = run_client(&bin, &url, n, &miniz, true);
     let m = (blocks * per_block) as f64 / 1e6 / secs_m;
+    // (z) (a) with zlib-rs, when this build has it.
+    let z = cfg!(feature = "zlib-rs").then(|| {
+        let (secs_z, rss_z) = run_client(&bin, &url, n, &["--inflater", "zlib-rs"], false);
+        ((blocks * per_block) as f64 / 1e6 / secs_z, rss_z)
+    });
+    // (e) another build (the edge profile), interleaved with the first: three runs each, the
+    // median of each, so the ratio compares like with like on a noisy machine.
+    let edge = std::env::var("GNIP_STREAM_EDGE_BIN").ok().map(|edge_bin| {
+        let (mut ours, mut theirs, mut rss) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..3 {
+            ours.push(run_client(&bin, &url, n, &miniz, false).0);
+            let (t, r) = run_client(&edge_bin, &url, n, &miniz, false);
+            theirs.push(t);
+            rss = rss.max(r);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[1]
+        };
+        let mb = (blocks * per_block) as f64 / 1e6;
+        (
+            edge_bin,
+            mb / median(&mut ours),
+            mb / median(&mut theirs),
+            rss,
+        )
+    });
     let d = (blocks * per_block) as f64 / 1e6 / secs_d;
 
     // (c) curl, for as long as (a) took (at least 3 s).
@@ -253,6 +292,21 @@ fn main() {
         "(m) the same as (a), /metrics scraped every second {m:8.1} MB/s inflated, peak RSS {:.2} MiB",
         rss_m as f64 / 1024.0
     );
+    if let Some((zr, rss_z)) = z {
+        println!(
+            "(z) the same as (a), zlib-rs inflater {zr:8.1} MB/s inflated, peak RSS {:.2} MiB",
+            rss_z as f64 / 1024.0
+        );
+    }
+    if let Some((edge_bin, a3, e3, rss_e)) = &edge {
+        println!(
+            "(e) {edge_bin} (median of 3, interleaved with (a) again: {a3:.1} MB/s)  {e3:8.1} MB/s inflated, peak RSS {:.2} MiB, {:.2} MB",
+            *rss_e as f64 / 1024.0,
+            std::fs::metadata(edge_bin)
+                .map(|m| m.len() as f64 / 1e6)
+                .unwrap_or(0.0)
+        );
+    }
     println!(
         "(b) bare miniz_oxide inflate        {b:8.1} MB/s inflated ({:.0} MB, gzip ratio {ratio:.2})",
         inflated as f64 / 1e6
@@ -269,6 +323,18 @@ fn main() {
     );
     if let Some(c) = c {
         println!("a/c = {:.3} (target >= 1.1)", a / c);
+        if let Some((zr, _)) = z {
+            println!("z/c = {:.3} (zlib-rs; aim >= 1.5)", zr / c);
+        }
+    }
+    if let Some((zr, _)) = z {
+        println!("z/a = {:.3} (zlib-rs over miniz_oxide, end to end)", zr / a);
+    }
+    if let Some((_, a3, e3, _)) = edge {
+        println!(
+            "e/a = {:.3} (the other build against this one; edge target >= 0.95)",
+            e3 / a3
+        );
     }
     sim.shutdown();
 }

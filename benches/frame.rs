@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use gnip_stream::core::{
-    DecoderConfig, Event, FrameDecoder, GzipEncoder, LineSplitter, RecordKind,
+    DecoderConfig, Event, FrameDecoder, GzipEncoder, Inflater, LineSplitter, RecordKind,
 };
 use gnip_stream::testing::generator::Generator;
 use miniz_oxide::inflate::stream::{InflateState, inflate};
@@ -95,8 +95,34 @@ struct Counts {
     overlong: u64,
 }
 
-fn ours(wire: &[u8], crc: bool) -> (u64, Counts) {
-    let mut dec = FrameDecoder::with_config(DecoderConfig::default().check_crc(crc)).unwrap();
+/// Bare zlib-rs raw inflate of the same bytes, the same reads and output buffer.
+#[cfg(feature = "zlib-rs")]
+fn bare_zlib_rs(wire: &[u8]) -> u64 {
+    let mut inf = zlib_rs::Inflate::new(false, 15);
+    let mut out = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    for read in wire[10..].chunks(READ) {
+        let mut rest = read;
+        loop {
+            let (in0, out0) = (inf.total_in(), inf.total_out());
+            let r = inf.decompress(rest, &mut out, zlib_rs::InflateFlush::NoFlush);
+            let used = (inf.total_in() - in0) as usize;
+            let made = (inf.total_out() - out0) as usize;
+            rest = &rest[used..];
+            total += made as u64;
+            black_box(&out[..made]);
+            match r {
+                Ok(_) if used + made > 0 => {}
+                _ => break,
+            }
+        }
+    }
+    total
+}
+
+fn ours(wire: &[u8], crc: bool, inflater: Inflater) -> (u64, Counts) {
+    let config = DecoderConfig::default().check_crc(crc).inflater(inflater);
+    let mut dec = FrameDecoder::with_config(config).unwrap();
     let mut c = Counts::default();
     for read in wire.chunks(READ) {
         dec.feed(read, |e| match e {
@@ -176,13 +202,13 @@ fn main() {
     let a = best(|| bare_inflate(&wire), &mut outs);
     assert!(outs.iter().all(|&o| o == plain_len as u64));
     let mut outs = Vec::new();
-    let b = best(|| ours(&wire, false), &mut outs);
+    let b = best(|| ours(&wire, false, Inflater::MinizOxide), &mut outs);
     let (out, c) = outs.pop().unwrap();
     assert_eq!(out, plain_len as u64);
     assert_eq!(c.activities + c.compliance + c.system + c.malformed, n);
     assert_eq!((c.heartbeats, c.malformed, c.overlong), (n / 100, 0, 0));
     let mut outs = Vec::new();
-    let b_crc = best(|| ours(&wire, true), &mut outs);
+    let b_crc = best(|| ours(&wire, true, Inflater::MinizOxide), &mut outs);
 
     let ra = mbps(plain_len, a);
     let rb = mbps(plain_len, b);
@@ -194,6 +220,26 @@ fn main() {
     );
     println!("    same, CRC-32 checked (Replay)          {rc:8.1} MB/s");
     println!("ratio b/a = {:.3} (target >= 0.90)", rb / ra);
+    #[cfg(feature = "zlib-rs")]
+    {
+        let mut outs = Vec::new();
+        let za = best(|| bare_zlib_rs(&wire), &mut outs);
+        assert!(outs.iter().all(|&o| o == plain_len as u64));
+        let mut outs = Vec::new();
+        let zb = best(|| ours(&wire, false, Inflater::ZlibRs), &mut outs);
+        assert_eq!(outs.pop().unwrap().0, plain_len as u64);
+        let (rza, rzb) = (mbps(plain_len, za), mbps(plain_len, zb));
+        println!("(za) bare zlib-rs Inflate                  {rza:8.1} MB/s");
+        println!("(zb) gnip-stream over zlib-rs              {rzb:8.1} MB/s");
+        println!(
+            "ratio zb/za = {:.3}; zlib-rs over miniz_oxide: bare za/a = {:.3}, ours zb/b = {:.3}",
+            rzb / rza,
+            rza / ra,
+            rzb / rb
+        );
+    }
+    #[cfg(not(feature = "zlib-rs"))]
+    println!("(zlib-rs: not in this build; `cargo bench --bench frame --features zlib-rs`)");
     println!(
         "records: {} activities, {} compliance, {} system, {} heartbeats",
         c.activities, c.compliance, c.system, c.heartbeats

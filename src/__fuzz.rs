@@ -3,7 +3,7 @@
 //! (house style, after rustls and memchr).
 
 use crate::core::{
-    DecoderConfig, GzipEncoder, Level, LineSplitter, RecordKind, classify, record_id,
+    DecoderConfig, GzipEncoder, Inflater, Level, LineSplitter, RecordKind, classify, record_id,
 };
 use crate::testing::oracle::{Owned, decode_in_pieces, decode_with_stops, naive_lines, pieces};
 
@@ -22,17 +22,49 @@ fn seed_of(data: &[u8]) -> (u64, &[u8]) {
 /// - odd mode: the rest is plain text. It is gzip-compressed with sync flushes at seeded points
 ///   and decoded in pieces with CRC checking on: the events must equal the naive oracle's and
 ///   the stream must end cleanly.
+///
+/// Bits 2 and up of the mode pick the inflater (of those the build has: with the feature
+/// `zlib-rs`, miniz_oxide or zlib-rs); in the even mode every other inflater must then agree
+/// (differential): the same events when both accept the stream, the same events up to where the
+/// first of them finds it corrupt otherwise.
 pub fn gzip_records(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
     let (seed, body) = seed_of(rest);
     let max = 64 + (seed % 512) as usize;
+    let inflater = Inflater::ALL[usize::from(mode >> 2) % Inflater::ALL.len()];
     let config = DecoderConfig::default()
         .max_record(max)
-        .check_crc(mode & 2 != 0);
+        .check_crc(mode & 2 != 0)
+        .inflater(inflater);
     if mode % 2 == 0 {
         let (whole, whole_end) = decode_in_pieces(body, &[body.len()], config);
+        for &other in Inflater::ALL.iter().filter(|&&i| i != inflater) {
+            let (theirs, their_end) = decode_in_pieces(body, &[body.len()], config.inflater(other));
+            let names = (inflater.name(), other.name());
+            if whole_end.is_ok() && their_end.is_ok() {
+                assert_eq!(
+                    whole, theirs,
+                    "{names:?} differ in events on a valid stream"
+                );
+            } else {
+                // Inflaters notice corruption at different points (one checks a distance the
+                // other lets through): what both say before the first one stops agrees; only
+                // the event the stop cut short may differ.
+                let (short, long) = if whole.len() <= theirs.len() {
+                    (&whole, &theirs)
+                } else {
+                    (&theirs, &whole)
+                };
+                let agreed = short.len().saturating_sub(1);
+                assert_eq!(
+                    short[..agreed],
+                    long[..agreed],
+                    "{names:?} differ before the corruption"
+                );
+            }
+        }
         let sizes = pieces(seed, body.len());
         let (split, split_end) = decode_in_pieces(body, &sizes, config);
         assert_eq!(whole, split, "events differ by chunking");

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use gnip_stream::Error;
-use gnip_stream::core::{Crc32, DEFAULT_MAX_RECORD, DecoderConfig, GzipEncoder};
+use gnip_stream::core::{Crc32, DEFAULT_MAX_RECORD, DecoderConfig, GzipEncoder, Inflater};
 use gnip_stream::testing::generator::Generator;
 use gnip_stream::testing::oracle::{Owned, decode_in_pieces, naive_lines};
 
@@ -129,13 +129,16 @@ fn corrupt_deflate_data_is_an_error_after_the_good_records() {
         vec![1; wire.len()],
         two_pieces(wire.len(), wire.len() - 30),
     ] {
-        let (events, end) = decode(&wire, &sizes);
-        assert_eq!(
-            records(&events),
-            recs,
-            "every record before the corruption is delivered"
-        );
-        assert_eq!(end, Err(Error::CorruptDeflate));
+        for &inflater in Inflater::ALL {
+            let (events, end) = decode_with(&wire, &sizes, inflater);
+            assert_eq!(
+                records(&events),
+                recs,
+                "{}: every record before the corruption is delivered",
+                inflater.name()
+            );
+            assert_eq!(end, Err(Error::CorruptDeflate));
+        }
     }
 }
 
@@ -148,9 +151,11 @@ fn corruption_inside_a_record_loses_only_that_record() {
         *b = !*b;
     }
     for sizes in [vec![wire.len()], vec![1; wire.len()]] {
-        let (events, end) = decode(&wire, &sizes);
-        assert_eq!(events, vec![Owned::Record(b"{\"a\":1}".to_vec())]);
-        assert_eq!(end, Err(Error::CorruptDeflate));
+        for &inflater in Inflater::ALL {
+            let (events, end) = decode_with(&wire, &sizes, inflater);
+            assert_eq!(events, vec![Owned::Record(b"{\"a\":1}".to_vec())]);
+            assert_eq!(end, Err(Error::CorruptDeflate), "{}", inflater.name());
+        }
     }
 }
 
@@ -257,32 +262,38 @@ fn an_independent_encoder_agrees_flate2_with_sync_flushes() {
 fn each_flushed_record_is_delivered_by_the_bytes_that_carry_it() {
     // The service flushes after each record and may then go quiet for a long time: a decoder
     // that waits for more input before handing out what it has would hold records back.
-    let mut g = Generator::new(11);
-    let mut enc = GzipEncoder::new(6);
-    let mut wire = Vec::new();
-    let mut expected = Vec::new();
-    let mut dec = gnip_stream::core::FrameDecoder::new();
-    let mut seen = Vec::new();
-    for _ in 0..200 {
-        let mut r = Vec::new();
-        g.record(&mut r);
-        let start = wire.len();
-        let mut line = r.clone();
-        line.extend_from_slice(b"\r\n");
-        enc.write_flush(&line, &mut wire);
-        expected.push(r);
-        dec.feed(&wire[start..], |e| {
-            if let gnip_stream::core::Event::Record(rec) = e {
-                seen.push(rec.bytes().to_vec())
-            }
-        })
+    for &inflater in Inflater::ALL {
+        let mut g = Generator::new(11);
+        let mut enc = GzipEncoder::new(6);
+        let mut wire = Vec::new();
+        let mut expected = Vec::new();
+        let mut dec = gnip_stream::core::FrameDecoder::with_config(
+            DecoderConfig::default().inflater(inflater),
+        )
         .unwrap();
-        assert_eq!(
-            seen,
-            expected,
-            "record {} must be out as soon as its bytes are in",
-            expected.len()
-        );
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            let mut r = Vec::new();
+            g.record(&mut r);
+            let start = wire.len();
+            let mut line = r.clone();
+            line.extend_from_slice(b"\r\n");
+            enc.write_flush(&line, &mut wire);
+            expected.push(r);
+            dec.feed(&wire[start..], |e| {
+                if let gnip_stream::core::Event::Record(rec) = e {
+                    seen.push(rec.bytes().to_vec())
+                }
+            })
+            .unwrap();
+            assert_eq!(
+                seen,
+                expected,
+                "{}: record {} must be out as soon as its bytes are in",
+                inflater.name(),
+                expected.len()
+            );
+        }
     }
 }
 
@@ -306,23 +317,27 @@ fn regression_records_inflated_just_before_corruption_are_delivered() {
     enc.write_flush(b"", &mut wire); // byte-align, so a block header can follow
     wire.push(0b0000_0111); // BFINAL=1, BTYPE=11 (reserved): corrupt
     wire.extend_from_slice(&[0x5A; 16]);
-    let whole = decode_in_pieces(&wire, &[wire.len()], crc_on());
-    assert_eq!(whole.1, Err(Error::CorruptDeflate));
-    assert_eq!(
-        records(&whole.0),
-        recs,
-        "every record before the corruption"
-    );
-    assert_eq!(
-        decode_in_pieces(&wire, &vec![1; wire.len()], crc_on()),
-        whole
-    );
-    for seed in 0..10 {
-        let sizes = gnip_stream::testing::oracle::pieces(seed, wire.len());
+    for &inflater in Inflater::ALL {
+        let crc_on = || crc_on().inflater(inflater);
+        let whole = decode_in_pieces(&wire, &[wire.len()], crc_on());
+        assert_eq!(whole.1, Err(Error::CorruptDeflate));
         assert_eq!(
-            decode_in_pieces(&wire, &sizes, crc_on()),
-            whole,
-            "seed {seed}"
+            records(&whole.0),
+            recs,
+            "every record before the corruption"
         );
+        assert_eq!(
+            decode_in_pieces(&wire, &vec![1; wire.len()], crc_on()),
+            whole
+        );
+        for seed in 0..10 {
+            let sizes = gnip_stream::testing::oracle::pieces(seed, wire.len());
+            assert_eq!(
+                decode_in_pieces(&wire, &sizes, crc_on()),
+                whole,
+                "{} seed {seed}",
+                inflater.name()
+            );
+        }
     }
 }

@@ -6,7 +6,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use gnip_stream::Error;
-use gnip_stream::core::{DEFAULT_MAX_RECORD, Event, FrameDecoder, GzipEncoder, RecordKind};
+use gnip_stream::core::{
+    DEFAULT_MAX_RECORD, DecoderConfig, Event, FrameDecoder, GzipEncoder, Inflater, RecordKind,
+};
 use gnip_stream::testing::generator::Generator;
 
 struct Counting;
@@ -38,6 +40,10 @@ const MIB: usize = 1 << 20;
 /// The counters are process-wide: measure one test at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+fn decoder(inflater: Inflater) -> FrameDecoder {
+    FrameDecoder::with_config(DecoderConfig::default().inflater(inflater)).unwrap()
+}
+
 /// Compresses `repeat` copies of `block` into one gzip member.
 fn bomb(block: &[u8], repeat: usize) -> Vec<u8> {
     let mut enc = GzipEncoder::new(1);
@@ -51,11 +57,14 @@ fn bomb(block: &[u8], repeat: usize) -> Vec<u8> {
 
 /// Decodes `wire` in 64 KiB pieces; returns the events (counted) and the peak heap above the
 /// level before the decoder was made.
-fn decode_measuring(wire: &[u8]) -> (Vec<String>, Result<(), Error>, usize, u64) {
+fn decode_measuring(
+    wire: &[u8],
+    inflater: Inflater,
+) -> (Vec<String>, Result<(), Error>, usize, u64) {
     let mut events = Vec::with_capacity(1024);
     let base = LIVE.load(Relaxed);
     PEAK.store(base, Relaxed);
-    let mut dec = FrameDecoder::new();
+    let mut dec = decoder(inflater);
     let mut note = |e: Event<'_>| match e {
         Event::Record(r) => events.push(format!("record {}", r.bytes().len())),
         other => events.push(format!("{other:?}")),
@@ -79,18 +88,24 @@ fn one_gigabyte_of_zeros_inflates_in_bounded_memory() {
         "a bomb: {} bytes compressed",
         wire.len()
     );
-    let (events, end, peak, out) = decode_measuring(&wire);
-    assert_eq!(out, 1 << 30);
-    // No newline in a gigabyte: one unterminated line, never held, reported at the end.
-    assert_eq!(
-        events,
-        vec![format!("Incomplete {{ len: {} }}", 1u64 << 30)]
-    );
-    assert_eq!(end, Ok(()));
-    assert!(peak <= BOUND, "peak heap {peak} bytes > {BOUND}");
+    for &inflater in Inflater::ALL {
+        let (events, end, peak, out) = decode_measuring(&wire, inflater);
+        assert_eq!(out, 1 << 30);
+        // No newline in a gigabyte: one unterminated line, never held, reported at the end.
+        assert_eq!(
+            events,
+            vec![format!("Incomplete {{ len: {} }}", 1u64 << 30)]
+        );
+        assert_eq!(end, Ok(()));
+        assert!(
+            peak <= BOUND,
+            "{}: peak heap {peak} bytes > {BOUND}",
+            inflater.name()
+        );
+    }
 }
 
-/// Decompressor (~11 KiB) + the 32 KiB window + a carry of at most 1 MiB + 1, which while it
+/// Decompressor (~11 KiB; zlib-rs: its state and own 32 KiB window) + the 32 KiB window + a carry of at most 1 MiB + 1, which while it
 /// grows from 512 KiB to its cap briefly holds both blocks (a realloc copies): 1.5 × the
 /// maximum record, plus slack for the test's own vectors.
 const BOUND: usize = DEFAULT_MAX_RECORD * 3 / 2 + 256 * 1024;
@@ -102,18 +117,24 @@ fn overlong_lines_in_a_bomb_are_skipped_in_bounded_memory() {
     let mut block = vec![b'x'; 2 * MIB - 2];
     block.extend_from_slice(b"\r\n");
     let wire = bomb(&block, 128);
-    let (events, end, peak, out) = decode_measuring(&wire);
-    assert_eq!(out, 256 << 20);
-    assert_eq!(events.len(), 128);
-    assert!(
-        events
-            .iter()
-            .all(|e| *e == format!("Overlong {{ len: {} }}", 2 * MIB - 2)),
-        "{:?}",
-        &events[..2]
-    );
-    assert_eq!(end, Ok(()));
-    assert!(peak <= BOUND, "peak heap {peak} bytes > {BOUND}");
+    for &inflater in Inflater::ALL {
+        let (events, end, peak, out) = decode_measuring(&wire, inflater);
+        assert_eq!(out, 256 << 20);
+        assert_eq!(events.len(), 128);
+        assert!(
+            events
+                .iter()
+                .all(|e| *e == format!("Overlong {{ len: {} }}", 2 * MIB - 2)),
+            "{:?}",
+            &events[..2]
+        );
+        assert_eq!(end, Ok(()));
+        assert!(
+            peak <= BOUND,
+            "{}: peak heap {peak} bytes > {BOUND}",
+            inflater.name()
+        );
+    }
 }
 
 #[test]
@@ -129,27 +150,34 @@ fn a_warmed_up_decoder_allocates_nothing_per_record() {
         line.extend_from_slice(b"\r\n\r\n");
         enc.write_flush(&line, &mut wire);
     }
-    let mut dec = FrameDecoder::new();
-    let mut counts = [0u64; 3];
-    let run = |dec: &mut FrameDecoder, counts: &mut [u64; 3]| {
-        for read in wire.chunks(1500) {
-            dec.feed(read, |e| match e {
-                Event::Record(r) => {
-                    let k = usize::from(r.kind() != RecordKind::Activity);
-                    counts[k] += u64::from(r.id().is_some());
-                }
-                _ => counts[2] += 1,
-            })
-            .unwrap();
-        }
-        assert_eq!(dec.reset(), None);
-    };
-    // The first pass grows the carry buffer to the largest record that spans two reads.
-    run(&mut dec, &mut counts);
-    let before = CALLS.load(Relaxed);
-    run(&mut dec, &mut counts);
-    let allocations = CALLS.load(Relaxed) - before;
-    assert_eq!(counts[0] + counts[1], 2 * 5000, "every record has its id");
-    assert_eq!(counts[2], 2 * 5000, "every heartbeat");
-    assert_eq!(allocations, 0, "allocations while decoding 5000 records");
+    for &inflater in Inflater::ALL {
+        let mut dec = decoder(inflater);
+        let mut counts = [0u64; 3];
+        let run = |dec: &mut FrameDecoder, counts: &mut [u64; 3]| {
+            for read in wire.chunks(1500) {
+                dec.feed(read, |e| match e {
+                    Event::Record(r) => {
+                        let k = usize::from(r.kind() != RecordKind::Activity);
+                        counts[k] += u64::from(r.id().is_some());
+                    }
+                    _ => counts[2] += 1,
+                })
+                .unwrap();
+            }
+            assert_eq!(dec.reset(), None);
+        };
+        // The first pass grows the carry buffer to the largest record that spans two reads.
+        run(&mut dec, &mut counts);
+        let before = CALLS.load(Relaxed);
+        run(&mut dec, &mut counts);
+        let allocations = CALLS.load(Relaxed) - before;
+        assert_eq!(counts[0] + counts[1], 2 * 5000, "every record has its id");
+        assert_eq!(counts[2], 2 * 5000, "every heartbeat");
+        assert_eq!(
+            allocations,
+            0,
+            "{}: allocations while decoding 5000 records",
+            inflater.name()
+        );
+    }
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use gnip_stream::__fuzz;
-use gnip_stream::core::{DEFAULT_MAX_RECORD, GzipEncoder};
+use gnip_stream::core::{DEFAULT_MAX_RECORD, GzipEncoder, Inflater};
 use gnip_stream::testing::generator::Generator;
 use gnip_stream::testing::oracle::{self, naive_lines};
 use proptest::prelude::*;
@@ -45,8 +45,10 @@ proptest! {
         }
         enc.finish(&mut wire);
         let sizes = oracle::pieces(feed_seed, wire.len());
-        let got = decode_in_pieces_crc(&wire, &sizes);
-        prop_assert_eq!(got, (naive_lines(&plain, DEFAULT_MAX_RECORD), Ok(())));
+        for &inflater in Inflater::ALL {
+            let got = decode_in_pieces_crc(&wire, &sizes, inflater);
+            prop_assert_eq!(got, (naive_lines(&plain, DEFAULT_MAX_RECORD), Ok(())), "{}", inflater.name());
+        }
     }
 
     #[test]
@@ -61,7 +63,8 @@ proptest! {
             let i = at.index(wire.len());
             wire[i] ^= mask;
         }
-        // The fuzz target's even mode: whole vs pieces, same events, same outcome.
+        // The fuzz target's even mode: whole vs pieces, same events, same outcome (and, with
+        // two inflaters, the same from both).
         let mut data = vec![0u8];
         data.extend_from_slice(&feed_seed.to_le_bytes());
         data.extend_from_slice(&wire);
@@ -97,11 +100,14 @@ proptest! {
 fn decode_in_pieces_crc(
     wire: &[u8],
     sizes: &[usize],
+    inflater: Inflater,
 ) -> (Vec<oracle::Owned>, Result<(), gnip_stream::Error>) {
     oracle::decode_in_pieces(
         wire,
         sizes,
-        gnip_stream::core::DecoderConfig::default().check_crc(true),
+        gnip_stream::core::DecoderConfig::default()
+            .check_crc(true)
+            .inflater(inflater),
     )
 }
 
@@ -126,9 +132,13 @@ proptest! {
             wire[i] ^= mask;
         }
         let sizes = oracle::pieces(feed_seed, wire.len());
-        let config = gnip_stream::core::DecoderConfig::default().check_crc(true);
-        let plainly = oracle::decode_in_pieces(&wire, &sizes, config);
-        let stopped = oracle::decode_with_stops(&wire, &sizes, config, stop_seed);
-        prop_assert_eq!(stopped, plainly);
+        for &inflater in Inflater::ALL {
+            let config = gnip_stream::core::DecoderConfig::default()
+                .check_crc(true)
+                .inflater(inflater);
+            let plainly = oracle::decode_in_pieces(&wire, &sizes, config);
+            let stopped = oracle::decode_with_stops(&wire, &sizes, config, stop_seed);
+            prop_assert_eq!(stopped, plainly, "{}", inflater.name());
+        }
     }
 }

@@ -69,6 +69,7 @@ options:
                          (ts, level, event, partition, connection, fields, message)
   --slow-reader-threshold S  warn when a partition's handler share stays above S (default 0.5)
   --slow-reader-period SECS  ... for SECS (default 60); again after it recovers and relapses
+  --inflater NAME        miniz_oxide, or zlib-rs in a build with that feature (its default)
 
 Credentials: GNIP_USERNAME and GNIP_PASSWORD (never flags).
 stdout: every activity and compliance record as received, one per line.

@@ -18,7 +18,6 @@ mod simulate;
 mod stream;
 mod supervise;
 
-
 use args::Usage;
 
 /// Exit statuses of the contract.
@@ -75,7 +74,9 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         #[cfg(not(feature = "simulator"))]
         "demo" | "simulate" => Err(args::usage(
             "",
-            format!("'{cmd}' needs the simulator, and this build has none (an edge build: cargo feature `simulator` off)"),
+            format!(
+                "'{cmd}' needs the simulator, and this build has none (an edge build: cargo feature `simulator` off)"
+            ),
         )),
         "rules" => rules::parse(rest),
         other => Err(args::usage("", format!("unknown command '{other}'"))),

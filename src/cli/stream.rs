@@ -10,6 +10,7 @@ use gnip_stream::client::{
     Client, ClientConfig, DedupeConfig, Delivery, MAX_REDUNDANT, ReplayRange, StatsHandle,
     StatsSnapshot,
 };
+use gnip_stream::core::{DecoderConfig, Inflater};
 use gnip_stream::protocol::endpoint::{Service, StreamPath, UrlParts};
 use gnip_stream::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT, Ending};
 use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
@@ -64,6 +65,8 @@ pub struct StreamArgs {
     pub slow_reader_threshold: f64,
     /// `--slow-reader-period`: how long above it before the warning.
     pub slow_reader_period: Duration,
+    /// `--inflater`: the raw inflater (default: the build's).
+    pub inflater: Option<Inflater>,
 }
 
 /// Parses the arguments of `stream` or `replay` (`command`).
@@ -90,6 +93,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         log_format: LogFormat::Text,
         slow_reader_threshold: DEFAULT_SLOW_READER_SHARE,
         slow_reader_period: DEFAULT_SLOW_READER_PERIOD,
+        inflater: None,
     };
     let mut it = Args::new(command, args);
     while let Some(arg) = it.next()? {
@@ -158,6 +162,19 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
                 a.slow_reader_threshold = v;
             }
             "--slow-reader-period" => a.slow_reader_period = it.seconds(f, false)?,
+            "--inflater" => {
+                let v = it.value(f)?;
+                a.inflater = Some(Inflater::from_name(v).ok_or_else(|| {
+                    let names: Vec<&str> = Inflater::ALL.iter().map(|i| i.name()).collect();
+                    usage(
+                        command,
+                        format!(
+                            "--inflater: '{v}' is not one this build has ({})",
+                            names.join(", ")
+                        ),
+                    )
+                })?);
+            }
             "--ca-file" => a.ca_file = Some(PathBuf::from(it.value(f)?)),
             "--stats-interval" => a.stats_interval = Some(it.seconds(f, true)?),
             "--redundant" if command == "stream" => {
@@ -296,6 +313,9 @@ fn config_for(a: &StreamArgs, user: &str, password: &str) -> Result<ClientConfig
     }
     if let Some(ca) = &a.ca_file {
         c = c.ca_file(ca);
+    }
+    if let Some(i) = a.inflater {
+        c = c.decoder(DecoderConfig::default().inflater(i));
     }
     let mut dedupe = if a.no_dedupe {
         DedupeConfig::off()

@@ -70,24 +70,77 @@ pub(crate) fn basic_auth(user: &str, password: &str) -> Option<String> {
     })
 }
 
-/// rustls with Mozilla's roots, or only the roots in a PEM file.
-pub(crate) fn tls_config(ca_file: Option<&std::path::Path>) -> Result<ureq::tls::TlsConfig, Error> {
+/// Where Linux distributions keep their CA bundle (Debian, Ubuntu and Alpine; Fedora and RHEL;
+/// openSUSE; Alpine's and the BSDs' other name), tried in this order after `SSL_CERT_FILE`.
+pub(crate) const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The certificates of a PEM file (at least one).
+fn pem_certs(path: &std::path::Path) -> Result<Vec<ureq::tls::Certificate<'static>>, Error> {
+    let bad = |why: String| Error::BadInput {
+        reason: format!("CA file {}: {why}", path.display()).into(),
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| bad(e.to_string()))? {
+            certs.push(c);
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("no certificate in it".into()));
+    }
+    Ok(certs)
+}
+
+/// The roots of the first bundle of `candidates` that exists (a bundle that exists but cannot
+/// be read or holds no certificate is an error, not skipped).
+#[cfg_attr(feature = "bundled-roots", allow(dead_code))]
+pub(crate) fn system_roots(
+    candidates: &[std::path::PathBuf],
+) -> Result<Vec<ureq::tls::Certificate<'static>>, Error> {
+    match candidates.iter().find(|p| p.exists()) {
+        Some(path) => pem_certs(path),
+        None => Err(Error::Tls {
+            message: format!(
+                "no trusted root certificates: this build has none built in (feature bundled-roots) and no CA bundle was found ({}); install the ca-certificates package, set SSL_CERT_FILE, or pass --ca-file",
+                candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .into(),
+        }),
+    }
+}
+
+/// rustls with Mozilla's roots (feature `bundled-roots`) or the system's CA bundle, or only
+/// the roots in a PEM file. Without bundled roots a missing system bundle is an error only
+/// for an `https://` `url` (a plain loopback URL needs no roots).
+pub(crate) fn tls_config(
+    ca_file: Option<&std::path::Path>,
+    url: &str,
+) -> Result<ureq::tls::TlsConfig, Error> {
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(path) = ca_file {
-        let bad = |why: String| Error::BadInput {
-            reason: format!("CA file {}: {why}", path.display()).into(),
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&pem_certs(path)?));
+    } else if !cfg!(feature = "bundled-roots") {
+        let candidates: Vec<std::path::PathBuf> = std::env::var_os("SSL_CERT_FILE")
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .chain(SYSTEM_CA_BUNDLES.iter().map(std::path::PathBuf::from))
+            .collect();
+        let roots = match system_roots(&candidates) {
+            Ok(roots) => roots,
+            Err(e) if url.starts_with("https://") => return Err(e),
+            Err(_) => Vec::new(),
         };
-        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let mut certs = Vec::new();
-        for item in ureq::tls::parse_pem(&pem) {
-            if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| bad(e.to_string()))? {
-                certs.push(c);
-            }
-        }
-        if certs.is_empty() {
-            return Err(bad("no certificate in it".into()));
-        }
-        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
     }
     Ok(tls.build())
 }
@@ -97,7 +150,7 @@ pub(crate) fn tls_config(ca_file: Option<&std::path::Path>) -> Result<ureq::tls:
 /// read tick on body reads only ([`TickConnector`]), Mozilla's roots or the CA file's. Proxies
 /// come from the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), ureq's default.
 pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Agent, Error> {
-    let tls = tls_config(config.ca_file.as_deref())?;
+    let tls = tls_config(config.ca_file.as_deref(), &config.url)?;
     let ct = Some(config.connect_timeout);
     let cfg = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -396,5 +449,36 @@ mod tests {
             check_transport("ftp://x/y", true),
             Err(Error::BadInput { .. })
         ));
+    }
+
+    #[test]
+    fn the_first_ca_bundle_that_exists_gives_the_roots() {
+        let dir = std::env::temp_dir().join(format!("gnip-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let (good, garbage, missing) = (
+            dir.join("good.pem"),
+            dir.join("bad.pem"),
+            dir.join("no.pem"),
+        );
+        std::fs::write(&good, ck.cert.pem()).unwrap();
+        std::fs::write(&garbage, "not a certificate\n").unwrap();
+        let roots = system_roots(&[missing.clone(), good.clone(), garbage.clone()]).unwrap();
+        assert_eq!(roots.len(), 1);
+        // A bundle that exists but holds nothing is an error, not skipped.
+        assert!(matches!(
+            system_roots(&[garbage.clone(), good]),
+            Err(Error::BadInput { .. })
+        ));
+        match system_roots(std::slice::from_ref(&missing)) {
+            Err(Error::Tls { message }) => {
+                assert!(
+                    message.contains("no.pem") && message.contains("--ca-file"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

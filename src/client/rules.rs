@@ -227,7 +227,7 @@ impl RulesClient {
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.request_timeout))
             .user_agent(format!("gnip-stream/{}", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls_config(config.ca_file.as_deref())?)
+            .tls_config(tls_config(config.ca_file.as_deref(), &config.url)?)
             .build();
         Ok(RulesClient {
             gate: gate_for(&config.url),

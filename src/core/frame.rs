@@ -4,6 +4,7 @@ use std::ops::ControlFlow;
 
 use super::classify::{RecordKind, classify, record_id_of_kind};
 use super::gzip::{Decoded, GzipDecoder};
+use super::inflate::Inflater;
 use super::lines::{DEFAULT_MAX_RECORD, Line, LineSplitter};
 use crate::Error;
 
@@ -19,6 +20,7 @@ use crate::Error;
 pub struct DecoderConfig {
     max_record: usize,
     check_crc: bool,
+    inflater: Inflater,
 }
 
 impl Default for DecoderConfig {
@@ -26,6 +28,7 @@ impl Default for DecoderConfig {
         DecoderConfig {
             max_record: DEFAULT_MAX_RECORD,
             check_crc: false,
+            inflater: Inflater::default(),
         }
     }
 }
@@ -42,6 +45,13 @@ impl DecoderConfig {
     /// it on for Replay).
     pub fn check_crc(mut self, on: bool) -> Self {
         self.check_crc = on;
+        self
+    }
+
+    /// The raw inflater (default [`Inflater::MinizOxide`]; [`Inflater::ZlibRs`] with the
+    /// feature `zlib-rs`).
+    pub fn inflater(mut self, which: Inflater) -> Self {
+        self.inflater = which;
         self
     }
 
@@ -185,7 +195,9 @@ impl FrameDecoder {
 
     fn build(config: DecoderConfig) -> Self {
         FrameDecoder {
-            gzip: GzipDecoder::new().with_crc_check(config.check_crc),
+            gzip: GzipDecoder::new()
+                .with_crc_check(config.check_crc)
+                .with_inflater(config.inflater),
             lines: LineSplitter::new(config.max_record),
         }
     }

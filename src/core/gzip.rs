@@ -1,12 +1,10 @@
-//! Incremental gzip (RFC 1952) member decoder over miniz_oxide's raw inflate core.
+//! Incremental gzip (RFC 1952) member decoder over a raw inflater (miniz_oxide's core, or
+//! zlib-rs with the feature of that name).
 
 use std::ops::ControlFlow;
 
-use miniz_oxide::inflate::TINFLStatus;
-use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
-use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
-
 use super::crc32::Crc32;
+use super::inflate::{Inflater, Raw, Step};
 use crate::Error;
 
 const FHCRC: u8 = 0x02;
@@ -59,8 +57,8 @@ enum State {
 /// they exist, borrowed straight from the deflate window.
 ///
 /// It reads the full RFC 1952 header (FEXTRA, FNAME and FCOMMENT are skipped without being
-/// stored; FHCRC is verified), inflates the body with miniz_oxide's `decompress` into its own
-/// 32 KiB window, and checks the trailer: ISIZE always, CRC-32 only when
+/// stored; FHCRC is verified), inflates the body with miniz_oxide's `decompress` (or zlib-rs,
+/// [`GzipDecoder::with_inflater`]) into its own 32 KiB window, and checks the trailer: ISIZE always, CRC-32 only when
 /// [`GzipDecoder::with_crc_check`] asked for it (a live stream's trailer never arrives, so
 /// computing the CRC there is wasted work). A second member after a trailer is decoded as a
 /// continuation of the first.
@@ -71,7 +69,7 @@ enum State {
 /// still in its window once it has seen an error).
 ///
 /// Memory is fixed at construction: the decompressor's tables (about 11 KiB) and the 32 KiB
-/// window. Nothing grows with the input.
+/// window (zlib-rs: its state and its own 32 KiB window besides). Nothing grows with the input.
 ///
 /// ```
 /// use gnip_stream::core::{GzipDecoder, GzipEncoder};
@@ -88,7 +86,8 @@ enum State {
 /// ```
 pub struct GzipDecoder {
     state: State,
-    inflater: Box<DecompressorOxide>,
+    inflater: Raw,
+    which: Inflater,
     window: Box<[u8; WINDOW]>,
     /// Where the next inflated byte goes in `window`.
     window_pos: usize,
@@ -113,6 +112,7 @@ impl std::fmt::Debug for GzipDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GzipDecoder")
             .field("state", &self.state)
+            .field("inflater", &self.which)
             .field("check_crc", &self.check_crc)
             .field("members", &self.members)
             .field("total_in", &self.total_in)
@@ -132,7 +132,8 @@ impl GzipDecoder {
     pub fn new() -> Self {
         GzipDecoder {
             state: State::MemberStart,
-            inflater: Box::default(),
+            inflater: Raw::new(Inflater::default()),
+            which: Inflater::default(),
             window: Box::new([0; WINDOW]),
             window_pos: 0,
             held: (0, 0),
@@ -154,6 +155,21 @@ impl GzipDecoder {
     pub fn with_crc_check(mut self, on: bool) -> Self {
         self.check_crc = on;
         self
+    }
+
+    /// Uses `which` to inflate the body (default [`Inflater::MinizOxide`]); everything else,
+    /// and every guarantee, is the same.
+    pub fn with_inflater(mut self, which: Inflater) -> Self {
+        if which != self.which {
+            self.inflater = Raw::new(which);
+            self.which = which;
+        }
+        self
+    }
+
+    /// The inflater in use.
+    pub fn inflater(&self) -> Inflater {
+        self.which
     }
 
     fn start_member(&mut self) {
@@ -273,13 +289,7 @@ impl GzipDecoder {
                 State::Body => {
                     let rest = &input[*consumed..];
                     let start = self.window_pos;
-                    let (status, used, made) = decompress(
-                        &mut self.inflater,
-                        rest,
-                        &mut self.window[..],
-                        start,
-                        TINFL_FLAG_HAS_MORE_INPUT,
-                    );
+                    let (status, used, made) = self.inflater.step(rest, &mut self.window, start);
                     *consumed += used;
                     if made > 0 && self.check_crc {
                         self.crc.update(&self.window[start..start + made]);
@@ -290,15 +300,14 @@ impl GzipDecoder {
                     // The window wraps: a match may reach back across its end.
                     self.window_pos = (start + made) % WINDOW;
                     let step = match status {
-                        TINFLStatus::Done => {
+                        Step::Done => {
                             self.state = State::Trailer { got: 0 };
                             Ok(true)
                         }
-                        // All input went in (decompress stops for input only when it is gone).
-                        TINFLStatus::NeedsMoreInput => Ok(false),
+                        Step::NeedsInput => Ok(false),
                         // The window's end was reached; go round from its start.
-                        TINFLStatus::HasMoreOutput if used > 0 || made > 0 => Ok(true),
-                        _ => Err(Error::CorruptDeflate),
+                        Step::WindowFull => Ok(true),
+                        Step::Corrupt => Err(Error::CorruptDeflate),
                     };
                     // Bytes before a failure are good: out they go before the error does.
                     if made > 0 {

@@ -2,7 +2,8 @@
 //!
 //! # In scope
 //! - [`GzipDecoder`]: RFC 1952 members (every header field, trailer checks) over miniz_oxide's
-//!   raw inflate, fed in pieces of any size, handing out bytes as soon as they exist.
+//!   raw inflate (or zlib-rs, [`Inflater`]), fed in pieces of any size, handing out bytes as
+//!   soon as they exist.
 //! - [`LineSplitter`]: `\n` splitting with one `\r` stripped, heartbeats, a bounded carry buffer.
 //! - [`classify`] and [`record_id`]: what a record is and which id it carries, from a few bytes.
 //! - [`FrameDecoder`]: the three above as one push decoder emitting [`Event`]s.
@@ -18,6 +19,7 @@ mod crc32;
 mod frame;
 mod gzip;
 mod gzip_encoder;
+mod inflate;
 pub(crate) mod json;
 mod lines;
 
@@ -26,4 +28,5 @@ pub use crc32::Crc32;
 pub use frame::{DecoderConfig, Event, FrameDecoder, Record};
 pub use gzip::{Decoded, GzipDecoder, WINDOW};
 pub use gzip_encoder::{GzipEncoder, MINIMAL_HEADER};
+pub use inflate::Inflater;
 pub use lines::{DEFAULT_MAX_RECORD, Line, LineSplitter};

@@ -65,6 +65,15 @@ pub fn decode(wire: &[u8], sizes: &[usize]) -> (Vec<Owned>, Result<(), Error>) {
 }
 
 /// Decodes `wire` in one piece.
+/// [`decode`] with the given inflater.
+pub fn decode_with(
+    wire: &[u8],
+    sizes: &[usize],
+    inflater: gnip_stream::core::Inflater,
+) -> (Vec<Owned>, Result<(), Error>) {
+    decode_in_pieces(wire, sizes, DecoderConfig::default().inflater(inflater))
+}
+
 pub fn decode_whole(wire: &[u8]) -> (Vec<Owned>, Result<(), Error>) {
     decode(wire, &[wire.len()])
 }

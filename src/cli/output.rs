@@ -86,6 +86,11 @@ impl Out {
         }
     }
 
+    /// Whether written records wait for a flush.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::Acquire)
+    }
+
     pub fn count(&self) -> u64 {
         self.records.load(Ordering::SeqCst)
     }

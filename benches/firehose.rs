@@ -1,0 +1,171 @@
+//! Firehose on two cores: the `gnip-stream stream` process on all 20 partitions at full speed
+//! from the simulator (pre-compressed blocks, as fast as they are read), against one partition;
+//! CPU seconds per GB, peak RSS, and what an idle 20-partition connection (heartbeats only)
+//! costs per hour.
+//!
+//! `cargo bench --bench firehose` (`GNIP_FIREHOSE_RECORDS=N`, default 2,000,000;
+//! `GNIP_IDLE_SECS=S`, default 30; `GNIP_STREAM_BIN=PATH`: another build).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
+
+/// CPU seconds (user + system) of every child reaped so far.
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage writes one rusage into the zeroed struct we own; no other effect.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_CHILDREN is a valid `who`.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// Voluntary context switches of every thread of `pid` (each one a wake-up from a sleep).
+fn wakeups(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
+fn command(bin: &str, host: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(bin);
+    c.args([
+        "stream",
+        "--product",
+        "firehose",
+        "--account",
+        "acme",
+        "--label",
+        "prod",
+    ])
+    .args(["--host", host, "--stats-interval", "0"])
+    .args(extra)
+    .env("GNIP_USERNAME", "demo")
+    .env("GNIP_PASSWORD", "demo")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    c
+}
+
+/// Streams `n` records (`--count`) with `extra` options: wall seconds, CPU seconds, peak RSS.
+fn run(bin: &str, host: &str, n: u64, extra: &[&str]) -> (f64, f64, u64) {
+    let n_arg = n.to_string();
+    let mut args = vec!["--count", "--max-records", n_arg.as_str()];
+    args.extend_from_slice(extra);
+    let cpu0 = children_cpu();
+    let t = Instant::now();
+    let child = command(bin, host, &args).spawn().unwrap();
+    let pid = child.id();
+    let poll = std::thread::spawn(move || {
+        let mut peak = 0;
+        while let Some(kib) = vm_hwm_kib(pid) {
+            peak = peak.max(kib);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    });
+    let out = child.wait_with_output().unwrap();
+    let wall = t.elapsed().as_secs_f64();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("records={n}")
+    );
+    (wall, children_cpu() - cpu0, poll.join().unwrap())
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--test" || a == "--list") {
+        return;
+    }
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let bin = std::env::var("GNIP_STREAM_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_gnip-stream").to_owned());
+    let n = env("GNIP_FIREHOSE_RECORDS", 2_000_000);
+    let idle_secs = env("GNIP_IDLE_SECS", 30);
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::Unlimited)).unwrap();
+    let host = sim.base_url();
+    // Every record of the repeated block, with its line terminator.
+    let per_record = (0..2000)
+        .map(|g| sim.record(g).len() as f64 + 2.0)
+        .sum::<f64>()
+        / 2000.0;
+    let gb = n as f64 * per_record / 1e9;
+    println!(
+        "binary: {bin}; {n} records of {:.0} bytes on average ({gb:.2} GB inflated); {} cores",
+        per_record,
+        std::thread::available_parallelism().map_or(0, |p| p.get())
+    );
+
+    let (w1, c1, r1) = run(&bin, &host, n, &["--partition", "1"]);
+    let (w20, c20, r20) = run(&bin, &host, n, &[]);
+    let line = |name: &str, w: f64, c: f64, r: u64| {
+        println!(
+            "{name:<14} {:8.1} MB/s  {:8.0} records/s  {:5.2} CPU s/GB  peak RSS {:6.2} MiB  ({w:.2} s wall, {c:.2} s CPU)",
+            gb * 1e3 / w,
+            n as f64 / w,
+            c / gb,
+            r as f64 / 1024.0
+        )
+    };
+    line("1 partition", w1, c1, r1);
+    line("20 partitions", w20, c20, r20);
+    println!(
+        "20 / 1 throughput = {:.2}; peak RSS target 4 + 0.5 x 19 = 13.5 MiB",
+        w1 / w20
+    );
+    sim.shutdown();
+
+    // Idle: no records at all, a heartbeat every 10 s per partition.
+    let idle = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(0.0))).unwrap();
+    let mut child = command(&bin, &idle.base_url(), &["--count"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    std::thread::sleep(Duration::from_secs(2)); // connected
+    let stat = |pid: u32| -> f64 {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (which ends with ')'): utime and stime are 14 and 15.
+        let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<f64> = rest
+            .split_whitespace()
+            .map(|v| v.parse().unwrap_or(0.0))
+            .collect();
+        // SAFETY: sysconf only reads a constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / hz
+    };
+    let (cpu0, wake0, t0) = (stat(pid), wakeups(pid), Instant::now());
+    std::thread::sleep(Duration::from_secs(idle_secs));
+    let (cpu1, wake1, secs) = (stat(pid), wakeups(pid), t0.elapsed().as_secs_f64());
+    // SAFETY: `pid` is our child, not yet reaped (so the pid is still ours).
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    idle.shutdown();
+    println!(
+        "idle, 20 partitions (heartbeats only): {:.1} CPU s per hour, {:.0} wake-ups/s, over {secs:.0} s",
+        (cpu1 - cpu0) / secs * 3600.0,
+        (wake1 - wake0) as f64 / secs
+    );
+}

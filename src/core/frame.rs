@@ -48,8 +48,8 @@ impl DecoderConfig {
         self
     }
 
-    /// The raw inflater (default [`Inflater::MinizOxide`]; [`Inflater::ZlibRs`] with the
-    /// feature `zlib-rs`).
+    /// The raw inflater (default: [`Inflater::default`], miniz_oxide, or zlib-rs in a build
+    /// with the feature `zlib-rs`).
     pub fn inflater(mut self, which: Inflater) -> Self {
         self.inflater = which;
         self

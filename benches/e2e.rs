@@ -8,6 +8,8 @@
 //! `GNIP_STREAM_EDGE_BIN=PATH`: also run that build, interleaved, and print its ratio;
 //! `--features zlib-rs`: also (z), the command with the zlib-rs inflater).
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -73,12 +75,6 @@ fn bare_inflate(body: &[u8]) -> (u64, Duration) {
     (total, t.elapsed())
 }
 
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Scrapes `http://{addr}/metrics` every second until `stop`; the scrapes answered.
 fn scrape_every_second(addr: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u32> {
     std::thread::spawn(move || {
@@ -140,14 +136,7 @@ fn run_client(bin: &str, url: &str, n: u64, extra: &[&str], scrape: bool) -> (f6
         .spawn()
         .unwrap();
     let pid = child.id();
-    let poll = std::thread::spawn(move || {
-        let mut peak = 0;
-        while let Some(kib) = vm_hwm_kib(pid) {
-            peak = peak.max(kib);
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        peak
-    });
+    let poll = common::peak_rss(pid);
     let scraper = metrics.map(|m| scrape_every_second(m, Arc::clone(&stop)));
     let out = child.wait_with_output().unwrap();
     let secs = t.elapsed().as_secs_f64();

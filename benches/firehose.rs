@@ -6,6 +6,8 @@
 //! `cargo bench --bench firehose` (`GNIP_FIREHOSE_RECORDS=N`, default 2,000,000;
 //! `GNIP_IDLE_SECS=S`, default 30; `GNIP_STREAM_BIN=PATH`: another build).
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,13 +21,6 @@ fn children_cpu() -> f64 {
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
     let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
     t(u.ru_utime) + t(u.ru_stime)
-}
-
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 /// Voluntary context switches of every thread of `pid` (each one a wake-up from a sleep).
@@ -73,14 +68,7 @@ fn run(bin: &str, host: &str, n: u64, extra: &[&str]) -> (f64, f64, u64) {
     let t = Instant::now();
     let child = command(bin, host, &args).spawn().unwrap();
     let pid = child.id();
-    let poll = std::thread::spawn(move || {
-        let mut peak = 0;
-        while let Some(kib) = vm_hwm_kib(pid) {
-            peak = peak.max(kib);
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        peak
-    });
+    let poll = common::peak_rss(pid);
     let out = child.wait_with_output().unwrap();
     let wall = t.elapsed().as_secs_f64();
     assert_eq!(

@@ -36,13 +36,7 @@ impl<'a> Exposition<'a> {
         self.out.push_str("# HELP ");
         self.out.push_str(name);
         self.out.push(' ');
-        for c in help.chars() {
-            match c {
-                '\\' => self.out.push_str("\\\\"),
-                '\n' => self.out.push_str("\\n"),
-                c => self.out.push(c),
-            }
-        }
+        escape(self.out, help, false);
         let _ = write!(self.out, "\n# TYPE {name} {kind}\n");
     }
 
@@ -57,14 +51,7 @@ impl<'a> Exposition<'a> {
                 }
                 self.out.push_str(k);
                 self.out.push_str("=\"");
-                for c in v.chars() {
-                    match c {
-                        '\\' => self.out.push_str("\\\\"),
-                        '"' => self.out.push_str("\\\""),
-                        '\n' => self.out.push_str("\\n"),
-                        c => self.out.push(c),
-                    }
-                }
+                escape(self.out, v, true);
                 self.out.push('"');
             }
             self.out.push('}');
@@ -82,6 +69,18 @@ impl<'a> Exposition<'a> {
             let _ = write!(self.out, "{value}");
         }
         self.out.push('\n');
+    }
+}
+
+/// Appends `text` with `\\` and newlines escaped (and `"` too in a label value, `quotes`).
+fn escape(out: &mut String, text: &str, quotes: bool) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if quotes => out.push_str("\\\""),
+            c => out.push(c),
+        }
     }
 }
 

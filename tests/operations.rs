@@ -677,3 +677,79 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_replay_job_serves_its_progress_while_it_runs() {
+    // 2 records a minute over 3 hours in 60-minute windows; the first request stalls for 3 s
+    // after 50 records, long enough to scrape the job mid-way.
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .credentials("demo", PASSWORD)
+            .replay_records_per_minute(2)
+            .fault(
+                Which::Connection(1),
+                Fault::Stall {
+                    after_records: 50,
+                    duration: Duration::from_secs(3),
+                },
+            ),
+    )
+    .unwrap();
+    let now = gnip_stream::clock::now_secs() / 60 * 60;
+    let from = now - 4 * 3600;
+    let date = gnip_stream::protocol::time::replay_date;
+    let mut args = vec!["replay".to_owned()];
+    args.extend(named("powertrack", &sim.base_url()));
+    for a in [
+        "--from",
+        &date(from),
+        "--to",
+        &date(from + 3 * 3600),
+        "--window",
+        "60",
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ] {
+        args.push(a.to_owned());
+    }
+    let mut c = spawn(&args, true);
+    let addr = c.metrics_addr();
+    let until = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let t = scrape(&addr);
+        if sum(&t, "gnip_stream_job_records_total{") >= 50.0 {
+            break t;
+        }
+        assert!(
+            Instant::now() < until,
+            "the job never showed its records:\n{t}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let ratio = sum(
+        &text,
+        "gnip_stream_job_progress_ratio{product=\"powertrack\",job=\"replay\"}",
+    );
+    assert!(
+        ratio > 0.0 && ratio < 1.0 / 3.0 + 1e-9,
+        "mid first window: {ratio}"
+    );
+    assert_eq!(sum(&text, "gnip_stream_job_requests_total{"), 1.0);
+    assert_eq!(
+        sum(&text, "gnip_stream_job_range_end_timestamp_seconds{") as i64,
+        from + 3 * 3600
+    );
+    // The partition's own counters are there too (activities and compliance events).
+    assert!(
+        sum(
+            &text,
+            "gnip_stream_records_total{product=\"powertrack\",partition=\"0\""
+        ) >= 50.0
+    );
+    let status = exit_within(&mut c.child, Instant::now(), Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0));
+    for r in c.readers.drain(..) {
+        r.join().unwrap();
+    }
+    assert_eq!(c.records.load(Ordering::SeqCst), 360);
+}

@@ -210,3 +210,41 @@ pub fn seeds(records: &[Vec<u8>]) -> Vec<(&'static str, Vec<u8>)> {
     out.extend(records.iter().map(|r| ("classify", r.clone())));
     out
 }
+
+/// Target `nats`: the NATS server-operation parser (feature `jetstream`). First four bytes: a
+/// seed for the piece sizes; the rest arrives from a server, valid or not. Fed whole and in
+/// seeded pieces, it must give the same operations and the same outcome, and every message's
+/// header block must read (or not) the same way.
+#[cfg(feature = "jetstream")]
+pub fn nats(data: &[u8]) {
+    use crate::nats::{Headers, Parser, PubAck, ServerOp};
+    let (seed, body) = seed_of(data);
+    let run = |sizes: &[usize]| {
+        let mut p = Parser::new(64 * 1024);
+        let mut ops = Vec::new();
+        let mut at = 0;
+        for &n in sizes {
+            let end = (at + n).min(body.len());
+            let fed = p.feed(&body[at..end], |op| {
+                if let ServerOp::Msg {
+                    headers, payload, ..
+                } = op
+                {
+                    let h = headers.map(Headers::parse);
+                    let _ = PubAck::parse(headers, payload);
+                    ops.push(format!("{op:?} {h:?}"));
+                } else {
+                    ops.push(format!("{op:?}"));
+                }
+            });
+            if let Err(e) = fed {
+                return (ops, Err(e));
+            }
+            at = end;
+        }
+        (ops, Ok(()))
+    };
+    let whole = run(&[body.len()]);
+    let split = run(&pieces(seed, body.len()));
+    assert_eq!(whole, split, "the NATS parser differs by chunking");
+}

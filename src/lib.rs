@@ -114,6 +114,8 @@ pub mod clock;
 pub mod core;
 mod error;
 pub mod metrics;
+#[cfg(feature = "jetstream")]
+pub mod nats;
 pub mod protocol;
 pub mod rng;
 #[cfg(feature = "simulator")]

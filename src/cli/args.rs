@@ -94,6 +94,25 @@ impl<'a> Args<'a> {
         number(self.command, flag, v)
     }
 
+    /// The flag's value as a number in `range` ("'{n}' must be {lo} to {hi}" otherwise).
+    pub fn number_in<T>(
+        &mut self,
+        flag: &str,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, Usage>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        let n: T = self.number(flag)?;
+        if !range.contains(&n) {
+            return Err(usage(
+                self.command,
+                format!("{flag}: '{n}' must be {} to {}", range.start(), range.end()),
+            ));
+        }
+        Ok(n)
+    }
+
     /// The flag's value as seconds (decimals allowed; zero only when `zero_ok`).
     pub fn seconds(&mut self, flag: &str, zero_ok: bool) -> Result<Duration, Usage> {
         let v = self.value(flag)?;

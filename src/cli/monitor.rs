@@ -8,6 +8,7 @@ use gnip_stream::client::{MetricsServer, StatsSnapshot};
 use gnip_stream::metrics::{JobKind, JobProgress, MetricsView, render};
 use gnip_stream::protocol::slow_reader::{SlowReader, SlowReaderDetector};
 
+use super::USAGE;
 use super::log;
 
 /// The slow-reader warnings given so far, per partition, shared with the scrape thread.
@@ -37,14 +38,18 @@ impl Monitor {
         }
     }
 
-    /// Starts the endpoint on `addr`, labelled `product`, reading `source` on every scrape.
-    /// The error is the line to print (exit 2: the address is the user's).
+    /// Starts the endpoint on `addr` (none: nothing to do), labelled `product`, reading `source`
+    /// on every scrape. An address that cannot be served is said on stderr and is the user's
+    /// error: `Err` holds the exit status, 2.
     pub fn serve(
         &mut self,
-        addr: &str,
+        addr: Option<&str>,
         product: &'static str,
         source: Arc<Source>,
-    ) -> Result<(), String> {
+    ) -> Result<(), u8> {
+        let Some(addr) = addr else {
+            return Ok(());
+        };
         let warnings = Arc::clone(&self.warnings);
         let server = MetricsServer::start(addr, move |out: &mut String| {
             let (stats, job) = source();
@@ -55,7 +60,10 @@ impl Monitor {
             }
             render(&view, out);
         })
-        .map_err(|e| format!("--metrics-listen: {e}"))?;
+        .map_err(|e| {
+            eprintln!("gnip-stream: --metrics-listen: {e}");
+            USAGE
+        })?;
         let at = server.local_addr();
         log::event("info", "metrics_listening")
             .field("address", at.to_string())

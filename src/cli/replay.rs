@@ -23,7 +23,7 @@ use super::report::{exit_code, print_event, start_error};
 use super::signal;
 use super::stream::StreamArgs;
 use super::supervise::supervise;
-use super::{AUTH, FATAL, INCOMPLETE, OK, USAGE};
+use super::{AUTH, FATAL, INCOMPLETE, OK};
 
 /// A minute as the progress line shows it: `2026-11-27T10:05`.
 fn minute(t: i64) -> String {
@@ -70,19 +70,16 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
         Err(e) => return start_error(&e),
     };
     let shared: Arc<Mutex<Option<JobProgress>>> = Arc::default();
-    if let Some(addr) = &a.metrics_listen {
-        let l = Arc::clone(&shared);
-        let source = move || {
-            let p = l.lock().ok().and_then(|p| p.clone());
-            match p {
-                Some(p) => (p.stats.clone(), Some((JobKind::Replay, p))),
-                None => (Vec::new(), None),
-            }
-        };
-        if let Err(m) = monitor.serve(addr, product, Arc::new(source)) {
-            eprintln!("gnip-stream: {m}");
-            return USAGE;
+    let l = Arc::clone(&shared);
+    let source = move || {
+        let p = l.lock().ok().and_then(|p| p.clone());
+        match p {
+            Some(p) => (p.stats.clone(), Some((JobKind::Replay, p))),
+            None => (Vec::new(), None),
         }
+    };
+    if let Err(code) = monitor.serve(a.metrics_listen.as_deref(), product, Arc::new(source)) {
+        return code;
     }
     let out = Arc::new(Out::new(a.max_records, a.count));
     let o = Arc::clone(&out);
@@ -219,17 +216,14 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) 
         .with_stats(stats)
     };
     let live: Arc<OnceLock<StatsHandle>> = Arc::default();
-    if let Some(addr) = &a.metrics_listen {
-        let (l, r) = (Arc::clone(&live), Arc::clone(&reached));
-        let source = move || {
-            let stats = l.get().map(StatsHandle::snapshot).unwrap_or_default();
-            let p = progress(stats.clone(), &r);
-            (stats, Some((JobKind::Recovery, p)))
-        };
-        if let Err(m) = monitor.serve(addr, product, Arc::new(source)) {
-            eprintln!("gnip-stream: {m}");
-            return USAGE;
-        }
+    let (l, r) = (Arc::clone(&live), Arc::clone(&reached));
+    let source = move || {
+        let stats = l.get().map(StatsHandle::snapshot).unwrap_or_default();
+        let p = progress(stats.clone(), &r);
+        (stats, Some((JobKind::Recovery, p)))
+    };
+    if let Err(code) = monitor.serve(a.metrics_listen.as_deref(), product, Arc::new(source)) {
+        return code;
     }
     let running = match Client::start_observed(config, handler, Some(Arc::new(print_event))) {
         Ok(r) => r,

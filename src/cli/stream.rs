@@ -120,14 +120,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
                 a.partitions.push(p);
             }
             "--backfill-minutes" => {
-                let m: u8 = it.number(f)?;
-                if !(1..=MAX_BACKFILL_MINUTES).contains(&m) {
-                    return Err(usage(
-                        command,
-                        format!("--backfill-minutes: '{m}' must be 1 to {MAX_BACKFILL_MINUTES}"),
-                    ));
-                }
-                a.backfill_minutes = m;
+                a.backfill_minutes = it.number_in(f, 1..=MAX_BACKFILL_MINUTES)?
             }
             "--stall-timeout" => a.stall_timeout = it.seconds(f, false)?,
             "--connect-timeout" => a.connect_timeout = it.seconds(f, false)?,
@@ -178,14 +171,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
             "--ca-file" => a.ca_file = Some(PathBuf::from(it.value(f)?)),
             "--stats-interval" => a.stats_interval = Some(it.seconds(f, true)?),
             "--redundant" if command == "stream" => {
-                let n: u8 = it.number(f)?;
-                if !(1..=MAX_REDUNDANT).contains(&n) {
-                    return Err(usage(
-                        command,
-                        format!("--redundant: '{n}' must be 1 to {MAX_REDUNDANT}"),
-                    ));
-                }
-                a.redundant = n;
+                a.redundant = it.number_in(f, 1..=MAX_REDUNDANT)?
             }
             "--no-dedupe" if command == "stream" => a.no_dedupe = true,
             "--window" if command == "replay" => {
@@ -362,13 +348,10 @@ fn run_stream(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 
     let product = config.product().path_name();
     // The endpoint is up (or its address refused) before the first connection.
     let live: Arc<OnceLock<StatsHandle>> = Arc::default();
-    if let Some(addr) = &a.metrics_listen {
-        let l = Arc::clone(&live);
-        let source = move || (l.get().map(StatsHandle::snapshot).unwrap_or_default(), None);
-        if let Err(m) = monitor.serve(addr, product, Arc::new(source)) {
-            eprintln!("gnip-stream: {m}");
-            return USAGE;
-        }
+    let l = Arc::clone(&live);
+    let source = move || (l.get().map(StatsHandle::snapshot).unwrap_or_default(), None);
+    if let Err(code) = monitor.serve(a.metrics_listen.as_deref(), product, Arc::new(source)) {
+        return code;
     }
     let out = Arc::new(Out::new(a.max_records, a.count));
     let o = Arc::clone(&out);

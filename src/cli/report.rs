@@ -94,59 +94,52 @@ pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
     }
 }
 
-/// The statistics line: the `stats` event and its text.
+/// The statistics line: the `stats` event and its text, from the same figures.
 pub fn stats_report(elapsed: Duration, stats: &[StatsSnapshot]) -> (log::Event, String) {
     let sum = |f: fn(&StatsSnapshot) -> u64| stats.iter().map(f).sum::<u64>();
-    let records = sum(|s| s.activities + s.compliance);
-    let event = log::event("info", "stats")
-        .field("elapsed_seconds", elapsed.as_secs_f64())
-        .field("records", records)
-        .field("activities", sum(|s| s.activities))
-        .field("compliance", sum(|s| s.compliance))
-        .field("duplicates_dropped", sum(|s| s.duplicates_dropped))
-        .field("system", sum(|s| s.system))
-        .field("heartbeats", sum(|s| s.heartbeats))
-        .field("connects", sum(|s| s.connects))
-        .field("wire_bytes", sum(|s| s.bytes_wire))
-        .field("inflated_bytes", sum(|s| s.bytes_inflated))
-        .field("overlong", sum(|s| s.overlong))
-        .field(
-            "handler_share",
-            stats.iter().map(|s| s.handler_share).fold(0.0, f64::max),
-        )
-        .field(
-            "backoff_seconds",
-            stats
-                .iter()
-                .map(|s| s.backoff)
-                .max()
-                .unwrap_or_default()
-                .as_secs_f64(),
-        );
-    (event, stats_line(elapsed, stats))
-}
-
-pub fn stats_line(elapsed: Duration, stats: &[StatsSnapshot]) -> String {
-    let sum = |f: fn(&StatsSnapshot) -> u64| stats.iter().map(f).sum::<u64>();
-    let records = sum(|s| s.activities + s.compliance);
-    let secs = elapsed.as_secs_f64().max(0.001);
-    let handler = stats.iter().map(|s| s.handler_share).fold(0.0, f64::max);
-    let backoff = stats.iter().map(|s| s.backoff).max().unwrap_or_default();
-    format!(
-        "gnip-stream: {secs:.1} s | records {records} ({} activities, {} compliance, {}/s) | duplicates dropped {} | system {} | heartbeats {} | connects {} | {:.1} MB wire, {:.1} MB inflated | overlong {} | handler {:.0}% | backoff {:.1} s",
-        sum(|s| s.activities),
-        sum(|s| s.compliance),
-        (records as f64 / secs).round(),
+    let (activities, compliance) = (sum(|s| s.activities), sum(|s| s.compliance));
+    let records = activities + compliance;
+    let (duplicates, system, heartbeats) = (
         sum(|s| s.duplicates_dropped),
         sum(|s| s.system),
         sum(|s| s.heartbeats),
+    );
+    let (connects, wire, inflated, overlong) = (
         sum(|s| s.connects),
-        sum(|s| s.bytes_wire) as f64 / 1e6,
-        sum(|s| s.bytes_inflated) as f64 / 1e6,
+        sum(|s| s.bytes_wire),
+        sum(|s| s.bytes_inflated),
         sum(|s| s.overlong),
+    );
+    let handler = stats.iter().map(|s| s.handler_share).fold(0.0, f64::max);
+    let backoff = stats
+        .iter()
+        .map(|s| s.backoff)
+        .max()
+        .unwrap_or_default()
+        .as_secs_f64();
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let event = log::event("info", "stats")
+        .field("elapsed_seconds", elapsed.as_secs_f64())
+        .field("records", records)
+        .field("activities", activities)
+        .field("compliance", compliance)
+        .field("duplicates_dropped", duplicates)
+        .field("system", system)
+        .field("heartbeats", heartbeats)
+        .field("connects", connects)
+        .field("wire_bytes", wire)
+        .field("inflated_bytes", inflated)
+        .field("overlong", overlong)
+        .field("handler_share", handler)
+        .field("backoff_seconds", backoff);
+    let text = format!(
+        "gnip-stream: {secs:.1} s | records {records} ({activities} activities, {compliance} compliance, {}/s) | duplicates dropped {duplicates} | system {system} | heartbeats {heartbeats} | connects {connects} | {:.1} MB wire, {:.1} MB inflated | overlong {overlong} | handler {:.0}% | backoff {backoff:.1} s",
+        (records as f64 / secs).round(),
+        wire as f64 / 1e6,
+        inflated as f64 / 1e6,
         handler * 100.0,
-        backoff.as_secs_f64(),
-    )
+    );
+    (event, text)
 }
 
 /// Exit status from what every partition did: 3 for a refused login, 4 for any other ending

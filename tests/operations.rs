@@ -753,3 +753,23 @@ fn a_replay_job_serves_its_progress_while_it_runs() {
     }
     assert_eq!(c.records.load(Ordering::SeqCst), 360);
 }
+
+#[test]
+fn a_metrics_address_that_cannot_be_served_exits_2_before_any_connection() {
+    let sim = Simulator::start(SimulatorConfig::default().credentials("demo", PASSWORD)).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut c = cmd("demo", PASSWORD);
+    c.args(decahose(&sim, &["--metrics-listen", &addr]));
+    let out = common::cli::run(c, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--metrics-listen") && err.contains(&addr),
+        "{err}"
+    );
+    assert!(
+        sim.requests().is_empty(),
+        "no connection before the endpoint is up"
+    );
+}

@@ -518,7 +518,16 @@ fn json_logs_are_one_object_a_line_and_never_carry_a_credential() {
         SimulatorConfig::default()
             .credentials("demo", PASSWORD)
             .rate(Rate::PerSecond(300.0))
-            .fault(Which::Connection(1), Fault::DropAfter { bytes: 3000 }),
+            // The first connection opens with a system message and drops; the second answers
+            // too late (a network error, backed off); the third streams.
+            .fault(Which::Connection(1), Fault::BareNewlineSystemMessage)
+            .fault(Which::Connection(1), Fault::DropAfter { bytes: 3000 })
+            .fault(
+                Which::Connection(2),
+                Fault::DelayHead {
+                    duration: Duration::from_secs(3),
+                },
+            ),
     )
     .unwrap();
     let mut c = cmd("demo", PASSWORD);
@@ -526,6 +535,8 @@ fn json_logs_are_one_object_a_line_and_never_carry_a_credential() {
         "stream",
         "--url",
         &sim.stream_url(Product::PowerTrack, "acme", "prod"),
+        "--connect-timeout",
+        "0.5",
         "--log-format",
         "json",
         "--stats-interval",
@@ -560,7 +571,9 @@ fn json_logs_are_one_object_a_line_and_never_carry_a_credential() {
     for e in [
         "connecting",
         "connected",
+        "system_message",
         "disconnected",
+        "backing_off",
         "stats",
         "summary",
     ] {
@@ -575,6 +588,18 @@ fn json_logs_are_one_object_a_line_and_never_carry_a_credential() {
         ),
         (Some(0), Some(1))
     );
+    let late = named("disconnected").nth(1).unwrap();
+    assert_eq!(late["reason"], "network-error");
+    assert!(
+        late["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{late}"
+    );
+    let backoff = named("backing_off").next().unwrap();
+    assert_eq!(backoff["schedule"], "network");
+    assert!(backoff["delay_seconds"].as_f64().unwrap() > 0.0);
+    let message = named("system_message").next().unwrap();
+    assert_eq!(message["service_level"], "info");
+    assert!(message["text"].as_str().is_some_and(|t| !t.is_empty()));
     assert!(named("stats").any(|v| v["records"].as_u64() == Some(300)));
     let summary = named("summary").next_back().unwrap();
     assert_eq!(

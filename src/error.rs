@@ -101,6 +101,19 @@ pub enum Error {
         /// What is wrong, for a person.
         reason: Box<str>,
     },
+    /// The NATS server refused the credentials (`-ERR 'Authorization Violation'`).
+    #[cfg(feature = "jetstream")]
+    NatsAuth {
+        /// What the server said.
+        message: Box<str>,
+    },
+    /// JetStream refused for good: no stream captures the subject, permission denied, payload
+    /// too large, or records left unacknowledged.
+    #[cfg(feature = "jetstream")]
+    JetStream {
+        /// What was refused and why.
+        message: Box<str>,
+    },
 }
 
 impl Error {
@@ -168,6 +181,10 @@ impl fmt::Display for Error {
             ),
             Error::Panicked { message } => write!(f, "partition thread panicked: {message}"),
             Error::BadInput { reason } => f.write_str(reason),
+            #[cfg(feature = "jetstream")]
+            Error::NatsAuth { message } => write!(f, "NATS refused the credentials: {message}"),
+            #[cfg(feature = "jetstream")]
+            Error::JetStream { message } => write!(f, "JetStream refused: {message}"),
         }
     }
 }

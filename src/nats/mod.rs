@@ -1,13 +1,18 @@
 //! NATS and JetStream, sans-IO (feature `jetstream`): the server's operations parsed from bytes
 //! in any pieces, the client's operations written, and JetStream's publish acknowledgements
-//! read. The first layer of the JetStream delivery (issue 14); the blocking client over TCP and
-//! TLS, the publisher and the partition leases are still to come.
+//! read, the JetStream API's requests and replies, the publish window and the partition
+//! leases. The blocking client that wires them to sockets and threads is
+//! [`client::jetstream`](crate::client::jetstream).
 //!
 //! | file | job |
 //! |---|---|
 //! | `parser.rs` | [`Parser`]: `INFO`, `MSG`, `HMSG`, `PING`, `PONG`, `+OK`, `-ERR`; [`Headers`] |
 //! | `encode.rs` | `CONNECT`, `PUB`, `HPUB`, `SUB`, `UNSUB`, `PING`, `PONG`, with checked subjects |
 //! | `jetstream.rs` | [`PubAck`]: stored, duplicate, refused (error before `seq`), no responders |
+//! | `api.rs` | JetStream API: stream lookup, stream and bucket creation, a key's last message |
+//! | `servers.rs` | the server list, `INFO`, the subject template |
+//! | `window.rs` | [`PublishWindow`]: bounded, acks by token, resends on timeout and reconnect |
+//! | `lease.rs` | [`LeaseTable`]: keys, acquire/renew/lose, the backfill of a gained partition |
 //!
 //! ```
 //! use gnip_stream::nats::{encode, Parser, PubAck, ServerOp};
@@ -24,9 +29,18 @@
 //! # Ok::<(), gnip_stream::Error>(())
 //! ```
 
+pub mod api;
 pub mod encode;
 mod jetstream;
+pub mod lease;
 mod parser;
+pub mod servers;
+mod window;
 
 pub use jetstream::PubAck;
+pub use lease::{Gained, LeaseTable};
 pub use parser::{Headers, MAX_CONTROL_LINE, Parser, ServerOp};
+pub use servers::{Server, ServerInfo, SubjectTemplate};
+pub use window::{
+    Acked, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_PUBLISH_WINDOW, PublishWindow, RETRY_DELAY_MS,
+};

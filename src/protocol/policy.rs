@@ -121,6 +121,8 @@ pub fn ending_for(error: &Error) -> Option<Ending> {
         Error::InvalidConfig { .. } | Error::InsecureTransport { .. } | Error::BadInput { .. } => {
             None
         }
+        #[cfg(feature = "jetstream")]
+        Error::NatsAuth { .. } | Error::JetStream { .. } => None,
     }
 }
 

@@ -80,7 +80,9 @@ pub(crate) const SYSTEM_CA_BUNDLES: &[&str] = &[
 ];
 
 /// The certificates of a PEM file (at least one).
-fn pem_certs(path: &std::path::Path) -> Result<Vec<ureq::tls::Certificate<'static>>, Error> {
+pub(crate) fn pem_certs(
+    path: &std::path::Path,
+) -> Result<Vec<ureq::tls::Certificate<'static>>, Error> {
     let bad = |why: String| Error::BadInput {
         reason: format!("CA file {}: {why}", path.display()).into(),
     };

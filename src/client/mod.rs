@@ -15,6 +15,7 @@
 //! | `metrics_server.rs` | [`MetricsServer`]: the bounded `GET /metrics` endpoint |
 //! | `replay_job.rs` | [`ReplayJob`]: a long Replay in windows, with re-requests and progress |
 //! | `rules.rs` | [`RulesClient`]: the Rules API, batched, one request at a time, retried |
+//! | `jetstream/` | delivery into NATS JetStream, partition leases (feature `jetstream`) |
 //!
 //! ```no_run
 //! use gnip_stream::client::{Client, ClientConfig, Flow};
@@ -42,6 +43,8 @@ mod api;
 mod config;
 mod conn;
 mod dispatch;
+#[cfg(feature = "jetstream")]
+pub mod jetstream;
 mod metrics_server;
 mod replay_job;
 mod rules;

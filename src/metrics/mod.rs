@@ -7,6 +7,7 @@
 //! | `exposition.rs` | the text exposition format 0.0.4: HELP, TYPE, escaped labels |
 //! | `render.rs` | every exported metric, from a [`MetricsView`] |
 //! | `scrape.rs` | one scrape request: head parsing (capped) and the answer's head |
+//! | `publish.rs` | the JetStream publisher's figures (feature `jetstream`) |
 //!
 //! ```
 //! use gnip_stream::metrics::{render, MetricsView};
@@ -16,10 +17,14 @@
 //! ```
 
 mod exposition;
+#[cfg(feature = "jetstream")]
+mod publish;
 mod render;
 pub mod scrape;
 mod snapshot;
 
 pub use exposition::{CONTENT_TYPE, Exposition, Kind};
+#[cfg(feature = "jetstream")]
+pub use publish::{PublishSnapshot, render_publish};
 pub use render::{JobKind, MetricsView, render};
 pub use snapshot::{ConnectionSnapshot, JobProgress, RulesProgress, StatsSnapshot, share};

@@ -307,7 +307,7 @@ pub fn parse_duration_ns(s: &str) -> Option<u64> {
     };
     let v: f64 = num.parse().ok()?;
     let ns = v * unit;
-    (ns.is_finite() && ns >= 1e6 && ns < 1e19).then_some(ns as u64)
+    (1e6..1e19).contains(&ns).then_some(ns as u64)
 }
 
 #[cfg(test)]

@@ -1,0 +1,95 @@
+//! Delivery into NATS JetStream (feature `jetstream`), the IO shell around [`crate::nats`]: a
+//! blocking NATS connection, the publisher (queue, window, resends, reconnects, drain), the
+//! partition leases, and stream creation.
+//!
+//! | file | job |
+//! |---|---|
+//! | `conn.rs` | [`NatsConnection`]: TCP/TLS, `INFO`/`CONNECT`, reads under a timeout, requests |
+//! | `publisher.rs` | [`Publisher`]: bounded queue, one thread, window of acks, drain on finish |
+//! | `leases.rs` | [`Leases`]: the lease thread, partitions gained and lost |
+//!
+//! ```no_run
+//! use gnip_stream::client::jetstream::{Message, NatsOptions, Publisher, PublisherConfig};
+//! use std::sync::Arc;
+//! let nats = NatsOptions::from_env("nats://127.0.0.1:4222")?;
+//! let publisher = Publisher::start(PublisherConfig::new(nats), &["gnip.powertrack.0".into()])?;
+//! let queue = publisher.queue().expect("running");
+//! let subject: Arc<str> = "gnip.powertrack.0".into();
+//! let record = gnip_stream::core::Record::new(br#"{"id":1,"text":"hi"}"#);
+//! if let Some(m) = Message::of_record(&subject, &record) {
+//!     let _ = queue.send(m);
+//! }
+//! drop(queue);
+//! let report = publisher.finish(std::time::Duration::from_secs(30));
+//! assert_eq!(report.unacknowledged, 0);
+//! # Ok::<(), gnip_stream::Error>(())
+//! ```
+
+mod conn;
+mod leases;
+mod publisher;
+
+pub use conn::{DEFAULT_NATS_CONNECT_TIMEOUT, NatsConnection, NatsOptions, Reply};
+pub use leases::{LeaseConfig, LeaseEvent, Leases, bucket_spec, check_bucket};
+pub use publisher::{
+    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, Message, PublishQueue,
+    PublishReport, Publisher, PublisherConfig, check_captured,
+};
+
+use std::time::Duration;
+
+use crate::Error;
+use crate::nats::api::{self, StreamSpec};
+
+/// What [`ensure_stream`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensured {
+    /// The stream was created.
+    Created,
+    /// It existed already, configured the same.
+    Existed,
+}
+
+/// Creates the stream `spec` describes; an existing one with the same subjects, replicas,
+/// duplicate window and age is fine, one configured otherwise is [`Error::JetStream`] naming
+/// the difference. No responders (JetStream electing its meta leader) is asked again for up to
+/// `patience`.
+pub fn ensure_stream(
+    conn: &mut NatsConnection,
+    spec: &StreamSpec,
+    patience: Duration,
+) -> Result<Ensured, Error> {
+    let until = std::time::Instant::now() + patience;
+    loop {
+        let (h, p) = conn.request(&spec.create_subject(), &[], &spec.config(), patience)?;
+        match api::reply(h.as_deref(), &p) {
+            Ok(_) => return Ok(Ensured::Created),
+            Err(e) if e.err_code == Some(api::ERR_STREAM_NAME_IN_USE) => {
+                let (h, p) =
+                    conn.request(&api::stream_info_subject(&spec.name), &[], b"", patience)?;
+                let info = api::reply(h.as_deref(), &p).map_err(|e| Error::JetStream {
+                    message: format!("stream {}: {e}", spec.name).into(),
+                })?;
+                let config = info.get("config").cloned().unwrap_or_default();
+                return match spec.differs_from(&config) {
+                    None => Ok(Ensured::Existed),
+                    Some(d) => Err(Error::JetStream {
+                        message: format!(
+                            "stream {} exists with another configuration ({d})",
+                            spec.name
+                        )
+                        .into(),
+                    }),
+                };
+            }
+            Err(e) if e.is_retryable() && std::time::Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => {
+                return Err(Error::JetStream {
+                    message: format!("creating stream {}: {e}", spec.name).into(),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! The JetStream publisher, IO only: a bounded queue the stream handlers fill (blocking when
+//! it is full: backpressure), one thread that keeps a window of publishes in flight over one
+//! NATS connection, resends what is refused for a while or not acknowledged in time,
+//! reconnects to the next server and resends everything unacknowledged, and on finish drains
+//! within a deadline. The window's rules are [`PublishWindow`]'s.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::conn::{NatsConnection, NatsOptions, error_for};
+use crate::Error;
+use crate::core::Record;
+use crate::metrics::PublishSnapshot;
+use crate::nats::api::{self, MSG_ID};
+use crate::nats::{Acked, DEFAULT_PUBLISH_WINDOW, PubAck, PublishWindow, ServerOp, encode};
+use crate::protocol::dedupe::RecordKey;
+
+/// Default queue between the stream handlers and the publisher, in records.
+pub const DEFAULT_QUEUE: usize = 10_000;
+/// Default ack timeout.
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time `finish` waits for the last acknowledgements.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One record to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The subject.
+    pub subject: Arc<str>,
+    /// Its `Nats-Msg-Id` ([`RecordKey::message_id`]).
+    pub id: String,
+    /// The record's bytes, without a line terminator.
+    pub payload: Vec<u8>,
+}
+
+impl Message {
+    /// The message for `record` on `subject`: `None` for system messages and heartbeats
+    /// (they are not published).
+    pub fn of_record(subject: &Arc<str>, record: &Record<'_>) -> Option<Message> {
+        let key = RecordKey::of(record)?;
+        Some(Message {
+            subject: Arc::clone(subject),
+            id: key.message_id(),
+            payload: record.bytes().to_vec(),
+        })
+    }
+}
+
+/// The publisher's settings, with the documented defaults.
+#[derive(Debug, Clone)]
+pub struct PublisherConfig {
+    /// Where NATS is.
+    pub nats: NatsOptions,
+    /// Unacknowledged publishes at most (default [`DEFAULT_PUBLISH_WINDOW`]).
+    pub window: usize,
+    /// No ack within this: resend (default 5 s).
+    pub ack_timeout: Duration,
+    /// Records queued between the handlers and the publisher (default 10,000).
+    pub queue: usize,
+}
+
+impl PublisherConfig {
+    /// The defaults for `nats`.
+    pub fn new(nats: NatsOptions) -> Self {
+        PublisherConfig {
+            nats,
+            window: DEFAULT_PUBLISH_WINDOW,
+            ack_timeout: DEFAULT_ACK_TIMEOUT,
+            queue: DEFAULT_QUEUE,
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+struct Shared {
+    queued: AtomicU64,
+    in_window: AtomicU64,
+    taken: AtomicU64,
+    delivered: AtomicU64,
+    duplicates: AtomicU64,
+    resends: AtomicU64,
+    reconnects: AtomicU64,
+    connected: AtomicBool,
+    /// Set by `finish`: milliseconds since `started` after which the drain gives up.
+    drain_deadline_ms: AtomicU64,
+    failed: Mutex<Option<Error>>,
+}
+
+impl Shared {
+    fn snapshot(&self) -> PublishSnapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        PublishSnapshot {
+            queue_depth: l(&self.queued),
+            in_flight: l(&self.in_window),
+            taken: l(&self.taken),
+            delivered: l(&self.delivered),
+            duplicates: l(&self.duplicates),
+            resends: l(&self.resends),
+            reconnects: l(&self.reconnects),
+            connected: self.connected.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Where the handlers put records: cheap to clone, `send` blocks while the queue is full.
+#[derive(Clone, Debug)]
+pub struct PublishQueue {
+    tx: SyncSender<Message>,
+    shared: Arc<Shared>,
+}
+
+impl PublishQueue {
+    /// Queues `m`, waiting while the queue is full. `Err` when the publisher has stopped (it
+    /// failed: [`Publisher::finish`] says why); the record is then counted as not delivered.
+    pub fn send(&self, m: Message) -> Result<(), Message> {
+        self.shared.taken.fetch_add(1, Ordering::Relaxed);
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(m).map_err(|e| {
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+            e.0
+        })
+    }
+
+    /// The figures now.
+    pub fn snapshot(&self) -> PublishSnapshot {
+        self.shared.snapshot()
+    }
+}
+
+/// How a publisher ended.
+#[derive(Debug)]
+pub struct PublishReport {
+    /// The figures at the end.
+    pub stats: PublishSnapshot,
+    /// Records taken but never acknowledged (still queued or in flight at the deadline, or
+    /// refused).
+    pub unacknowledged: u64,
+    /// Why it stopped early, if it did.
+    pub error: Option<Error>,
+}
+
+/// A running publisher.
+#[derive(Debug)]
+pub struct Publisher {
+    queue: Option<PublishQueue>,
+    shared: Arc<Shared>,
+    started: Instant,
+    thread: Option<JoinHandle<u64>>,
+}
+
+impl Publisher {
+    /// Connects (trying the servers in turn), checks that a stream captures each of
+    /// `subjects` (none: [`Error::JetStream`] naming the subject), and starts the thread.
+    pub fn start(config: PublisherConfig, subjects: &[String]) -> Result<Publisher, Error> {
+        let mut conn = NatsConnection::connect(&config.nats, 0)?;
+        for s in subjects {
+            check_captured(&mut conn, s, config.ack_timeout)?;
+        }
+        let (tx, rx) = sync_channel(config.queue.max(1));
+        let shared = Arc::new(Shared::default());
+        shared.connected.store(true, Ordering::Relaxed);
+        let started = Instant::now();
+        let worker = Worker {
+            window: PublishWindow::new(config.window, config.ack_timeout.as_millis() as u64),
+            config,
+            shared: Arc::clone(&shared),
+            rx,
+            started,
+        };
+        let thread = std::thread::Builder::new()
+            .name("jetstream-publisher".into())
+            .spawn(move || worker.run(conn))
+            .map_err(|e| Error::Io {
+                kind: e.kind(),
+                message: format!("starting the publisher thread: {e}").into(),
+            })?;
+        Ok(Publisher {
+            queue: Some(PublishQueue {
+                tx,
+                shared: Arc::clone(&shared),
+            }),
+            shared,
+            started,
+            thread: Some(thread),
+        })
+    }
+
+    /// A queue for a handler.
+    pub fn queue(&self) -> Option<PublishQueue> {
+        self.queue.clone()
+    }
+
+    /// The figures now.
+    pub fn snapshot(&self) -> PublishSnapshot {
+        self.shared.snapshot()
+    }
+
+    /// The error that stopped it, once it has failed (the handlers should stop).
+    pub fn failure(&self) -> Option<Error> {
+        self.shared.failed.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// No more records come (every [`PublishQueue`] clone must be dropped too): waits up to
+    /// `drain_timeout` for everything queued and in flight to be acknowledged.
+    pub fn finish(mut self, drain_timeout: Duration) -> PublishReport {
+        let at = self.started.elapsed() + drain_timeout;
+        self.shared
+            .drain_deadline_ms
+            .store(at.as_millis() as u64, Ordering::SeqCst);
+        self.queue = None;
+        let left = match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(n)) => n,
+            _ => self.shared.queued.load(Ordering::SeqCst),
+        };
+        let stats = self.shared.snapshot();
+        let error = self.failure();
+        PublishReport {
+            unacknowledged: left,
+            stats,
+            error,
+        }
+    }
+}
+
+/// Asks JetStream which stream captures `subject`; none is [`Error::JetStream`]. No
+/// responders (JetStream starting, or electing) is asked again until `patience` is over.
+pub fn check_captured(
+    conn: &mut NatsConnection,
+    subject: &str,
+    patience: Duration,
+) -> Result<String, Error> {
+    let until = Instant::now() + patience;
+    loop {
+        let (h, p) = conn.request(
+            api::STREAM_NAMES,
+            &[],
+            &api::stream_names_request(subject),
+            patience,
+        )?;
+        match api::reply(h.as_deref(), &p) {
+            Ok(v) => {
+                return api::stream_names(&v).into_iter().next().ok_or_else(|| {
+                    Error::JetStream {
+                        message: format!(
+                            "no stream captures subject '{subject}' (create one: gnip-stream jetstream-init)"
+                        )
+                        .into(),
+                    }
+                });
+            }
+            Err(e) if e.is_retryable() && Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => {
+                return Err(Error::JetStream {
+                    message: format!("looking up the stream for '{subject}': {e}").into(),
+                });
+            }
+        }
+    }
+}
+
+struct Worker {
+    config: PublisherConfig,
+    shared: Arc<Shared>,
+    rx: Receiver<Message>,
+    window: PublishWindow<Message>,
+    started: Instant,
+}
+
+impl Worker {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn closing(&self) -> bool {
+        self.shared.drain_deadline_ms.load(Ordering::SeqCst) != 0
+    }
+
+    fn draining_past_deadline(&self) -> bool {
+        let d = self.shared.drain_deadline_ms.load(Ordering::SeqCst);
+        d != 0 && self.now_ms() >= d
+    }
+
+    fn fail(&self, e: Error) {
+        if let Ok(mut f) = self.shared.failed.lock() {
+            f.get_or_insert(e);
+        }
+    }
+
+    /// Runs until the queue is closed and everything acknowledged, or the drain deadline, or
+    /// a refusal. Returns the records never acknowledged.
+    fn run(mut self, conn: NatsConnection) -> u64 {
+        let mut conn = Some(conn);
+        let mut closed = false;
+        let mut next_server = 0;
+        let mut last_read = Instant::now();
+        let mut ping_sent: Option<Instant> = None;
+        let mut last_expire = 0;
+        let ack_timeout = self.config.ack_timeout;
+        let mut acks: Vec<(u64, PubAck)> = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        loop {
+            // Fill the window from the queue.
+            while !closed && self.window.has_room() {
+                match self.rx.try_recv() {
+                    Ok(m) => self.take(m),
+                    // After `finish` every handler has stopped: empty is the end.
+                    Err(TryRecvError::Empty) if self.closing() => closed = true,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => closed = true,
+                }
+            }
+            if closed && self.window.is_empty() {
+                break;
+            }
+            if self.draining_past_deadline() {
+                break;
+            }
+            // Connected?
+            let Some(c) = conn.as_mut() else {
+                match self.reconnect(&mut next_server) {
+                    Ok(c) => {
+                        conn = Some(c);
+                        last_read = Instant::now();
+                        ping_sent = None;
+                    }
+                    Err(e @ (Error::NatsAuth { .. } | Error::Tls { .. })) => {
+                        self.fail(e);
+                        break;
+                    }
+                    Err(_) => {}
+                }
+                continue;
+            };
+            // Nothing to do: wait for a record.
+            if self.window.is_empty() && !closed {
+                match self.rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(m) => {
+                        self.take(m);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => closed = true,
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
+            }
+            // Write what is due.
+            let now = self.now_ms();
+            let mut wrote = 0usize;
+            let mut refused = None;
+            while let Some((token, m)) = self.window.next_to_send(now) {
+                let reply = c.reply_subject(token);
+                let headers = [(MSG_ID, m.id.as_str())];
+                if let Err(e) = encode::publish_with_headers(
+                    c.out(),
+                    &m.subject,
+                    Some(&reply),
+                    &headers,
+                    &m.payload,
+                ) {
+                    // Refused before it was written (a bad subject): nothing can deliver it.
+                    refused = Some(Error::JetStream {
+                        message: format!("cannot publish to '{}': {e}", m.subject).into(),
+                    });
+                    break;
+                }
+                wrote += 1;
+                if c.out().len() >= 256 * 1024 {
+                    break;
+                }
+            }
+            if let Some(e) = refused {
+                self.fail(e);
+                return self.abandon();
+            }
+            if wrote > 0 && c.flush().is_err() {
+                self.lost_connection(&mut conn, &mut next_server);
+                continue;
+            }
+            // Read acks until the next thing falls due (at most 50 ms at a time).
+            let wait = self
+                .window
+                .next_deadline_ms()
+                .map(|d| d.saturating_sub(self.now_ms()))
+                .unwrap_or(50)
+                .clamp(1, 50);
+            let got = c.poll(Duration::from_millis(wait), |op| match op {
+                ServerOp::Msg {
+                    subject,
+                    headers,
+                    payload,
+                    ..
+                } => {
+                    if let Some(t) = c_token(subject) {
+                        acks.push((t, PubAck::parse(headers, payload)));
+                    }
+                }
+                ServerOp::Err(text) => errors.push(text.to_owned()),
+                _ => {}
+            });
+            let got = match got {
+                Ok(g) => g,
+                Err(_) => {
+                    self.lost_connection(&mut conn, &mut next_server);
+                    continue;
+                }
+            };
+            if got {
+                last_read = Instant::now();
+                ping_sent = None;
+            }
+            let now = self.now_ms();
+            for (token, ack) in acks.drain(..) {
+                match self.window.ack(token, &ack, now) {
+                    Acked::Delivered { duplicate, .. } => {
+                        self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+                        self.shared.in_window.fetch_sub(1, Ordering::Relaxed);
+                        if duplicate {
+                            self.shared.duplicates.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Acked::Retry => {
+                        self.shared.resends.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Acked::Refused { item, reason } => {
+                        self.fail(Error::JetStream {
+                            message: format!(
+                                "a publish to '{}' (id {}): {reason}",
+                                item.subject, item.id
+                            )
+                            .into(),
+                        });
+                        return 1 + self.abandon();
+                    }
+                    Acked::Unknown => {}
+                }
+            }
+            for text in errors.drain(..) {
+                match error_for(&text) {
+                    e @ (Error::NatsAuth { .. } | Error::JetStream { .. }) => {
+                        self.fail(e);
+                        return self.abandon();
+                    }
+                    _ => {
+                        self.lost_connection(&mut conn, &mut next_server);
+                    }
+                }
+            }
+            if now >= last_expire + 100 {
+                last_expire = now;
+                let n = self.window.expire(now);
+                self.shared.resends.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            // A silent server: PING; no PONG within the ack timeout: the next server.
+            if let Some(c) = conn.as_mut() {
+                match ping_sent {
+                    Some(at) if at.elapsed() >= ack_timeout => {
+                        self.lost_connection(&mut conn, &mut next_server);
+                    }
+                    None if last_read.elapsed() >= ack_timeout => {
+                        encode::ping(c.out());
+                        if c.flush().is_err() {
+                            self.lost_connection(&mut conn, &mut next_server);
+                        } else {
+                            ping_sent = Some(Instant::now());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.abandon()
+    }
+
+    fn take(&mut self, m: Message) {
+        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+        self.shared.in_window.fetch_add(1, Ordering::Relaxed);
+        self.window.push(m);
+    }
+
+    fn lost_connection(&mut self, conn: &mut Option<NatsConnection>, next_server: &mut usize) {
+        if let Some(c) = conn.take() {
+            *next_server = c.server_index() + 1;
+            log::info!("NATS connection to server {} lost", c.server_index());
+        }
+        self.shared.connected.store(false, Ordering::Relaxed);
+    }
+
+    /// The next server in turn (all of them tried once; a short pause if none answered).
+    fn reconnect(&mut self, next_server: &mut usize) -> Result<NatsConnection, Error> {
+        match NatsConnection::connect(&self.config.nats, *next_server) {
+            Ok(c) => {
+                self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                self.shared.connected.store(true, Ordering::Relaxed);
+                let n = self.window.resend_all();
+                self.shared.resends.fetch_add(n as u64, Ordering::Relaxed);
+                Ok(c)
+            }
+            Err(e) => {
+                *next_server += 1;
+                std::thread::sleep(Duration::from_millis(250));
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives up: what is queued and in the window is not acknowledged.
+    fn abandon(&mut self) -> u64 {
+        let in_window = self.window.drain().len() as u64;
+        let mut queued = 0;
+        while self.rx.try_recv().is_ok() {
+            queued += 1;
+        }
+        self.shared.queued.fetch_sub(queued, Ordering::Relaxed);
+        self.shared.in_window.store(0, Ordering::Relaxed);
+        in_window + queued
+    }
+}
+
+/// The token of an ack's subject: the inbox's last token (requests use their own range).
+fn c_token(subject: &str) -> Option<u64> {
+    subject.rsplit('.').next()?.parse().ok()
+}

@@ -1,0 +1,104 @@
+//! The JetStream publisher's figures (feature `jetstream`), sans-IO: the snapshot and its
+//! metric families, appended to the stream's own.
+
+use super::exposition::{Exposition, Kind};
+
+/// The publisher's counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishSnapshot {
+    /// Records waiting in the queue between the stream handlers and the publisher.
+    pub queue_depth: u64,
+    /// Records published and not yet acknowledged (the window).
+    pub in_flight: u64,
+    /// Records taken from the service for publishing.
+    pub taken: u64,
+    /// Records JetStream acknowledged (duplicates included).
+    pub delivered: u64,
+    /// Acknowledgements that said `duplicate` (stored earlier: by another host, or a backfill
+    /// overlap).
+    pub duplicates: u64,
+    /// Publishes sent again (no ack in time, no responders, 503, after a reconnect).
+    pub resends: u64,
+    /// Reconnects to NATS (a server lost, the next one in the list).
+    pub reconnects: u64,
+    /// Connected to a NATS server now.
+    pub connected: bool,
+}
+
+/// Appends the publisher's families (`gnip_stream_jetstream_*`) for `product`.
+pub fn render_publish(s: &PublishSnapshot, product: &str, out: &mut String) {
+    let mut e = Exposition::new(out);
+    let labels = [("product", product)];
+    for (name, kind, help, v) in [
+        (
+            "gnip_stream_jetstream_queue_depth",
+            Kind::Gauge,
+            "Records queued between the stream and the JetStream publisher.",
+            s.queue_depth,
+        ),
+        (
+            "gnip_stream_jetstream_in_flight",
+            Kind::Gauge,
+            "Records published to JetStream and not yet acknowledged.",
+            s.in_flight,
+        ),
+        (
+            "gnip_stream_jetstream_acks_total",
+            Kind::Counter,
+            "Records JetStream acknowledged (duplicates included).",
+            s.delivered,
+        ),
+        (
+            "gnip_stream_jetstream_duplicates_total",
+            Kind::Counter,
+            "Acknowledgements saying the record was stored before (same Nats-Msg-Id).",
+            s.duplicates,
+        ),
+        (
+            "gnip_stream_jetstream_resends_total",
+            Kind::Counter,
+            "Publishes sent again (ack timeout, no responders, 503, reconnect).",
+            s.resends,
+        ),
+        (
+            "gnip_stream_jetstream_reconnects_total",
+            Kind::Counter,
+            "Reconnects to NATS.",
+            s.reconnects,
+        ),
+        (
+            "gnip_stream_jetstream_connected",
+            Kind::Gauge,
+            "1 while connected to a NATS server.",
+            u64::from(s.connected),
+        ),
+    ] {
+        e.family(name, kind, help);
+        e.sample(name, &labels, v as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_rendered() {
+        let mut out = String::new();
+        render_publish(
+            &PublishSnapshot {
+                queue_depth: 3,
+                duplicates: 2,
+                connected: true,
+                ..PublishSnapshot::default()
+            },
+            "decahose",
+            &mut out,
+        );
+        assert!(out.contains("# TYPE gnip_stream_jetstream_queue_depth gauge\n"));
+        assert!(out.contains("gnip_stream_jetstream_queue_depth{product=\"decahose\"} 3\n"));
+        assert!(out.contains("gnip_stream_jetstream_duplicates_total{product=\"decahose\"} 2\n"));
+        assert!(out.contains("gnip_stream_jetstream_connected{product=\"decahose\"} 1\n"));
+        assert_eq!(out.matches("# TYPE").count(), 7);
+    }
+}

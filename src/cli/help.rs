@@ -9,6 +9,7 @@ usage:
   gnip-stream replay (--url URL | --product … --account … --label …) --from YYYYMMDDHHMM --to YYYYMMDDHHMM [options]
   gnip-stream recover (--url URL | --product … --account … --label …) --from DATE --to DATE [options]
   gnip-stream rules list|add|delete|validate|sync TARGET …   ('gnip-stream rules --help')
+  gnip-stream jetstream-init …, gnip-stream publish …   (a build with feature jetstream)
   gnip-stream demo [--seconds N] [--rate RECORDS_PER_S]
   gnip-stream simulate [--listen ADDR] [--rate N] [--corpus DIR] [--user U --password P]
 
@@ -52,6 +53,9 @@ options:
   --partition N          repeatable; one connection (thread) per partition; default: every
                          partition of the product (none for --url unless given)
   --backfill-minutes N   1..5: on reconnects, backfillMinutes sized to the gap, capped at N
+  --backfill-on-start N  stream: 1..5: backfill N minutes on the first connection too (a
+                         restarted host closes its own gap; --dedupe-window or JetStream's
+                         duplicate window removes the overlap downstream)
   --stall-timeout SECS   default 35; decimals allowed (0.5)
   --max-records N        exit 0 after N records in total
   --count                write no records; at exit print one line `records=N`
@@ -147,3 +151,55 @@ each ending on \"Recovery Request Completed\"; a dropped one resumes from its la
 minute without duplicates. Progress on stderr as for replay. Exit 6 when a partition did not
 complete.
 ";
+
+/// `stream`'s JetStream options (feature `jetstream`).
+#[cfg(feature = "jetstream")]
+pub const STREAM_JETSTREAM_HELP: &str = "
+JetStream (this build has feature jetstream): records go to JetStream instead of stdout
+  --jetstream URLS       comma-separated nats://host:port or tls://host:port, tried in turn;
+                         credentials from NATS_USER/NATS_PASSWORD or NATS_TOKEN
+  --subject TEMPLATE     default gnip.{product}.{partition} (partition 0 for PowerTrack)
+  --nats-ca-file PEM     roots for tls:// (default: the system's CA bundle)
+  --publish-window N     unacknowledged publishes at most (default 1024)
+  --ack-timeout SECS     no ack within SECS: publish again, same Nats-Msg-Id (default 5)
+  --queue N              records queued for the publisher (default 10000); full: the stream waits
+  --drain-timeout SECS   at stop, wait up to SECS for the last acks (default 30); exit 7 if
+                         any record is still unacknowledged
+  --leases BUCKET        share the partitions with other hosts through leases in BUCKET
+  --host-id NAME         this host's id in the leases (default: the host name)
+  --lease-ttl SECS       must equal the bucket's max_age (default 30)
+  --hosts-per-partition N  hosts streaming each partition at once (default 1)
+Exit status 7: JetStream refused (no stream captures a subject, permission, payload too
+large) or records unacknowledged at stop; 3 also when NATS refuses the credentials.";
+
+/// `jetstream-init --help`.
+#[cfg(feature = "jetstream")]
+pub const JETSTREAM_INIT_HELP: &str = "\
+gnip-stream jetstream-init: create the JetStream stream (and the lease bucket) the records go to
+
+usage:
+  gnip-stream jetstream-init --jetstream URLS --stream NAME --subjects PATTERN
+                             [--replicas 3] [--duplicate-window 10m] [--lease-bucket B --lease-ttl SECS]
+
+  --subjects PATTERN     e.g. gnip.> (the default subjects are gnip.{product}.{partition})
+  --replicas N           1..5 (default 3)
+  --duplicate-window D   messages with the same Nats-Msg-Id within D are stored once (90s, 10m, 2h;
+                         default 10m)
+  --lease-bucket B       also a key-value bucket for leases: stream KV_B, subjects $KV.B.>,
+  --lease-ttl SECS       one message per key, keys aging out after SECS
+An existing stream with the same configuration is fine (exit 0); one configured otherwise is
+exit 7. Credentials: NATS_USER/NATS_PASSWORD or NATS_TOKEN.";
+
+/// `publish --help`.
+#[cfg(feature = "jetstream")]
+pub const PUBLISH_HELP: &str = "\
+gnip-stream publish: publish NDJSON records (a file, or stdin) to a JetStream subject
+
+usage:
+  gnip-stream publish --jetstream URLS --subject S [--file F]
+                      [--publish-window N] [--ack-timeout SECS] [--drain-timeout SECS]
+
+Each line is one record, published as it is with the message id stream gives it
+(activity:<id>, <kind>:<id>:<timestamp>, else a hash of the bytes); system messages are
+skipped, lines that are not records are said on stderr and skipped. Exit 0 when every record
+was acknowledged, 7 when JetStream refused or some were not acknowledged.";

@@ -6,6 +6,8 @@ pub mod args;
 #[cfg(feature = "simulator")]
 mod demo;
 mod help;
+#[cfg(feature = "jetstream")]
+mod jetstream;
 mod log;
 mod monitor;
 mod output;
@@ -50,6 +52,8 @@ pub enum Command {
         user: String,
         password: String,
     },
+    #[cfg(feature = "jetstream")]
+    JetStream(jetstream::JsCommand),
     Help(&'static str),
     Version,
 }
@@ -79,6 +83,10 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
             ),
         )),
         "rules" => rules::parse(rest),
+        #[cfg(feature = "jetstream")]
+        "jetstream-init" => jetstream::parse("jetstream-init", rest),
+        #[cfg(feature = "jetstream")]
+        "publish" => jetstream::parse("publish", rest),
         other => Err(args::usage("", format!("unknown command '{other}'"))),
     }
 }
@@ -86,12 +94,24 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
 /// The help text of `which` ("" for the main help).
 pub fn help(which: &str) -> String {
     match which {
+        #[cfg(feature = "jetstream")]
+        "stream" => format!(
+            "{}{}{}",
+            help::STREAM_HELP,
+            help::OPTIONS_HELP,
+            help::STREAM_JETSTREAM_HELP
+        ),
+        #[cfg(not(feature = "jetstream"))]
         "stream" => format!("{}{}", help::STREAM_HELP, help::OPTIONS_HELP),
         "replay" => format!("{}{}", help::REPLAY_HELP, help::OPTIONS_HELP),
         "recover" => format!("{}{}", help::RECOVER_HELP, help::OPTIONS_HELP),
         "demo" => help::DEMO_HELP.to_owned(),
         "simulate" => help::SIMULATE_HELP.to_owned(),
         "rules" => help::RULES_HELP.to_owned(),
+        #[cfg(feature = "jetstream")]
+        "jetstream-init" => help::JETSTREAM_INIT_HELP.to_owned(),
+        #[cfg(feature = "jetstream")]
+        "publish" => help::PUBLISH_HELP.to_owned(),
         _ => help::MAIN_HELP.to_owned(),
     }
 }
@@ -109,6 +129,8 @@ pub fn run(command: Command) -> u8 {
         }
         Command::Stream(a) => stream::run(a),
         Command::Rules(a) => rules::run(a),
+        #[cfg(feature = "jetstream")]
+        Command::JetStream(c) => jetstream::run(c),
         #[cfg(feature = "simulator")]
         Command::Demo { seconds, rate } => demo::run(seconds, rate),
         #[cfg(feature = "simulator")]

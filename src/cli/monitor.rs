@@ -24,6 +24,9 @@ pub struct Monitor {
     detectors: Vec<(u32, SlowReaderDetector)>,
     warnings: Warnings,
     server: Option<MetricsServer>,
+    /// More families appended to every scrape (the JetStream publisher's).
+    #[cfg(feature = "jetstream")]
+    pub extra: Option<Arc<dyn Fn(&mut String) + Send + Sync>>,
 }
 
 impl Monitor {
@@ -35,6 +38,8 @@ impl Monitor {
             detectors: Vec::new(),
             warnings: Arc::default(),
             server: None,
+            #[cfg(feature = "jetstream")]
+            extra: None,
         }
     }
 
@@ -51,6 +56,8 @@ impl Monitor {
             return Ok(());
         };
         let warnings = Arc::clone(&self.warnings);
+        #[cfg(feature = "jetstream")]
+        let extra = self.extra.clone();
         let server = MetricsServer::start(addr, move |out: &mut String| {
             let (stats, job) = source();
             let warned = warnings.lock().map(|w| w.clone()).unwrap_or_default();
@@ -59,6 +66,10 @@ impl Monitor {
                 view = view.job(*kind, progress);
             }
             render(&view, out);
+            #[cfg(feature = "jetstream")]
+            if let Some(x) = &extra {
+                x(out);
+            }
         })
         .map_err(|e| {
             eprintln!("gnip-stream: --metrics-listen: {e}");

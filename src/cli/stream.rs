@@ -67,6 +67,11 @@ pub struct StreamArgs {
     pub slow_reader_period: Duration,
     /// `--inflater`: the raw inflater (default: the build's).
     pub inflater: Option<Inflater>,
+    /// `--backfill-on-start`: backfill on the first connection too (0: off).
+    pub backfill_on_start: u8,
+    /// `--jetstream` and its options: records to JetStream instead of stdout.
+    #[cfg(feature = "jetstream")]
+    pub jetstream: super::jetstream::JetStreamArgs,
 }
 
 /// Parses the arguments of `stream` or `replay` (`command`).
@@ -94,6 +99,9 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         slow_reader_threshold: DEFAULT_SLOW_READER_SHARE,
         slow_reader_period: DEFAULT_SLOW_READER_PERIOD,
         inflater: None,
+        backfill_on_start: 0,
+        #[cfg(feature = "jetstream")]
+        jetstream: super::jetstream::JetStreamArgs::default(),
     };
     let mut it = Args::new(command, args);
     while let Some(arg) = it.next()? {
@@ -121,6 +129,9 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
             }
             "--backfill-minutes" => {
                 a.backfill_minutes = it.number_in(f, 1..=MAX_BACKFILL_MINUTES)?
+            }
+            "--backfill-on-start" if command == "stream" => {
+                a.backfill_on_start = it.number_in(f, 1..=MAX_BACKFILL_MINUTES)?
             }
             "--stall-timeout" => a.stall_timeout = it.seconds(f, false)?,
             "--connect-timeout" => a.connect_timeout = it.seconds(f, false)?,
@@ -188,9 +199,13 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
                 }
                 a.dedupe_window = Some(n);
             }
+            #[cfg(feature = "jetstream")]
+            _ if command == "stream" && a.jetstream.flag(f, &mut it)? => {}
             _ => return Err(it.unknown(arg)),
         }
     }
+    #[cfg(feature = "jetstream")]
+    a.jetstream.check(command, &a)?;
     a.target = match (url, product_, account, label) {
         (Some(u), None, None, None) => {
             if host.is_some() {
@@ -245,7 +260,11 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     Ok(Command::Stream(a))
 }
 
-fn config_for(a: &StreamArgs, user: &str, password: &str) -> Result<ClientConfig, (u8, String)> {
+pub(super) fn config_for(
+    a: &StreamArgs,
+    user: &str,
+    password: &str,
+) -> Result<ClientConfig, (u8, String)> {
     let usage = |m: String| (USAGE, m);
     let mut c = match &a.target {
         Target::Url(url) => {
@@ -297,6 +316,9 @@ fn config_for(a: &StreamArgs, user: &str, password: &str) -> Result<ClientConfig
     if a.backfill_minutes > 0 {
         c = c.backfill_minutes(a.backfill_minutes);
     }
+    if a.backfill_on_start > 0 {
+        c = c.backfill_on_start(a.backfill_on_start);
+    }
     if let Some(ca) = &a.ca_file {
         c = c.ca_file(ca);
     }
@@ -339,6 +361,10 @@ pub fn run(a: StreamArgs) -> u8 {
     }
     if a.range.is_some() {
         return super::replay::run(&a, config, monitor);
+    }
+    #[cfg(feature = "jetstream")]
+    if a.jetstream.is_on() {
+        return super::jetstream::run_stream(&a, config, monitor);
     }
     run_stream(&a, config, monitor)
 }

@@ -110,6 +110,7 @@ pub struct ClientConfig {
     pub(crate) password: String,
     pub(crate) partitions: Option<Vec<u32>>,
     pub(crate) backfill_max: u8,
+    pub(crate) backfill_on_start: u8,
     pub(crate) stall_timeout: Duration,
     pub(crate) read_tick: Duration,
     pub(crate) connect_timeout: Duration,
@@ -131,6 +132,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("password", &"<redacted>")
             .field("partitions", &self.partitions)
             .field("backfill_max", &self.backfill_max)
+            .field("backfill_on_start", &self.backfill_on_start)
             .field("stall_timeout", &self.stall_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("backoff", &self.backoff)
@@ -152,6 +154,7 @@ impl ClientConfig {
             password: String::new(),
             partitions: None,
             backfill_max: 0,
+            backfill_on_start: 0,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             read_tick: DEFAULT_READ_TICK,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -247,6 +250,15 @@ impl ClientConfig {
         self
     }
 
+    /// Backfill on the first connection too: `backfillMinutes=minutes` until the first byte
+    /// arrives (1 to [`MAX_BACKFILL_MINUTES`]; 0, the default, turns it off). A restarted host
+    /// closes its own gap; the overlap with what it had before is the consumer's to drop
+    /// (`--dedupe`, or JetStream's duplicate window).
+    pub fn backfill_on_start(mut self, minutes: u8) -> Self {
+        self.backfill_on_start = minutes;
+        self
+    }
+
     /// Reconnect when nothing at all has arrived for this long, counted from the last byte of
     /// the response, head or body (default [`DEFAULT_STALL_TIMEOUT`], 35 s: above the 30 s the
     /// documentation sets; heartbeats come at least every 10 s).
@@ -325,7 +337,7 @@ impl ClientConfig {
     }
 
     /// The partitions to run, one thread each (0 for a stream without partitions, and Replay).
-    pub(crate) fn partition_list(&self) -> Vec<u32> {
+    pub fn partition_list(&self) -> Vec<u32> {
         if self.replay.is_some() && !self.recovery {
             return vec![0]; // Replay carries every partition in one connection
         }
@@ -347,6 +359,9 @@ impl ClientConfig {
     /// Every setting checked, as [`Client::start`](super::Client::start) does first.
     pub fn validate(&self) -> Result<(), Error> {
         let cfg = |reason| Err(Error::InvalidConfig { reason });
+        if self.backfill_on_start > MAX_BACKFILL_MINUTES {
+            return cfg("backfill on start must be 0 (off) to 5 minutes");
+        }
         if self.backfill_max > MAX_BACKFILL_MINUTES {
             return cfg("backfill minutes must be 0 (off) to 5");
         }

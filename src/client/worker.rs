@@ -221,10 +221,13 @@ impl Partition {
             if self.stop.is_stopped() || !self.book_attempt() {
                 break Ending::Stopped;
             }
-            let backfill = if self.config.replay.is_some() {
-                None
-            } else {
-                last_byte.and_then(|t| backfill_minutes(t.elapsed(), self.config.backfill_max))
+            let backfill = match last_byte {
+                _ if self.config.replay.is_some() => None,
+                // Nothing received yet: the first connection's backfill, if asked for.
+                None => {
+                    (self.config.backfill_on_start > 0).then_some(self.config.backfill_on_start)
+                }
+                Some(t) => backfill_minutes(t.elapsed(), self.config.backfill_max),
             };
             let url = self.url(backfill, &replay);
             self.event(ClientEvent::Connecting {

@@ -349,6 +349,28 @@ fn backfill_only_on_reconnects_sized_to_the_gap_and_covering_it() {
     );
 }
 
+/// `backfill_on_start`: the first connection asks for backfill too, so a host that starts (or
+/// restarts) late gets what was published before it connected; the reconnects keep their own
+/// rule (here: none).
+#[test]
+fn backfill_on_start_covers_what_was_published_before_the_first_connect() {
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(200.0))).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (running, seen) = start(config(&sim, Product::PowerTrack).backfill_on_start(2));
+    seen.wait("records", |s| s.records().len() >= 400);
+    stop_and_join(running);
+    assert_eq!(sim.requests()[0].param("backfillMinutes"), Some("2"));
+    let gs: Vec<u64> = seen.data().iter().map(|r| g_of(r)).collect();
+    assert_eq!(gs[0], 0, "from the first record the simulator published");
+    assert!(gs.windows(2).all(|w| w[1] == w[0] + 1), "no gap");
+    // Without it the first record is one published after the connect.
+    let (running, seen) = start(config(&sim, Product::PowerTrack));
+    seen.wait("records", |s| !s.records().is_empty());
+    stop_and_join(running);
+    assert_eq!(sim.requests()[1].param("backfillMinutes"), None);
+    assert!(g_of(&seen.data()[0]) > 300);
+}
+
 /// A live stream has no CRC (its trailer never comes): deflate data corrupted on the way is
 /// noticed only when it stops being valid deflate, so the line or two inflated from the bad
 /// bytes before that can be garbage. (Over HTTPS, TLS rejects corrupted bytes before they get

@@ -61,15 +61,9 @@ pub fn ensure_stream(
 ) -> Result<Ensured, Error> {
     let until = std::time::Instant::now() + patience;
     loop {
-        let (h, p) = conn.request(&spec.create_subject(), &[], &spec.config(), patience)?;
-        match api::reply(h.as_deref(), &p) {
-            Ok(_) => return Ok(Ensured::Created),
-            Err(e) if e.err_code == Some(api::ERR_STREAM_NAME_IN_USE) => {
-                let (h, p) =
-                    conn.request(&api::stream_info_subject(&spec.name), &[], b"", patience)?;
-                let info = api::reply(h.as_deref(), &p).map_err(|e| Error::JetStream {
-                    message: format!("stream {}: {e}", spec.name).into(),
-                })?;
+        let (h, p) = conn.request(&api::stream_info_subject(&spec.name), &[], b"", patience)?;
+        let answer = match api::reply(h.as_deref(), &p) {
+            Ok(info) => {
                 let config = info.get("config").cloned().unwrap_or_default();
                 return match spec.differs_from(&config) {
                     None => Ok(Ensured::Existed),
@@ -82,6 +76,15 @@ pub fn ensure_stream(
                     }),
                 };
             }
+            // Not found: create it.
+            Err(e) if e.code == 404 => {
+                let (h, p) = conn.request(&spec.create_subject(), &[], &spec.config(), patience)?;
+                api::reply(h.as_deref(), &p).map(|_| Ensured::Created)
+            }
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(e) => return Ok(e),
             Err(e) if e.is_retryable() && std::time::Instant::now() < until => {
                 std::thread::sleep(Duration::from_millis(200));
             }

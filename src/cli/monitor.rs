@@ -17,6 +17,10 @@ type Warnings = Arc<Mutex<Vec<(u32, u64)>>>;
 /// What a scrape reads: the partitions' counters now and the job's progress, if a job runs.
 pub type Source = dyn Fn() -> (Vec<StatsSnapshot>, Option<(JobKind, JobProgress)>) + Send + Sync;
 
+/// Families appended to a scrape.
+#[cfg(feature = "jetstream")]
+pub type Extra = dyn Fn(&mut String) + Send + Sync;
+
 /// The slow-reader detectors of every partition, and the metrics endpoint when asked for.
 pub struct Monitor {
     threshold: f64,
@@ -26,7 +30,7 @@ pub struct Monitor {
     server: Option<MetricsServer>,
     /// More families appended to every scrape (the JetStream publisher's).
     #[cfg(feature = "jetstream")]
-    pub extra: Option<Arc<dyn Fn(&mut String) + Send + Sync>>,
+    pub extra: Option<Arc<Extra>>,
 }
 
 impl Monitor {

@@ -71,7 +71,7 @@ pub struct StreamArgs {
     pub backfill_on_start: u8,
     /// `--jetstream` and its options: records to JetStream instead of stdout.
     #[cfg(feature = "jetstream")]
-    pub jetstream: super::jetstream::JetStreamArgs,
+    pub jetstream: Box<super::jetstream::JetStreamArgs>,
 }
 
 /// Parses the arguments of `stream` or `replay` (`command`).
@@ -101,7 +101,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         inflater: None,
         backfill_on_start: 0,
         #[cfg(feature = "jetstream")]
-        jetstream: super::jetstream::JetStreamArgs::default(),
+        jetstream: Box::default(),
     };
     let mut it = Args::new(command, args);
     while let Some(arg) = it.next()? {

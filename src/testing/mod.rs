@@ -5,4 +5,6 @@
 #[cfg(feature = "simulator")]
 pub mod corpus;
 pub mod generator;
+#[cfg(feature = "jetstream")]
+pub mod nats_cluster;
 pub mod oracle;

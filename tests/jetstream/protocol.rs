@@ -1,0 +1,378 @@
+//! The client against real servers: acks and duplicate acks, a refusal (payload too large,
+//! with `"seq":0`), no stream for a subject, the server's PINGs answered, a reconnect to
+//! another node with everything unacknowledged sent again, TLS with a test CA, credentials
+//! refused (exit 3) and accepted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gnip_stream::Error;
+use gnip_stream::client::jetstream::{
+    Ensured, Message, NatsOptions, Publisher, PublisherConfig, ensure_stream,
+};
+use gnip_stream::core::Record;
+use gnip_stream::nats::api::{self, StreamSpec};
+use gnip_stream::nats::encode::Auth;
+use gnip_stream::nats::servers::parse_servers;
+
+use crate::cli;
+use crate::harness::*;
+
+fn message(subject: &Arc<str>, json: &str) -> Message {
+    Message::of_record(subject, &Record::new(json.as_bytes())).unwrap()
+}
+
+fn options(urls: &str) -> NatsOptions {
+    NatsOptions {
+        servers: parse_servers(urls).unwrap(),
+        auth: Auth::None,
+        ca_file: None,
+        connect_timeout: Duration::from_secs(2),
+        name: "test".into(),
+    }
+}
+
+fn tweet(id: u64) -> String {
+    format!(
+        r#"{{"created_at":"Sat Nov 28 05:00:00 +0000 2026","id":{id},"id_str":"{id}","text":"t"}}"#
+    )
+}
+
+#[test]
+fn acks_duplicates_and_a_refused_payload() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("acks_duplicates", 1, "", Auth::None) else {
+        return;
+    };
+    let mut c = cluster.connect().unwrap();
+    let spec = StreamSpec::records("GNIP", "gnip.>", 1, 60_000_000_000);
+    assert_eq!(
+        ensure_stream(&mut c, &spec, Duration::from_secs(5)).unwrap(),
+        Ensured::Created
+    );
+    assert_eq!(
+        ensure_stream(&mut c, &spec, Duration::from_secs(5)).unwrap(),
+        Ensured::Existed
+    );
+    let other = StreamSpec::records("GNIP", "gnip.x.>", 1, 60_000_000_000);
+    let e = ensure_stream(&mut c, &other, Duration::from_secs(5)).unwrap_err();
+    assert!(e.to_string().contains("another configuration"), "{e}");
+    // A stream that refuses anything over 64 bytes: an error ack with "seq":0.
+    let small = br#"{"name":"SMALL","subjects":["small.>"],"storage":"memory","num_replicas":1,"max_msg_size":64}"#;
+    let (h, p) = c
+        .request(
+            "$JS.API.STREAM.CREATE.SMALL",
+            &[],
+            small,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+    api::reply(h.as_deref(), &p).unwrap();
+
+    let subject: Arc<str> = "gnip.powertrack.0".into();
+    let p = Publisher::start(
+        PublisherConfig::new(options(&cluster.urls_from(0))),
+        &[subject.to_string()],
+    )
+    .unwrap();
+    let q = p.queue().unwrap();
+    for m in [tweet(1), tweet(1), tweet(2)] {
+        q.send(message(&subject, &m)).unwrap();
+    }
+    drop(q);
+    let r = p.finish(Duration::from_secs(10));
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert_eq!(
+        (
+            r.unacknowledged,
+            r.stats.taken,
+            r.stats.delivered,
+            r.stats.duplicates
+        ),
+        (0, 3, 3, 1)
+    );
+    assert_eq!(cluster.stream_state("GNIP").unwrap().0, 2);
+    let stored = cluster.read_stream("GNIP").unwrap();
+    assert_eq!(stored[0].msg_id.as_deref(), Some("activity:1"));
+    assert_eq!(stored[0].data, tweet(1).as_bytes());
+
+    let small: Arc<str> = "small.x".into();
+    let p = Publisher::start(
+        PublisherConfig::new(options(&cluster.urls_from(0))),
+        &[small.to_string()],
+    )
+    .unwrap();
+    let q = p.queue().unwrap();
+    q.send(message(&small, &tweet(3))).unwrap();
+    drop(q);
+    let r = p.finish(Duration::from_secs(10));
+    assert_eq!(r.unacknowledged, 1);
+    match r.error {
+        Some(Error::JetStream { message }) => {
+            assert!(
+                message.contains("small.x") && message.contains("activity:3"),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn no_stream_for_the_subject_exits_7_naming_it() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("no_stream", 1, "", Auth::None) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("gnip-js-nostream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("in.ndjson");
+    std::fs::write(&file, tweet(1)).unwrap();
+    let mut c = cli::bin();
+    c.args([
+        "publish",
+        "--jetstream",
+        &cluster.urls_from(0),
+        "--subject",
+        "nowhere.x",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    let out = cli::run(c, Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    assert!(
+        err.contains("no stream captures subject 'nowhere.x'"),
+        "{err}"
+    );
+    // The stream command checks before it connects to the service at all.
+    let mut c = cli::bin();
+    c.env("GNIP_USERNAME", "u").env("GNIP_PASSWORD", "p").args([
+        "stream",
+        "--url",
+        "http://127.0.0.1:9/stream/firehose/accounts/a/publishers/twitter/l.json",
+        "--partition",
+        "3",
+        "--jetstream",
+        &cluster.urls_from(0),
+    ]);
+    let out = cli::run(c, Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    assert!(err.contains("'gnip.firehose.3'"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_servers_pings_are_answered_while_idle() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip(
+        "pings",
+        1,
+        "ping_interval: \"250ms\"\nping_max: 1\n",
+        Auth::None,
+    ) else {
+        return;
+    };
+    let mut c = cluster.connect().unwrap();
+    ensure_stream(
+        &mut c,
+        &StreamSpec::records("GNIP", "gnip.>", 1, 60_000_000_000),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let subject: Arc<str> = "gnip.powertrack.0".into();
+    let p = Publisher::start(
+        PublisherConfig::new(options(&cluster.urls_from(0))),
+        &[subject.to_string()],
+    )
+    .unwrap();
+    // Twelve of the server's PINGs come and go; one unanswered would end the connection.
+    std::thread::sleep(Duration::from_secs(3));
+    let q = p.queue().unwrap();
+    q.send(message(&subject, &tweet(1))).unwrap();
+    drop(q);
+    let r = p.finish(Duration::from_secs(10));
+    assert_eq!(
+        (r.unacknowledged, r.stats.delivered, r.stats.reconnects),
+        (0, 1, 0)
+    );
+}
+
+#[test]
+fn a_lost_node_means_the_next_one_and_everything_unacknowledged_again() {
+    let _s = serial();
+    let Some(mut cluster) = cluster_or_skip("reconnect", 3, "", Auth::None) else {
+        return;
+    };
+    let mut c = cluster.connect().unwrap();
+    ensure_stream(
+        &mut c,
+        &StreamSpec::records("GNIP", "gnip.>", 3, 60_000_000_000),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    drop(c);
+    let subject: Arc<str> = "gnip.powertrack.0".into();
+    let mut config = PublisherConfig::new(options(&cluster.urls_from(0)));
+    config.ack_timeout = Duration::from_secs(2);
+    let p = Publisher::start(config, &[subject.to_string()]).unwrap();
+    let q = p.queue().unwrap();
+    for id in 1..=500 {
+        q.send(message(&subject, &tweet(id))).unwrap();
+    }
+    // The publisher's server (the first of its list) dies with publishes in flight.
+    cluster.kill(0);
+    for id in 501..=1000 {
+        q.send(message(&subject, &tweet(id))).unwrap();
+    }
+    drop(q);
+    let r = p.finish(Duration::from_secs(30));
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert_eq!((r.unacknowledged, r.stats.delivered), (0, 1000));
+    assert!(r.stats.reconnects >= 1, "{:?}", r.stats);
+    let stored = cluster.read_stream("GNIP").unwrap();
+    let mut ids: Vec<String> = stored.iter().filter_map(|m| m.msg_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((stored.len(), ids.len()), (1000, 1000), "each once");
+}
+
+#[test]
+fn tls_with_a_test_ca() {
+    let _s = serial();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("gnip-js-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let tls = format!(
+        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}\n",
+        cert.display(),
+        key.display()
+    );
+    let Some(cluster) = cluster_with_ca("tls", 1, &tls, Auth::None, Some(cert.clone())) else {
+        return;
+    };
+    let mut c = cluster.connect().unwrap();
+    assert!(c.info().tls_required);
+    ensure_stream(
+        &mut c,
+        &StreamSpec::records("GNIP", "gnip.>", 1, 60_000_000_000),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let url = format!("tls://127.0.0.1:{}", cluster.ports()[0]);
+    let subject: Arc<str> = "gnip.powertrack.0".into();
+    let mut o = options(&url);
+    o.ca_file = Some(cert.clone());
+    let p = Publisher::start(PublisherConfig::new(o), &[subject.to_string()]).unwrap();
+    let q = p.queue().unwrap();
+    q.send(message(&subject, &tweet(1))).unwrap();
+    drop(q);
+    assert_eq!(p.finish(Duration::from_secs(10)).stats.delivered, 1);
+    // Another CA: the certificate is refused, a TLS error (not retried).
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let other_pem = dir.join("other.pem");
+    std::fs::write(&other_pem, other.cert.pem()).unwrap();
+    let mut o = options(&url);
+    o.ca_file = Some(other_pem.clone());
+    match Publisher::start(PublisherConfig::new(o), &[subject.to_string()]) {
+        Err(Error::Tls { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    // The command: --nats-ca-file.
+    let file = dir.join("in.ndjson");
+    std::fs::write(&file, format!("{}\n{}\n", tweet(2), tweet(3))).unwrap();
+    let mut c = cli::bin();
+    c.args([
+        "publish",
+        "--jetstream",
+        &url,
+        "--nats-ca-file",
+        cert.to_str().unwrap(),
+        "--subject",
+        "gnip.powertrack.0",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    let out = cli::run(c, Duration::from_secs(20));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(cluster.stream_state("GNIP").unwrap().0, 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn credentials_refused_exit_3_and_are_never_printed() {
+    let _s = serial();
+    let auth = Auth::UserPassword {
+        user: "gnip".into(),
+        password: "s3cret-pw".into(),
+    };
+    let Some(cluster) = cluster_or_skip(
+        "credentials",
+        1,
+        "authorization {\n  user: gnip\n  password: s3cret-pw\n}\n",
+        auth,
+    ) else {
+        return;
+    };
+    let mut c = cluster.connect().unwrap();
+    ensure_stream(
+        &mut c,
+        &StreamSpec::records("GNIP", "gnip.>", 1, 60_000_000_000),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("gnip-js-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("in.ndjson");
+    std::fs::write(&file, tweet(1)).unwrap();
+    let publish = |env: &[(&str, &str)]| {
+        let mut c = cli::bin();
+        c.env_remove("NATS_USER")
+            .env_remove("NATS_PASSWORD")
+            .env_remove("NATS_TOKEN")
+            .envs(env.iter().copied())
+            .args([
+                "publish",
+                "--jetstream",
+                &cluster.urls_from(0),
+                "--subject",
+                "gnip.powertrack.0",
+                "--file",
+                file.to_str().unwrap(),
+            ]);
+        cli::run(c, Duration::from_secs(20))
+    };
+    for env in [
+        &[("NATS_USER", "gnip"), ("NATS_PASSWORD", "wrong-pw")][..],
+        &[][..],
+        &[("NATS_TOKEN", "wrong-token")][..],
+    ] {
+        let out = publish(env);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{env:?}: {err}");
+        assert!(err.contains("Authorization Violation"), "{err}");
+        assert!(
+            !err.contains("wrong-pw") && !err.contains("wrong-token"),
+            "{err}"
+        );
+    }
+    let out = publish(&[("NATS_USER", "gnip"), ("NATS_PASSWORD", "s3cret-pw")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+    assert_eq!(cluster.stream_state("GNIP").unwrap().0, 1);
+    // A half-given pair is a usage error.
+    let out = publish(&[("NATS_USER", "gnip")]);
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

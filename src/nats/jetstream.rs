@@ -78,13 +78,31 @@ impl PubAck {
         matches!(self, PubAck::Stored { .. })
     }
 
-    /// Whether publishing the same message again (same `Nats-Msg-Id`) is the answer: no
-    /// responders, or a 503 from JetStream (no leader yet). Anything else refused is final.
+    /// Whether publishing the same message again (same `Nats-Msg-Id`) is the answer: every
+    /// answer but a final refusal is (no responders, 503 during an election, "duplicate
+    /// message id is in process" while the first copy is being replicated, a reply that makes
+    /// no sense).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            PubAck::NoResponders | PubAck::Refused { code: 503, .. }
-        )
+        !self.is_delivered() && !self.is_final()
+    }
+
+    /// A refusal that sending again cannot change: the message is too large, the stream is
+    /// full or sealed, or the account may not publish there.
+    pub fn is_final(&self) -> bool {
+        let PubAck::Refused { description, .. } = self else {
+            return false;
+        };
+        let d = description.to_ascii_lowercase();
+        [
+            "maximum",
+            "exceeds",
+            "sealed",
+            "permission",
+            "not allowed",
+            "too large",
+        ]
+        .iter()
+        .any(|p| d.contains(p))
     }
 }
 
@@ -135,6 +153,13 @@ mod tests {
             br#"{"error":{"code":503,"description":"JetStream system temporarily unavailable"}}"#,
         );
         assert!(leaderless.is_retryable());
+        // Replication of the first copy still under way: again, later.
+        let in_process = PubAck::parse(
+            None,
+            br#"{"error":{"code":500,"err_code":10051,"description":"duplicate message id is in process"}}"#,
+        );
+        assert!(in_process.is_retryable() && !in_process.is_final());
+        assert!(PubAck::parse(None, b"garbage").is_retryable());
         assert!(matches!(
             PubAck::parse(None, b"garbage"),
             PubAck::Malformed(_)

@@ -142,7 +142,7 @@ impl<T> PublishWindow<T> {
                     None => Acked::Unknown,
                 }
             }
-            PubAck::Refused { description, .. } if !ack.is_retryable() => {
+            PubAck::Refused { description, .. } if ack.is_final() => {
                 let reason = description.clone();
                 match self.pending.remove(&token) {
                     Some(p) => Acked::Refused {
@@ -152,7 +152,8 @@ impl<T> PublishWindow<T> {
                     None => Acked::Unknown,
                 }
             }
-            // No responders, 503, or an answer that makes no sense: again, a little later.
+            // No responders, 503, an error that may pass, or an answer that makes no sense:
+            // again, a little later.
             _ => {
                 if p.sent_ms.is_some() {
                     p.sent_ms = None;
@@ -274,14 +275,19 @@ mod tests {
         while w.next_to_send(0).is_some() {}
         assert_eq!(w.ack(t[0], &PubAck::NoResponders, 5), Acked::Retry);
         assert_eq!(w.ack(t[1], &refused(503), 5), Acked::Retry);
+        let tf = |description: &str| PubAck::Refused {
+            code: 400,
+            err_code: Some(10054),
+            description: description.into(),
+        };
         assert_eq!(w.next_to_send(5 + RETRY_DELAY_MS - 1), None);
         assert_eq!(w.next_deadline_ms(), Some(5 + RETRY_DELAY_MS));
         assert_eq!(w.next_to_send(5 + RETRY_DELAY_MS), Some((t[0], &"a")));
         assert_eq!(
-            w.ack(t[2], &refused(400), 6),
+            w.ack(t[2], &tf("message size exceeds maximum allowed"), 6),
             Acked::Refused {
                 item: "c",
-                reason: "code 400".into()
+                reason: "message size exceeds maximum allowed".into()
             }
         );
         // A reconnect: a and b again, a first.

@@ -8,9 +8,10 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use gnip_stream::core::record_id;
+use gnip_stream::core::{Record, record_id};
 use gnip_stream::nats::api::StoredMsg;
 use gnip_stream::nats::encode::Auth;
+use gnip_stream::protocol::dedupe::RecordKey;
 use gnip_stream::simulator::record_id_for;
 use gnip_stream::testing::nats_cluster::NatsCluster;
 
@@ -202,11 +203,10 @@ pub fn check_exactly_once(msgs: &[StoredMsg], partitions: u64) -> BTreeMap<u64, 
     for m in msgs {
         let g = g_of(&m.data);
         let id = m.msg_id.clone().unwrap_or_default();
-        assert_eq!(
-            id,
-            format!("activity:{}", record_id_for(g)),
-            "message id of record {g}"
-        );
+        let own = RecordKey::of(&Record::new(&m.data))
+            .expect("a record")
+            .message_id();
+        assert_eq!(id, own, "message id of record {g}");
         assert!(ids.insert(id), "record {g} stored twice");
         assert_eq!(
             m.subject,

@@ -1,1 +1,510 @@
-//! The command's hosts against a 3-node cluster (written below).
+//! The command's hosts against a 3-node cluster and the simulator's Decahose (~2,000
+//! records/s, two partitions): redundant hosts with a host and the stream leader killed;
+//! failover with leases; lease exclusivity with two hosts per partition; all three servers
+//! stopped for 5 s; message ids (the same record once, compliance events by kind, id and time);
+//! `publish` giving the ids `stream` gives.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use gnip_stream::nats::encode::Auth;
+use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
+use gnip_stream::testing::nats_cluster::NatsCluster;
+
+use crate::cli;
+use crate::harness::*;
+
+const RATE: f64 = 2_000.0;
+
+fn decahose() -> Simulator {
+    Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(RATE))).unwrap()
+}
+
+/// `stream --product decahose … --jetstream URLS` plus `more`.
+fn host(sim: &Simulator, urls: &str, more: &[&str]) -> Host {
+    let base = sim.base_url();
+    let mut args = vec![
+        "stream",
+        "--product",
+        "decahose",
+        "--account",
+        "acme",
+        "--label",
+        "prod",
+        "--host",
+        &base,
+        "--jetstream",
+        urls,
+        "--log-format",
+        "json",
+    ];
+    args.extend_from_slice(more);
+    Host::start(&args, &[])
+}
+
+fn wait_all_acked(cluster: &NatsCluster, settle: Duration) {
+    // The count stops moving once the hosts are gone and the last acks are in.
+    let mut last = (u64::MAX, Instant::now());
+    let t = Instant::now();
+    loop {
+        let n = cluster.stream_state("GNIP").map(|s| s.0).unwrap_or(0);
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() >= settle {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the stream never settled"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Reads everything back and checks it; returns the per-partition (first, last, count).
+fn verify(cluster: &NatsCluster) -> BTreeMap<u64, (u64, u64, usize)> {
+    let msgs = cluster.read_stream("GNIP").unwrap();
+    let (count, _) = cluster.stream_state("GNIP").unwrap();
+    let per = check_exactly_once(&msgs, 2);
+    let distinct: usize = per.values().map(|v| v.2).sum();
+    assert_eq!(
+        count as usize, distinct,
+        "stream message count = distinct ids"
+    );
+    eprintln!("stored: {count} messages, per partition (first, last, count): {per:?}");
+    per
+}
+
+#[test]
+fn redundant_hosts_lose_nothing_and_store_nothing_twice() {
+    let _s = serial();
+    let Some(mut cluster) = cluster_or_skip("redundant_hosts", 3, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 3, None);
+    let sim = decahose();
+    let mut a = host(&sim, &cluster.urls_from(0), &["--backfill-minutes", "5"]);
+    let mut b = host(&sim, &cluster.urls_from(1), &["--backfill-minutes", "5"]);
+    for h in [&mut a, &mut b] {
+        h.wait_for("\"event\":\"connected\"", 2, Duration::from_secs(20));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    a.kill();
+    std::thread::sleep(Duration::from_secs(1));
+    let leader = cluster.leader_of("GNIP").expect("a stream leader");
+    cluster.kill(leader);
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.restart(leader).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let status = b.term(Duration::from_secs(60));
+    let err = b.stderr();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("\"unacknowledged\":0"), "{err}");
+    wait_all_acked(&cluster, Duration::from_millis(500));
+    let per = verify(&cluster);
+    assert_eq!(per.len(), 2);
+    for (first, last, _) in per.values() {
+        assert!(last - first > (RATE as u64) * 6, "{first}..{last}");
+    }
+}
+
+#[test]
+fn a_waiting_host_takes_over_with_backfill_when_the_holder_dies() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("failover", 3, "", Auth::None) else {
+        return;
+    };
+    const TTL: u64 = 6;
+    init(&cluster, 3, Some(("leases", TTL as u32)));
+    let sim = decahose();
+    let lease = |id: &'static str| -> Vec<&'static str> {
+        vec![
+            "--leases",
+            "leases",
+            "--host-id",
+            id,
+            "--lease-ttl",
+            "6",
+            "--backfill-minutes",
+            "5",
+        ]
+    };
+    let mut a = host(&sim, &cluster.urls_from(0), &lease("host-a"));
+    a.wait_for("\"event\":\"lease_gained\"", 2, Duration::from_secs(20));
+    let mut b = host(&sim, &cluster.urls_from(1), &lease("host-b"));
+    b.wait_for("\"event\":\"leases_started\"", 1, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(b.count("lease_gained"), 0, "B waits while A holds both");
+    let killed = Instant::now();
+    a.kill();
+    let took = b.wait_for("\"event\":\"lease_gained\"", 2, Duration::from_secs(30)) - killed;
+    eprintln!("takeover after {took:?} (TTL {TTL} s)");
+    let limit = Duration::from_secs(TTL + TTL / 3) + Duration::from_millis(500);
+    assert!(took <= limit, "took {took:?}, limit {limit:?}");
+    let err = b.stderr();
+    assert!(
+        err.contains("\"backfill_minutes\":1") || err.contains("\"backfill_minutes\":2"),
+        "started with backfill: {err}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        b.term(Duration::from_secs(60)).code(),
+        Some(0),
+        "{}",
+        b.stderr()
+    );
+    wait_all_acked(&cluster, Duration::from_millis(500));
+    verify(&cluster);
+}
+
+#[test]
+fn never_more_than_two_hosts_per_partition_and_slots_refilled() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("exclusivity", 3, "", Auth::None) else {
+        return;
+    };
+    const TTL: u64 = 3;
+    init(&cluster, 3, Some(("slots", TTL as u32)));
+    let sim = decahose();
+    let args = |id: &'static str| -> Vec<&'static str> {
+        vec![
+            "--leases",
+            "slots",
+            "--host-id",
+            id,
+            "--lease-ttl",
+            "3",
+            "--hosts-per-partition",
+            "2",
+        ]
+    };
+    let mut hosts: Vec<Host> = ["h1", "h2", "h3"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| host(&sim, &cluster.urls_from(i), &args(id)))
+        .collect();
+    // Streams per partition, from the simulator's own view.
+    let live = |sim: &Simulator| -> BTreeMap<String, usize> {
+        let reqs = sim.requests();
+        let mut per = BTreeMap::new();
+        for c in sim.streaming_connections() {
+            if let Some(r) = reqs.iter().find(|r| r.connection == c) {
+                *per.entry(r.param("partition").unwrap_or("?").to_owned())
+                    .or_insert(0) += 1;
+            }
+        }
+        per
+    };
+    let sample = |until: Instant, max_seen: &mut usize| -> BTreeMap<String, usize> {
+        let mut now = live(&sim);
+        while Instant::now() < until {
+            now = live(&sim);
+            *max_seen = (*max_seen).max(now.values().copied().max().unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        now
+    };
+    let mut max_seen = 0;
+    let t = Instant::now();
+    let mut full = false;
+    while t.elapsed() < Duration::from_secs(20) {
+        let now = sample(Instant::now() + Duration::from_millis(100), &mut max_seen);
+        if now.len() == 2 && now.values().all(|&n| n == 2) {
+            full = true;
+            break;
+        }
+    }
+    assert!(full, "every slot filled: {:?}", live(&sim));
+    sample(Instant::now() + Duration::from_secs(4), &mut max_seen);
+    // Kill a host that streams (h1 or h2 hold slots; the third waits).
+    let victim = (0..3)
+        .find(|&i| hosts[i].count("lease_gained") > 0)
+        .unwrap();
+    let before: BTreeSet<u64> = sim.streaming_connections().into_iter().collect();
+    let victim_slots = hosts[victim].count("\"event\":\"lease_gained\"");
+    let killed = Instant::now();
+    hosts[victim].kill();
+    let mut refilled = None;
+    while killed.elapsed() < Duration::from_secs(15) {
+        let now = sample(Instant::now() + Duration::from_millis(100), &mut max_seen);
+        let new = sim
+            .streaming_connections()
+            .into_iter()
+            .filter(|c| !before.contains(c))
+            .count();
+        if now.len() == 2 && now.values().all(|&n| n == 2) && new >= victim_slots {
+            refilled = Some(killed.elapsed());
+            break;
+        }
+    }
+    let refilled = refilled.expect("slots refilled");
+    eprintln!(
+        "slots refilled {refilled:?} after the kill (TTL {TTL} s); most streams on one partition: {max_seen}"
+    );
+    assert!(refilled <= Duration::from_secs(TTL + 1) + Duration::from_millis(500));
+    sample(Instant::now() + Duration::from_secs(2), &mut max_seen);
+    assert!(
+        max_seen <= 2,
+        "{max_seen} hosts streamed one partition at once"
+    );
+    for (i, h) in hosts.iter_mut().enumerate() {
+        if i != victim {
+            assert_eq!(
+                h.term(Duration::from_secs(60)).code(),
+                Some(0),
+                "{}",
+                h.stderr()
+            );
+        }
+    }
+    wait_all_acked(&cluster, Duration::from_millis(500));
+    verify(&cluster);
+}
+
+#[test]
+fn all_three_servers_stopped_for_5_s_lose_nothing() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("backpressure", 3, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 3, None);
+    let sim = decahose();
+    let mut h = host(
+        &sim,
+        &cluster.urls_from(0),
+        &["--backfill-minutes", "5", "--queue", "2000"],
+    );
+    h.wait_for("\"event\":\"connected\"", 2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(2));
+    for i in 0..3 {
+        cluster.signal(i, "-STOP");
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    for i in 0..3 {
+        cluster.signal(i, "-CONT");
+    }
+    std::thread::sleep(Duration::from_secs(8));
+    let status = h.term(Duration::from_secs(60));
+    let err = h.stderr();
+    assert_eq!(status.code(), Some(0), "{err}");
+    wait_all_acked(&cluster, Duration::from_millis(500));
+    let per = verify(&cluster);
+    for (first, last, _) in per.values() {
+        assert!(last - first > (RATE as u64) * 14, "{first}..{last}: {err}");
+    }
+}
+
+#[test]
+fn message_ids_the_same_record_once_compliance_by_kind_id_and_time() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("message_ids", 1, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 1, None);
+    let lines = [
+        r#"{"created_at":"Sat Nov 28 05:00:00 +0000 2026","id":1001,"id_str":"1001","text":"x"}"#,
+        r#"{"created_at":"Sat Nov 28 05:00:00 +0000 2026","id":1001,"id_str":"1001","text":"x"}"#,
+        r#"{"user_protect":{"id":9,"timestamp_ms":"1432228155593"}}"#,
+        r#"{"user_protect":{"id":9,"timestamp_ms":"1432228455593"}}"#,
+        r#"{"delete":{"status":{"id":1001,"id_str":"1001","user_id":3},"timestamp_ms":"1432228155593"}}"#,
+        r#"{"info":{"message":"Replay Request Completed"}}"#,
+        "this is not json",
+    ];
+    let dir = std::env::temp_dir().join(format!("gnip-js-ids-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("in.ndjson");
+    std::fs::write(&file, lines.join("\r\n") + "\n").unwrap();
+    let mut c = cli::bin();
+    c.args([
+        "publish",
+        "--jetstream",
+        &cluster.urls_from(0),
+        "--subject",
+        "gnip.compliance.0",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    let out = cli::run(c, Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("line 7: not a record"), "{err}");
+    assert!(
+        err.contains("1 system messages, 1 malformed lines"),
+        "{err}"
+    );
+    assert!(err.contains("5 acknowledged (1 duplicates)"), "{err}");
+    let ids: Vec<String> = cluster
+        .read_stream("GNIP")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.msg_id.unwrap_or_default())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "activity:1001",
+            "user_protect:9:1432228155593",
+            "user_protect:9:1432228455593",
+            "delete:1001:1432228155593",
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn publish_gives_the_ids_stream_gives() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("publish_ids", 1, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 1, None);
+    let sim = decahose();
+    let mut h = host(&sim, &cluster.urls_from(0), &["--partition", "1"]);
+    h.wait_for("\"event\":\"connected\"", 1, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(h.term(Duration::from_secs(30)).code(), Some(0));
+    let streamed = cluster.read_stream("GNIP").unwrap();
+    assert!(streamed.len() > 100);
+    // The same bytes through `publish` to another subject (a second stream's).
+    let dir = std::env::temp_dir().join(format!("gnip-js-pubids-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("in.ndjson");
+    let mut body = Vec::new();
+    for m in &streamed {
+        body.extend_from_slice(&m.data);
+        body.push(b'\n');
+    }
+    std::fs::write(&file, body).unwrap();
+    let mut c = cli::bin();
+    c.args([
+        "jetstream-init",
+        "--jetstream",
+        &cluster.urls_from(0),
+        "--stream",
+        "COPY",
+        "--subjects",
+        "copy.>",
+        "--replicas",
+        "1",
+    ]);
+    assert_eq!(cli::run(c, Duration::from_secs(20)).status.code(), Some(0));
+    let mut c = cli::bin();
+    c.args([
+        "publish",
+        "--jetstream",
+        &cluster.urls_from(0),
+        "--subject",
+        "copy.all",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    let out = cli::run(c, Duration::from_secs(30));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copied = cluster.read_stream("COPY").unwrap();
+    let a: Vec<(&[u8], Option<&String>)> = streamed
+        .iter()
+        .map(|m| (m.data.as_slice(), m.msg_id.as_ref()))
+        .collect();
+    let b: Vec<(&[u8], Option<&String>)> = copied
+        .iter()
+        .map(|m| (m.data.as_slice(), m.msg_id.as_ref()))
+        .collect();
+    assert_eq!(a, b);
+    let distinct: BTreeSet<_> = a.iter().map(|x| x.1).collect();
+    assert_eq!(distinct.len(), a.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_lease_taken_by_another_host_stops_its_partition_and_a_wrong_ttl_is_refused() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("lease_lost", 1, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 1, Some(("leases", 3)));
+    let sim = decahose();
+    // --lease-ttl must equal the bucket's max_age; a bucket that is not there is refused.
+    for (bucket, ttl, code, says) in [
+        (
+            "leases",
+            "5",
+            2,
+            "--lease-ttl 5 s does not equal the max_age of lease bucket 'leases', 3 s",
+        ),
+        ("nobucket", "3", 7, "lease bucket 'nobucket'"),
+    ] {
+        let mut h = host(
+            &sim,
+            &cluster.urls_from(0),
+            &["--leases", bucket, "--lease-ttl", ttl],
+        );
+        let status = cli::exit_within(&mut h.child, Instant::now(), Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(status.code(), Some(code), "{}", h.stderr());
+        assert!(h.stderr().contains(says), "{}", h.stderr());
+    }
+    let mut a = host(
+        &sim,
+        &cluster.urls_from(0),
+        &[
+            "--leases",
+            "leases",
+            "--host-id",
+            "host-a",
+            "--lease-ttl",
+            "3",
+        ],
+    );
+    a.wait_for("\"event\":\"lease_gained\"", 2, Duration::from_secs(20));
+    // Another writer takes partition 1's key (as a host that thought it expired would).
+    let key = "$KV.leases.sample10.prod.1.0";
+    let mut c = cluster.connect().unwrap();
+    let (subject, body) = gnip_stream::nats::api::last_msg_request("KV_leases", key);
+    let (h, p) = c
+        .request(&subject, &[], &body, Duration::from_secs(2))
+        .unwrap();
+    let held = gnip_stream::nats::api::stored_msg(gnip_stream::nats::api::reply(h.as_deref(), &p))
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.data, b"host-a");
+    let seq = held.seq.to_string();
+    let (h, p) = c
+        .request(
+            key,
+            &[("Nats-Expected-Last-Subject-Sequence", &seq)],
+            b"intruder",
+            Duration::from_secs(2),
+        )
+        .unwrap();
+    assert!(gnip_stream::nats::PubAck::parse(h.as_deref(), &p).is_delivered());
+    let taken = Instant::now();
+    let lost = a.wait_for("\"event\":\"lease_lost\"", 1, Duration::from_secs(10));
+    assert!(
+        lost - taken <= Duration::from_secs(2),
+        "lost after {:?}",
+        lost - taken
+    );
+    assert!(
+        a.stderr()
+            .contains("\"event\":\"lease_lost\",\"partition\":1"),
+        "{}",
+        a.stderr()
+    );
+    // Partition 1 stopped (its stream closed) at once; partition 2 goes on.
+    a.wait_for(
+        "\"event\":\"disconnected\",\"partition\":1",
+        1,
+        Duration::from_secs(2),
+    );
+    assert_eq!(
+        a.term(Duration::from_secs(30)).code(),
+        Some(0),
+        "{}",
+        a.stderr()
+    );
+}

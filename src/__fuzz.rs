@@ -214,10 +214,13 @@ pub fn seeds(records: &[Vec<u8>]) -> Vec<(&'static str, Vec<u8>)> {
 /// Target `nats`: the NATS server-operation parser (feature `jetstream`). First four bytes: a
 /// seed for the piece sizes; the rest arrives from a server, valid or not. Fed whole and in
 /// seeded pieces, it must give the same operations and the same outcome, and every message's
-/// header block must read (or not) the same way.
+/// header block must read (or not) the same way. Every message's payload and every `INFO` also
+/// go through the readers of JetStream's replies and of the server's `INFO`, and the bytes as
+/// text through the readers of the server list, the subject template and durations: none may
+/// panic.
 #[cfg(feature = "jetstream")]
 pub fn nats(data: &[u8]) {
-    use crate::nats::{Headers, Parser, PubAck, ServerOp};
+    use crate::nats::{Headers, Parser, PubAck, ServerInfo, ServerOp, api};
     let (seed, body) = seed_of(data);
     let run = |sizes: &[usize]| {
         let mut p = Parser::new(64 * 1024);
@@ -231,8 +234,13 @@ pub fn nats(data: &[u8]) {
                 } = op
                 {
                     let h = headers.map(Headers::parse);
-                    let _ = PubAck::parse(headers, payload);
+                    let ack = PubAck::parse(headers, payload);
+                    assert!(!(ack.is_delivered() && ack.is_retryable()));
+                    let _ = api::stored_msg(api::reply(headers, payload));
                     ops.push(format!("{op:?} {h:?}"));
+                } else if let ServerOp::Info(json) = op {
+                    let _ = ServerInfo::parse(json);
+                    ops.push(format!("{op:?}"));
                 } else {
                     ops.push(format!("{op:?}"));
                 }
@@ -247,4 +255,10 @@ pub fn nats(data: &[u8]) {
     let whole = run(&[body.len()]);
     let split = run(&pieces(seed, body.len()));
     assert_eq!(whole, split, "the NATS parser differs by chunking");
+    // The same bytes as configuration text: none of the readers may panic.
+    if let Ok(text) = std::str::from_utf8(body) {
+        let _ = crate::nats::servers::parse_servers(text);
+        let _ = crate::nats::SubjectTemplate::parse(text);
+        let _ = api::parse_duration_ns(text);
+    }
 }

@@ -260,6 +260,27 @@ impl Delivering {
     }
 }
 
+/// The statistics line with the publisher's figures after the stream's.
+fn stats_line(
+    elapsed: Duration,
+    stats: &[StatsSnapshot],
+    p: &gnip_stream::metrics::PublishSnapshot,
+) -> (log::Event, String) {
+    let (event, text) = stats_report(elapsed, stats);
+    let event = event
+        .field("jetstream_queue", p.queue_depth)
+        .field("jetstream_in_flight", p.in_flight)
+        .field("jetstream_acks", p.delivered)
+        .field("jetstream_duplicates", p.duplicates)
+        .field("jetstream_resends", p.resends)
+        .field("jetstream_reconnects", p.reconnects);
+    let text = format!(
+        "{text} | jetstream: queue {}, in flight {}, acks {}, duplicates {}, resends {}, reconnects {}",
+        p.queue_depth, p.in_flight, p.delivered, p.duplicates, p.resends, p.reconnects
+    );
+    (event, text)
+}
+
 /// The metrics endpoint with the publisher's families added.
 fn serve_metrics(
     a: &StreamArgs,
@@ -321,7 +342,7 @@ pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 
         None,
         interval,
         started,
-        |r| stats_report(started.elapsed(), &r.stats()),
+        |r| stats_line(started.elapsed(), &r.stats(), &d.publisher.snapshot()),
         false,
         || {
             monitor.check(&running.stats());
@@ -449,6 +470,9 @@ fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 
     let mut reports: Vec<PartitionReport> = Vec::new();
     let mut code = OK;
     let mut last_tick = Instant::now();
+    let started = Instant::now();
+    let interval = a.stats_interval.unwrap_or(Duration::ZERO);
+    let mut next_stats = interval;
     loop {
         if super::signal::received() || d.publisher.failure().is_some() {
             break;
@@ -518,6 +542,13 @@ fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 
             let stats: Vec<StatsSnapshot> =
                 lock(&running).values().flat_map(Running::stats).collect();
             monitor.check(&stats);
+        }
+        if !interval.is_zero() && started.elapsed() >= next_stats {
+            next_stats += interval;
+            let stats: Vec<StatsSnapshot> =
+                lock(&running).values().flat_map(Running::stats).collect();
+            let (event, text) = stats_line(started.elapsed(), &stats, &d.publisher.snapshot());
+            event.emit(&text);
         }
     }
     leases.stop();

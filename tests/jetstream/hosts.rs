@@ -272,26 +272,131 @@ fn all_three_servers_stopped_for_5_s_lose_nothing() {
     let mut h = host(
         &sim,
         &cluster.urls_from(0),
-        &["--backfill-minutes", "5", "--queue", "2000"],
+        &[
+            "--backfill-minutes",
+            "5",
+            "--queue",
+            "2000",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--stats-interval",
+            "1",
+        ],
     );
     h.wait_for("\"event\":\"connected\"", 2, Duration::from_secs(20));
+    let addr = metrics_address(&h);
     std::thread::sleep(Duration::from_secs(2));
     for i in 0..3 {
         cluster.signal(i, "-STOP");
     }
-    std::thread::sleep(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(4));
+    // The queue has filled (2,000 records is one second of the stream): the stream waits.
+    let stopped = scrape(&addr);
+    let queue = metric(&stopped, "gnip_stream_jetstream_queue_depth");
+    let in_flight = metric(&stopped, "gnip_stream_jetstream_in_flight");
+    assert!(
+        queue >= 1_900.0 && in_flight >= 1.0,
+        "queue {queue}, in flight {in_flight}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
     for i in 0..3 {
         cluster.signal(i, "-CONT");
     }
     std::thread::sleep(Duration::from_secs(8));
+    let after = scrape(&addr);
+    assert!(
+        metric(&after, "gnip_stream_jetstream_resends_total") >= 1.0,
+        "{after}"
+    );
+    assert!(
+        metric(&after, "gnip_stream_jetstream_acks_total") > 20_000.0,
+        "{after}"
+    );
+    assert_eq!(metric(&after, "gnip_stream_jetstream_connected"), 1.0);
     let status = h.term(Duration::from_secs(60));
     let err = h.stderr();
     assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("\"jetstream_queue\":"),
+        "the stats line: {err}"
+    );
     wait_all_acked(&cluster, Duration::from_millis(500));
     let per = verify(&cluster);
     for (first, last, _) in per.values() {
         assert!(last - first > (RATE as u64) * 14, "{first}..{last}: {err}");
     }
+}
+
+/// The metrics address a host printed.
+fn metrics_address(h: &Host) -> String {
+    let t = Instant::now();
+    loop {
+        if let Some((_, l)) = h
+            .lines()
+            .into_iter()
+            .find(|(_, l)| l.contains("metrics_listening"))
+        {
+            let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+            return v["address"].as_str().unwrap().to_owned();
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "{}", h.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+/// The value of a metric with one sample.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && !l.starts_with('#'))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[test]
+fn records_not_acknowledged_at_stop_exit_7_saying_how_many() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("unacknowledged", 1, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 1, None);
+    let sim = decahose();
+    let mut h = host(&sim, &cluster.urls_from(0), &["--drain-timeout", "1"]);
+    h.wait_for("\"event\":\"connected\"", 2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    cluster.signal(0, "-STOP");
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let status = h.term(Duration::from_secs(20));
+    cluster.signal(0, "-CONT");
+    let err = h.stderr();
+    assert_eq!(status.code(), Some(7), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "the drain is bounded: {:?}",
+        t.elapsed()
+    );
+    let line = err
+        .lines()
+        .find(|l| l.contains("\"event\":\"unacknowledged\""))
+        .unwrap_or_else(|| panic!("{err}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let n = v["records"].as_u64().unwrap();
+    assert!(n >= 100, "{line}");
+    assert!(line.contains(&format!(
+        "{n} records taken from the service were not acknowledged"
+    )));
 }
 
 #[test]

@@ -61,8 +61,8 @@ fn main() {
         connect_timeout: Duration::from_secs(5),
         name: "bench".into(),
     };
-    let publisher = Publisher::start(PublisherConfig::new(options), &[subject.to_string()])
-        .expect("publisher");
+    let publisher =
+        Publisher::start(PublisherConfig::new(options), &[subject.to_string()]).expect("publisher");
     let queue = publisher.queue().expect("queue");
     let t = Instant::now();
     for r in &records {

@@ -9,7 +9,6 @@ usage:
   gnip-stream replay (--url URL | --product … --account … --label …) --from YYYYMMDDHHMM --to YYYYMMDDHHMM [options]
   gnip-stream recover (--url URL | --product … --account … --label …) --from DATE --to DATE [options]
   gnip-stream rules list|add|delete|validate|sync TARGET …   ('gnip-stream rules --help')
-  gnip-stream jetstream-init …, gnip-stream publish …   (a build with feature jetstream)
   gnip-stream demo [--seconds N] [--rate RECORDS_PER_S]
   gnip-stream simulate [--listen ADDR] [--rate N] [--corpus DIR] [--user U --password P]
 
@@ -171,6 +170,16 @@ JetStream (this build has feature jetstream): records go to JetStream instead of
   --hosts-per-partition N  hosts streaming each partition at once (default 1)
 Exit status 7: JetStream refused (no stream captures a subject, permission, payload too
 large) or records unacknowledged at stop; 3 also when NATS refuses the credentials.";
+
+/// Appended to the main help in a build with feature `jetstream`.
+#[cfg(feature = "jetstream")]
+pub const JETSTREAM_MAIN_HELP: &str = "
+
+JetStream (this build has feature jetstream; exit status 7: JetStream refused, or records
+unacknowledged at stop; 3 also when NATS refuses the credentials):
+  gnip-stream stream … --jetstream URLS [--leases BUCKET …]   records into JetStream
+  gnip-stream jetstream-init --jetstream URLS --stream NAME --subjects PATTERN [--lease-bucket B --lease-ttl SECS]
+  gnip-stream publish --jetstream URLS --subject S [--file F]";
 
 /// `jetstream-init --help`.
 #[cfg(feature = "jetstream")]

@@ -1,38 +1,32 @@
-//! JetStream in the command (feature `jetstream`): `stream --jetstream` (records into
-//! JetStream, optionally on leased partitions), `jetstream-init` (the stream and the lease
-//! bucket) and `publish` (NDJSON from a file or stdin).
+//! `gnip-stream stream --jetstream` (feature `jetstream`): records into JetStream instead of
+//! stdout, on every partition or, with `--leases`, on those this host holds; its options, the
+//! exit statuses, and what `jetstream-init` and `publish` (`jetstream_tools.rs`) share.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, mpsc};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use gnip_stream::Error;
 use gnip_stream::client::jetstream::{
-    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, Ensured, LeaseConfig, LeaseEvent,
-    Leases, Message, NatsConnection, NatsOptions, PublishQueue, PublishReport, Publisher,
-    PublisherConfig, bucket_spec, ensure_stream,
+    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, Message, NatsOptions, PublishQueue,
+    PublishReport, Publisher, PublisherConfig,
 };
 use gnip_stream::client::{
-    Client, ClientConfig, Delivery, Flow, PartitionReport, Running, StatsHandle, StatsSnapshot,
+    Client, ClientConfig, Delivery, Flow, PartitionReport, StatsHandle, StatsSnapshot,
 };
-use gnip_stream::core::{Record, RecordKind};
+use gnip_stream::core::RecordKind;
 use gnip_stream::metrics::render_publish;
-use gnip_stream::nats::api::{StreamSpec, parse_duration_ns};
 use gnip_stream::nats::lease::{DEFAULT_HOSTS_PER_PARTITION, DEFAULT_LEASE_TTL_MS};
 use gnip_stream::nats::servers::DEFAULT_SUBJECT;
 use gnip_stream::nats::{DEFAULT_PUBLISH_WINDOW, SubjectTemplate};
-use gnip_stream::protocol::endpoint::{StreamPath, UrlParts};
-use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
 
-use super::args::{Arg, Args, Usage, usage};
+use super::args::{Args, Usage, usage};
 use super::log;
 use super::monitor::Monitor;
 use super::report::{exit_code, print_event, start_error, stats_report};
 use super::stream::StreamArgs;
-use super::{AUTH, Command, FATAL, OK, USAGE};
+use super::{AUTH, FATAL, OK, USAGE};
 
 /// JetStream refused (no stream captures the subject, permission, payload too large), or
 /// records were left unacknowledged at stop.
@@ -137,7 +131,7 @@ impl JetStreamArgs {
         Ok(())
     }
 
-    fn nats(&self) -> Result<NatsOptions, Error> {
+    pub(super) fn nats(&self) -> Result<NatsOptions, Error> {
         let mut o = NatsOptions::from_env(self.urls.as_deref().unwrap_or(""))?;
         o.ca_file = self.ca_file.clone();
         Ok(o)
@@ -154,7 +148,7 @@ fn status_for(e: &Error) -> u8 {
     }
 }
 
-fn fail(e: &Error) -> u8 {
+pub(super) fn fail(e: &Error) -> u8 {
     log::event("error", "jetstream_failed")
         .field("error", e.to_string())
         .emit(&format!("gnip-stream: {e}"));
@@ -163,7 +157,7 @@ fn fail(e: &Error) -> u8 {
 
 /// The handler: activities and compliance events into the queue (system messages and
 /// heartbeats are not published); a stopped publisher stops the stream.
-fn handler(
+pub(super) fn handler(
     queue: PublishQueue,
     subjects: Arc<BTreeMap<u32, Arc<str>>>,
 ) -> impl Fn(&Delivery<'_>) -> Flow + Send + Sync + 'static {
@@ -185,14 +179,27 @@ fn handler(
 }
 
 /// What the lease mode and the plain mode share: the publisher, its subjects, the metrics.
-struct Delivering {
-    publisher: Publisher,
-    subjects: Arc<BTreeMap<u32, Arc<str>>>,
+pub(super) struct Delivering {
+    pub(super) publisher: Publisher,
+    pub(super) subjects: Arc<BTreeMap<u32, Arc<str>>>,
     started: Instant,
 }
 
 impl Delivering {
-    fn start(a: &StreamArgs, config: &ClientConfig, partitions: &[u32]) -> Result<Self, u8> {
+    /// A publisher with no stream subjects (`publish`).
+    pub(super) fn new(publisher: Publisher) -> Self {
+        Delivering {
+            publisher,
+            subjects: Arc::default(),
+            started: Instant::now(),
+        }
+    }
+
+    pub(super) fn start(
+        a: &StreamArgs,
+        config: &ClientConfig,
+        partitions: &[u32],
+    ) -> Result<Self, u8> {
         let js = &a.jetstream;
         let template = SubjectTemplate::parse(&js.subject).map_err(|e| fail(&e))?;
         let product = config.product().path_name();
@@ -220,13 +227,13 @@ impl Delivering {
         })
     }
 
-    fn queue(&self) -> Option<PublishQueue> {
+    pub(super) fn queue(&self) -> Option<PublishQueue> {
         self.publisher.queue()
     }
 
     /// Waits for the last acks; says how it ended; the exit status it makes (0 when the
     /// stream's own status is 0 and everything was acknowledged).
-    fn finish(self, drain: Duration, stream_status: u8) -> u8 {
+    pub(super) fn finish(self, drain: Duration, stream_status: u8) -> u8 {
         let r: PublishReport = self.publisher.finish(drain);
         let s = r.stats;
         log::event(
@@ -261,7 +268,7 @@ impl Delivering {
 }
 
 /// The statistics line with the publisher's figures after the stream's.
-fn stats_line(
+pub(super) fn stats_line(
     elapsed: Duration,
     stats: &[StatsSnapshot],
     p: &gnip_stream::metrics::PublishSnapshot,
@@ -282,7 +289,7 @@ fn stats_line(
 }
 
 /// The metrics endpoint with the publisher's families added.
-fn serve_metrics(
+pub(super) fn serve_metrics(
     a: &StreamArgs,
     monitor: &mut Monitor,
     product: &'static str,
@@ -303,7 +310,7 @@ fn serve_metrics(
 /// JetStream until stopped.
 pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 {
     if a.jetstream.leases.is_some() {
-        return run_leased(a, config, monitor);
+        return super::leased::run_leased(a, config, monitor);
     }
     let mut monitor = monitor;
     let partitions = config.partition_list();
@@ -358,7 +365,7 @@ pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 
 }
 
 /// The stream's own exit status, with its errors said (a stop is not an error).
-fn stream_status(reports: &[PartitionReport]) -> u8 {
+pub(super) fn stream_status(reports: &[PartitionReport]) -> u8 {
     for r in reports {
         if let Some(e) = &r.error {
             if r.ending != gnip_stream::protocol::policy::Ending::Stopped {
@@ -377,483 +384,123 @@ fn stream_status(reports: &[PartitionReport]) -> u8 {
     exit_code(reports)
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+#[cfg(test)]
+mod tests {
+    use super::super::jetstream_tools::JsCommand;
+    use super::super::{Command, parse};
+    use super::*;
 
-/// This host's id: `--host-id`, else the machine's host name (letters, digits, `-`, `_`).
-fn host_id(given: Option<&str>) -> String {
-    if let Some(h) = given {
-        return h.to_owned();
+    fn p(s: &str) -> Result<Command, Usage> {
+        parse(&s.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
     }
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .unwrap_or_else(|_| "host".into());
-    let clean: String = name
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if clean.is_empty() {
-        "host".into()
-    } else {
-        clean
-    }
-}
 
-/// `stream --jetstream --leases BUCKET`: the partitions this host holds a lease on, each
-/// started when gained (with the backfill the lease says) and stopped when lost.
-fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
-    let js = &a.jetstream;
-    let product = config.product().path_name();
-    let label = UrlParts::split(config.base_url())
-        .and_then(|u| StreamPath::parse(u.path))
-        .map(|p| p.label)
-        .unwrap_or_default();
-    let partitions = config.partition_list();
-    let host = host_id(js.host_id.as_deref());
-    let nats = match js.nats() {
-        Ok(n) => n,
-        Err(e) => return fail(&e),
-    };
-    let (tx, rx) = mpsc::channel();
-    let lease_config = LeaseConfig {
-        bucket: js.leases.clone().unwrap_or_default(),
-        product: product.to_owned(),
-        label,
-        host_id: host.clone(),
-        ttl: js.lease_ttl,
-        per_partition: js.hosts_per_partition,
-        partitions: partitions.clone(),
-        backfill_on_start: (a.backfill_on_start > 0).then_some(a.backfill_on_start),
-    };
-    let d = match Delivering::start(a, &config, &partitions) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let leases = match Leases::start(nats, lease_config, tx) {
-        Ok(l) => l,
-        Err(e) => {
-            let code = fail(&e);
-            d.finish(js.drain_timeout, OK);
-            return code;
-        }
-    };
-    let Some(queue) = d.queue() else {
-        leases.stop();
-        return d.finish(js.drain_timeout, FATAL);
-    };
-    log::event("info", "leases_started")
-        .field("host_id", host.clone())
-        .field("partitions", partitions.clone())
-        .emit(&format!(
-            "gnip-stream: host {host} waiting for leases on partitions {partitions:?}"
-        ));
-    let running: Arc<Mutex<BTreeMap<u32, Running>>> = Arc::default();
-    let r = Arc::clone(&running);
-    let stats = Arc::new(move || {
-        r.lock()
-            .map(|m| m.values().flat_map(Running::stats).collect())
-            .unwrap_or_default()
-    });
-    if let Err(code) = serve_metrics(a, &mut monitor, product, stats, queue.clone()) {
-        leases.stop();
-        drop(queue);
-        return d.finish(js.drain_timeout, code);
-    }
-    let mut reports: Vec<PartitionReport> = Vec::new();
-    let mut code = OK;
-    let mut last_tick = Instant::now();
-    let started = Instant::now();
-    let interval = a.stats_interval.unwrap_or(Duration::ZERO);
-    let mut next_stats = interval;
-    loop {
-        if super::signal::received() || d.publisher.failure().is_some() {
-            break;
-        }
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(LeaseEvent::Gained(g)) => {
-                let backfill = g.backfill_minutes.unwrap_or(0).min(MAX_BACKFILL_MINUTES);
-                log::event("info", "lease_gained")
-                    .partition(g.partition)
-                    .field("backfill_minutes", backfill)
-                    .emit(&format!(
-                        "gnip-stream: partition {}: lease gained, starting (backfill {backfill} min)",
-                        g.partition
-                    ));
-                let c = config
-                    .clone()
-                    .partitions(&[g.partition])
-                    .backfill_on_start(backfill);
-                match Client::start_observed(
-                    c,
-                    handler(queue.clone(), Arc::clone(&d.subjects)),
-                    Some(Arc::new(print_event)),
-                ) {
-                    Ok(r) => {
-                        lock(&running).insert(g.partition, r);
-                    }
-                    Err(e) => {
-                        code = start_error(&e);
-                        break;
-                    }
-                }
-            }
-            Ok(LeaseEvent::Lost(p)) => {
-                log::event("warn", "lease_lost")
-                    .partition(p)
-                    .emit(&format!("gnip-stream: partition {p}: lease lost, stopping"));
-                let r = lock(&running).remove(&p);
-                if let Some(r) = r {
-                    reports.extend(r.stop_and_join());
-                }
-            }
-            Ok(LeaseEvent::Failed(e)) => {
-                code = fail(&e);
-                break;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-        // A partition that ended by itself (credentials refused, …) ends the host.
-        let ended: Vec<u32> = lock(&running)
-            .iter()
-            .filter(|(_, r)| r.is_finished())
-            .map(|(p, _)| *p)
-            .collect();
-        for p in ended {
-            if let Some(r) = lock(&running).remove(&p) {
-                let rs = r.join();
-                code = code.max(stream_status(&rs));
-                reports.extend(rs);
-            }
-        }
-        if code != OK {
-            break;
-        }
-        if last_tick.elapsed() >= Duration::from_secs(1) {
-            last_tick = Instant::now();
-            let stats: Vec<StatsSnapshot> =
-                lock(&running).values().flat_map(Running::stats).collect();
-            monitor.check(&stats);
-        }
-        if !interval.is_zero() && started.elapsed() >= next_stats {
-            next_stats += interval;
-            let stats: Vec<StatsSnapshot> =
-                lock(&running).values().flat_map(Running::stats).collect();
-            let (event, text) = stats_line(started.elapsed(), &stats, &d.publisher.snapshot());
-            event.emit(&text);
-        }
-    }
-    leases.stop();
-    let all: Vec<Running> = std::mem::take(&mut *lock(&running)).into_values().collect();
-    for r in all {
-        reports.extend(r.stop_and_join());
-    }
-    drop(queue);
-    let stream = stream_status(&reports);
-    d.finish(js.drain_timeout, code.max(stream))
-}
-
-/// `jetstream-init` and `publish`.
-#[derive(Debug, Clone)]
-pub enum JsCommand {
-    Init {
-        urls: String,
-        ca_file: Option<PathBuf>,
-        stream: String,
-        subjects: String,
-        replicas: u32,
-        duplicate_window_ns: u64,
-        lease: Option<(String, Duration)>,
-    },
-    Publish {
-        urls: String,
-        ca_file: Option<PathBuf>,
-        subject: String,
-        file: Option<PathBuf>,
-        window: usize,
-        ack_timeout: Duration,
-        drain_timeout: Duration,
-    },
-}
-
-/// Parses `jetstream-init` or `publish`.
-pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
-    let mut it = Args::new(command, args);
-    let (mut urls, mut ca_file, mut stream, mut subjects, mut subject, mut file) =
-        (None, None, None, None, None, None);
-    let (mut replicas, mut window_ns) = (3u32, 600_000_000_000u64);
-    let (mut bucket, mut ttl) = (None, None);
-    let mut window = DEFAULT_PUBLISH_WINDOW;
-    let (mut ack_timeout, mut drain_timeout) = (DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT);
-    let init = command == "jetstream-init";
-    while let Some(arg) = it.next()? {
-        let Arg::Flag(f) = arg else {
-            return Err(it.unknown(arg));
+    #[test]
+    fn the_contract_parses() {
+        let Ok(Command::Stream(a)) = p(
+            "stream --url u --jetstream nats://a:1,tls://b:2 --subject x.{product}.{partition} --nats-ca-file ca.pem --publish-window 64 --ack-timeout 2 --queue 100 --drain-timeout 0 --backfill-on-start 3 --leases L --host-id h1 --lease-ttl 6 --hosts-per-partition 2",
+        ) else {
+            panic!()
         };
-        match f {
-            "-h" | "--help" => return Ok(Command::Help(command)),
-            "--jetstream" => urls = Some(it.value(f)?.to_owned()),
-            "--nats-ca-file" => ca_file = Some(PathBuf::from(it.value(f)?)),
-            "--stream" if init => stream = Some(it.value(f)?.to_owned()),
-            "--subjects" if init => subjects = Some(it.value(f)?.to_owned()),
-            "--replicas" if init => replicas = it.number_in(f, 1..=5)?,
-            "--duplicate-window" if init => {
-                let v = it.value(f)?;
-                window_ns = parse_duration_ns(v).ok_or_else(|| {
-                    usage(
-                        command,
-                        format!("--duplicate-window: '{v}' is not a duration (90s, 10m, 2h)"),
-                    )
-                })?;
-            }
-            "--lease-bucket" if init => bucket = Some(it.value(f)?.to_owned()),
-            "--lease-ttl" if init => ttl = Some(it.seconds(f, false)?),
-            "--subject" if !init => subject = Some(it.value(f)?.to_owned()),
-            "--file" if !init => file = Some(PathBuf::from(it.value(f)?)),
-            "--publish-window" if !init => window = it.number_in(f, 1..=1_000_000)?,
-            "--ack-timeout" if !init => ack_timeout = it.seconds(f, false)?,
-            "--drain-timeout" if !init => drain_timeout = it.seconds(f, true)?,
-            _ => return Err(it.unknown(arg)),
-        }
-    }
-    let urls = urls.ok_or_else(|| usage(command, "--jetstream URLS is required"))?;
-    if init {
-        let stream = stream.ok_or_else(|| usage(command, "--stream NAME is required"))?;
-        let subjects = subjects.ok_or_else(|| usage(command, "--subjects PATTERN is required"))?;
-        let lease = match (bucket, ttl) {
-            (Some(b), Some(t)) => Some((b, t)),
-            (None, None) => None,
-            _ => {
-                return Err(usage(command, "--lease-bucket and --lease-ttl go together"));
-            }
-        };
-        Ok(Command::JetStream(JsCommand::Init {
-            urls,
-            ca_file,
-            stream,
-            subjects,
-            replicas,
-            duplicate_window_ns: window_ns,
-            lease,
-        }))
-    } else {
-        let subject = subject.ok_or_else(|| usage(command, "--subject S is required"))?;
-        gnip_stream::nats::encode::check_subject(&subject)
-            .map_err(|e| usage(command, format!("--subject: {e}")))?;
-        Ok(Command::JetStream(JsCommand::Publish {
-            urls,
-            ca_file,
-            subject,
-            file,
-            window,
-            ack_timeout,
-            drain_timeout,
-        }))
-    }
-}
-
-/// Runs `jetstream-init` or `publish`.
-pub fn run(c: JsCommand) -> u8 {
-    match c {
-        JsCommand::Init {
-            urls,
-            ca_file,
-            stream,
-            subjects,
-            replicas,
-            duplicate_window_ns,
-            lease,
-        } => init(
-            &urls,
-            ca_file,
-            &stream,
-            &subjects,
-            replicas,
-            duplicate_window_ns,
-            lease,
-        ),
-        JsCommand::Publish {
-            urls,
-            ca_file,
-            subject,
-            file,
-            window,
-            ack_timeout,
-            drain_timeout,
-        } => publish(
-            &urls,
-            ca_file,
-            &subject,
-            file,
-            window,
-            ack_timeout,
-            drain_timeout,
-        ),
-    }
-}
-
-fn connect(urls: &str, ca_file: Option<PathBuf>) -> Result<(NatsOptions, NatsConnection), Error> {
-    let mut o = NatsOptions::from_env(urls)?;
-    o.ca_file = ca_file;
-    let c = NatsConnection::connect(&o, 0)?;
-    Ok((o, c))
-}
-
-fn init(
-    urls: &str,
-    ca_file: Option<PathBuf>,
-    stream: &str,
-    subjects: &str,
-    replicas: u32,
-    duplicate_window_ns: u64,
-    lease: Option<(String, Duration)>,
-) -> u8 {
-    let (_, mut conn) = match connect(urls, ca_file) {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    let patience = Duration::from_secs(10);
-    let spec = StreamSpec::records(stream, subjects, replicas, duplicate_window_ns);
-    let what = |e: Ensured| match e {
-        Ensured::Created => "created",
-        Ensured::Existed => "exists",
-    };
-    match ensure_stream(&mut conn, &spec, patience) {
-        Ok(e) => println!(
-            "stream {stream}: {} (subjects {subjects}, replicas {replicas}, duplicate window {} s)",
-            what(e),
-            duplicate_window_ns / 1_000_000_000
-        ),
-        Err(e) => return fail(&e),
-    }
-    if let Some((bucket, ttl)) = lease {
-        let spec = match bucket_spec(&bucket, ttl, replicas) {
-            Ok(s) => s,
-            Err(e) => return fail(&e),
-        };
-        match ensure_stream(&mut conn, &spec, patience) {
-            Ok(e) => println!(
-                "lease bucket {bucket}: {} (stream {}, ttl {} s, replicas {replicas})",
-                what(e),
-                spec.name,
-                ttl.as_secs_f64()
-            ),
-            Err(e) => return fail(&e),
-        }
-    }
-    OK
-}
-
-fn publish(
-    urls: &str,
-    ca_file: Option<PathBuf>,
-    subject: &str,
-    file: Option<PathBuf>,
-    window: usize,
-    ack_timeout: Duration,
-    drain_timeout: Duration,
-) -> u8 {
-    let input: Box<dyn BufRead> = match &file {
-        Some(path) => match std::fs::File::open(path) {
-            Ok(f) => Box::new(std::io::BufReader::new(f)),
-            Err(e) => {
-                eprintln!("gnip-stream: --file {}: {e}", path.display());
-                return USAGE;
-            }
-        },
-        None => Box::new(std::io::BufReader::new(std::io::stdin())),
-    };
-    let mut o = match NatsOptions::from_env(urls) {
-        Ok(o) => o,
-        Err(e) => return fail(&e),
-    };
-    o.ca_file = ca_file;
-    let mut pc = PublisherConfig::new(o);
-    pc.window = window;
-    pc.ack_timeout = ack_timeout;
-    let publisher = match Publisher::start(pc, &[subject.to_owned()]) {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
-    let Some(queue) = publisher.queue() else {
-        return FATAL;
-    };
-    let subject: Arc<str> = subject.into();
-    let (skipped_system, malformed) = (AtomicU64::new(0), AtomicU64::new(0));
-    let mut input = input;
-    let mut line = Vec::new();
-    let mut n = 0u64;
-    let mut read_error = None;
-    loop {
-        line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                read_error = Some(e);
-                break;
-            }
-        }
-        n += 1;
-        let bytes = line
-            .strip_suffix(b"\n")
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-            .unwrap_or(&line);
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let record = Record::new(bytes);
-        match record.kind() {
-            RecordKind::Activity | RecordKind::Compliance(_) => {}
-            RecordKind::System(_) => {
-                skipped_system.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            _ => {
-                malformed.fetch_add(1, Ordering::Relaxed);
-                log::event("warn", "malformed_line")
-                    .field("line", n)
-                    .emit(&format!(
-                        "gnip-stream: line {n}: not a record (not a JSON object with an id): not published"
-                    ));
-                continue;
-            }
-        }
-        if let Some(m) = Message::of_record(&subject, &record) {
-            if queue.send(m).is_err() {
-                break;
-            }
-        }
-    }
-    drop(queue);
-    let code = if let Some(e) = read_error {
-        eprintln!("gnip-stream: reading the input: {e}");
-        FATAL
-    } else {
-        OK
-    };
-    let skipped = (
-        skipped_system.load(Ordering::Relaxed),
-        malformed.load(Ordering::Relaxed),
-    );
-    if skipped != (0, 0) {
-        eprintln!(
-            "gnip-stream: not published: {} system messages, {} malformed lines",
-            skipped.0, skipped.1
+        let j = &a.jetstream;
+        assert_eq!(j.urls.as_deref(), Some("nats://a:1,tls://b:2"));
+        assert_eq!(
+            (j.window, j.ack_timeout, j.queue, j.drain_timeout),
+            (64, Duration::from_secs(2), 100, Duration::ZERO)
         );
+        assert_eq!(
+            (
+                j.leases.as_deref(),
+                j.host_id.as_deref(),
+                j.lease_ttl,
+                j.hosts_per_partition
+            ),
+            (Some("L"), Some("h1"), Duration::from_secs(6), 2)
+        );
+        assert_eq!(a.backfill_on_start, 3);
+        let Ok(Command::JetStream(JsCommand::Init {
+            replicas,
+            duplicate_window_ns,
+            lease,
+            ..
+        })) = p(
+            "jetstream-init --jetstream nats://a:1 --stream S --subjects gnip.> --replicas 1 --duplicate-window 2m --lease-bucket L --lease-ttl 30",
+        )
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (replicas, duplicate_window_ns, lease),
+            (
+                1,
+                120_000_000_000,
+                Some(("L".into(), Duration::from_secs(30)))
+            )
+        );
+        assert!(matches!(
+            p("publish --jetstream nats://a:1 --subject s.x --file f.ndjson"),
+            Ok(Command::JetStream(JsCommand::Publish { .. }))
+        ));
     }
-    Delivering {
-        publisher,
-        subjects: Arc::default(),
-        started: Instant::now(),
+
+    #[test]
+    fn usage_errors_say_what_is_wrong() {
+        for (args, says) in [
+            ("stream --url u --leases L", "go with --jetstream"),
+            (
+                "stream --url u --jetstream n --host-id h",
+                "--host-id goes with --leases",
+            ),
+            (
+                "stream --url u --jetstream n --lease-ttl 5",
+                "--lease-ttl goes with --leases",
+            ),
+            (
+                "stream --url u --jetstream n --count",
+                "with --jetstream records go",
+            ),
+            (
+                "stream --url u --jetstream n --subject a.{label}",
+                "only {product} and {partition}",
+            ),
+            ("stream --url u --jetstream n --subject a.>", "wildcard"),
+            (
+                "stream --url u --jetstream n --leases L --redundant 2",
+                "--hosts-per-partition",
+            ),
+            ("stream --url u --backfill-on-start 6", "1 to 5"),
+            ("stream --url u --jetstream n --publish-window 0", "1 to"),
+            (
+                "replay --url u --from 202601010000 --to 202601010100 --jetstream n",
+                "unknown option",
+            ),
+            (
+                "jetstream-init --stream S --subjects x",
+                "--jetstream URLS is required",
+            ),
+            (
+                "jetstream-init --jetstream n --subjects x",
+                "--stream NAME is required",
+            ),
+            (
+                "jetstream-init --jetstream n --stream S --subjects x --lease-bucket L",
+                "go together",
+            ),
+            (
+                "jetstream-init --jetstream n --stream S --subjects x --duplicate-window 10x",
+                "not a duration",
+            ),
+            (
+                "jetstream-init --jetstream n --stream S --subjects x --replicas 7",
+                "1 to 5",
+            ),
+            ("publish --jetstream n", "--subject S is required"),
+            (
+                "publish --jetstream n --subject s --stream S",
+                "unknown option",
+            ),
+        ] {
+            let e = p(args).unwrap_err();
+            assert!(e.message.contains(says), "{args}: {}", e.message);
+        }
     }
-    .finish(drain_timeout, code)
 }

@@ -1,5 +1,7 @@
 //! The `gnip-stream` command: one file per command (`stream.rs` serves `stream` and `replay`,
-//! `rules.rs`, `demo.rs`, `simulate.rs`), argument reading in `args.rs`, help texts in `help.rs`, stdout in
+//! `rules.rs`, `demo.rs`, `simulate.rs`; with feature `jetstream`, `jetstream.rs` for
+//! `stream --jetstream`, `leased.rs` for its leases, `jetstream_tools.rs` for `jetstream-init`
+//! and `publish`), argument reading in `args.rs`, help texts in `help.rs`, stdout in
 //! `output.rs`, stderr and exit statuses in `report.rs`, signals in `signal.rs`.
 
 pub mod args;
@@ -8,6 +10,10 @@ mod demo;
 mod help;
 #[cfg(feature = "jetstream")]
 mod jetstream;
+#[cfg(feature = "jetstream")]
+mod jetstream_tools;
+#[cfg(feature = "jetstream")]
+mod leased;
 mod log;
 mod monitor;
 mod output;
@@ -53,7 +59,7 @@ pub enum Command {
         password: String,
     },
     #[cfg(feature = "jetstream")]
-    JetStream(jetstream::JsCommand),
+    JetStream(jetstream_tools::JsCommand),
     Help(&'static str),
     Version,
 }
@@ -84,9 +90,9 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         )),
         "rules" => rules::parse(rest),
         #[cfg(feature = "jetstream")]
-        "jetstream-init" => jetstream::parse("jetstream-init", rest),
+        "jetstream-init" => jetstream_tools::parse("jetstream-init", rest),
         #[cfg(feature = "jetstream")]
-        "publish" => jetstream::parse("publish", rest),
+        "publish" => jetstream_tools::parse("publish", rest),
         other => Err(args::usage("", format!("unknown command '{other}'"))),
     }
 }
@@ -112,6 +118,9 @@ pub fn help(which: &str) -> String {
         "jetstream-init" => help::JETSTREAM_INIT_HELP.to_owned(),
         #[cfg(feature = "jetstream")]
         "publish" => help::PUBLISH_HELP.to_owned(),
+        #[cfg(feature = "jetstream")]
+        _ => format!("{}{}", help::MAIN_HELP, help::JETSTREAM_MAIN_HELP),
+        #[cfg(not(feature = "jetstream"))]
         _ => help::MAIN_HELP.to_owned(),
     }
 }
@@ -130,7 +139,7 @@ pub fn run(command: Command) -> u8 {
         Command::Stream(a) => stream::run(a),
         Command::Rules(a) => rules::run(a),
         #[cfg(feature = "jetstream")]
-        Command::JetStream(c) => jetstream::run(c),
+        Command::JetStream(c) => jetstream_tools::run(c),
         #[cfg(feature = "simulator")]
         Command::Demo { seconds, rate } => demo::run(seconds, rate),
         #[cfg(feature = "simulator")]

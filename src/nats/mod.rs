@@ -1,8 +1,8 @@
 //! NATS and JetStream, sans-IO (feature `jetstream`): the server's operations parsed from bytes
 //! in any pieces, the client's operations written, and JetStream's publish acknowledgements
 //! read, the JetStream API's requests and replies, the publish window and the partition
-//! leases. The blocking client that wires them to sockets and threads is
-//! [`client::jetstream`](crate::client::jetstream).
+//! leases. The blocking client that wires them to sockets and threads is the client's
+//! `jetstream` module.
 //!
 //! | file | job |
 //! |---|---|

@@ -1,0 +1,203 @@
+//! `gnip-stream stream --jetstream --leases BUCKET` (feature `jetstream`): the lease thread's
+//! events turned into partitions started (with the backfill the lease says) and stopped, one
+//! client per partition, all publishing through one queue.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
+
+use gnip_stream::client::jetstream::{LeaseConfig, LeaseEvent, Leases};
+use gnip_stream::client::{Client, ClientConfig, PartitionReport, Running, StatsSnapshot};
+use gnip_stream::protocol::endpoint::{StreamPath, UrlParts};
+use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
+
+use super::jetstream::{Delivering, fail, handler, serve_metrics, stats_line, stream_status};
+use super::log;
+use super::monitor::Monitor;
+use super::report::{print_event, start_error};
+use super::stream::StreamArgs;
+use super::{FATAL, OK};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// This host's id: `--host-id`, else the machine's host name (letters, digits, `-`, `_`).
+fn host_id(given: Option<&str>) -> String {
+    if let Some(h) = given {
+        return h.to_owned();
+    }
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_else(|_| "host".into());
+    let clean: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() {
+        "host".into()
+    } else {
+        clean
+    }
+}
+
+/// `stream --jetstream --leases BUCKET`: the partitions this host holds a lease on, each
+/// started when gained (with the backfill the lease says) and stopped when lost.
+pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
+    let js = &a.jetstream;
+    let product = config.product().path_name();
+    let label = UrlParts::split(config.base_url())
+        .and_then(|u| StreamPath::parse(u.path))
+        .map(|p| p.label)
+        .unwrap_or_default();
+    let partitions = config.partition_list();
+    let host = host_id(js.host_id.as_deref());
+    let nats = match js.nats() {
+        Ok(n) => n,
+        Err(e) => return fail(&e),
+    };
+    let (tx, rx) = mpsc::channel();
+    let lease_config = LeaseConfig {
+        bucket: js.leases.clone().unwrap_or_default(),
+        product: product.to_owned(),
+        label,
+        host_id: host.clone(),
+        ttl: js.lease_ttl,
+        per_partition: js.hosts_per_partition,
+        partitions: partitions.clone(),
+        backfill_on_start: (a.backfill_on_start > 0).then_some(a.backfill_on_start),
+    };
+    let d = match Delivering::start(a, &config, &partitions) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let leases = match Leases::start(nats, lease_config, tx) {
+        Ok(l) => l,
+        Err(e) => {
+            let code = fail(&e);
+            d.finish(js.drain_timeout, OK);
+            return code;
+        }
+    };
+    let Some(queue) = d.queue() else {
+        leases.stop();
+        return d.finish(js.drain_timeout, FATAL);
+    };
+    log::event("info", "leases_started")
+        .field("host_id", host.clone())
+        .field("partitions", partitions.clone())
+        .emit(&format!(
+            "gnip-stream: host {host} waiting for leases on partitions {partitions:?}"
+        ));
+    let running: Arc<Mutex<BTreeMap<u32, Running>>> = Arc::default();
+    let r = Arc::clone(&running);
+    let stats = Arc::new(move || {
+        r.lock()
+            .map(|m| m.values().flat_map(Running::stats).collect())
+            .unwrap_or_default()
+    });
+    if let Err(code) = serve_metrics(a, &mut monitor, product, stats, queue.clone()) {
+        leases.stop();
+        drop(queue);
+        return d.finish(js.drain_timeout, code);
+    }
+    let mut reports: Vec<PartitionReport> = Vec::new();
+    let mut code = OK;
+    let mut last_tick = Instant::now();
+    let started = Instant::now();
+    let interval = a.stats_interval.unwrap_or(Duration::ZERO);
+    let mut next_stats = interval;
+    loop {
+        if super::signal::received() || d.publisher.failure().is_some() {
+            break;
+        }
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(LeaseEvent::Gained(g)) => {
+                let backfill = g.backfill_minutes.unwrap_or(0).min(MAX_BACKFILL_MINUTES);
+                log::event("info", "lease_gained")
+                    .partition(g.partition)
+                    .field("backfill_minutes", backfill)
+                    .emit(&format!(
+                        "gnip-stream: partition {}: lease gained, starting (backfill {backfill} min)",
+                        g.partition
+                    ));
+                let c = config
+                    .clone()
+                    .partitions(&[g.partition])
+                    .backfill_on_start(backfill);
+                match Client::start_observed(
+                    c,
+                    handler(queue.clone(), Arc::clone(&d.subjects)),
+                    Some(Arc::new(print_event)),
+                ) {
+                    Ok(r) => {
+                        lock(&running).insert(g.partition, r);
+                    }
+                    Err(e) => {
+                        code = start_error(&e);
+                        break;
+                    }
+                }
+            }
+            Ok(LeaseEvent::Lost(p)) => {
+                log::event("warn", "lease_lost")
+                    .partition(p)
+                    .emit(&format!("gnip-stream: partition {p}: lease lost, stopping"));
+                let r = lock(&running).remove(&p);
+                if let Some(r) = r {
+                    reports.extend(r.stop_and_join());
+                }
+            }
+            Ok(LeaseEvent::Failed(e)) => {
+                code = fail(&e);
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        // A partition that ended by itself (credentials refused, …) ends the host.
+        let ended: Vec<u32> = lock(&running)
+            .iter()
+            .filter(|(_, r)| r.is_finished())
+            .map(|(p, _)| *p)
+            .collect();
+        for p in ended {
+            if let Some(r) = lock(&running).remove(&p) {
+                let rs = r.join();
+                code = code.max(stream_status(&rs));
+                reports.extend(rs);
+            }
+        }
+        if code != OK {
+            break;
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            let stats: Vec<StatsSnapshot> =
+                lock(&running).values().flat_map(Running::stats).collect();
+            monitor.check(&stats);
+        }
+        if !interval.is_zero() && started.elapsed() >= next_stats {
+            next_stats += interval;
+            let stats: Vec<StatsSnapshot> =
+                lock(&running).values().flat_map(Running::stats).collect();
+            let (event, text) = stats_line(started.elapsed(), &stats, &d.publisher.snapshot());
+            event.emit(&text);
+        }
+    }
+    leases.stop();
+    let all: Vec<Running> = std::mem::take(&mut *lock(&running)).into_values().collect();
+    for r in all {
+        reports.extend(r.stop_and_join());
+    }
+    drop(queue);
+    let stream = stream_status(&reports);
+    d.finish(js.drain_timeout, code.max(stream))
+}

@@ -24,7 +24,7 @@ use gnip_stream::nats::{DEFAULT_PUBLISH_WINDOW, SubjectTemplate};
 use super::args::{Args, Usage, usage};
 use super::log;
 use super::monitor::Monitor;
-use super::report::{exit_code, print_event, start_error, stats_report};
+use super::report::{exit_code, print_event, say_partition_errors, start_error, stats_report};
 use super::stream::StreamArgs;
 use super::{AUTH, FATAL, OK, USAGE};
 
@@ -366,27 +366,13 @@ pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 
 
 /// The stream's own exit status, with its errors said (a stop is not an error).
 pub(super) fn stream_status(reports: &[PartitionReport]) -> u8 {
-    for r in reports {
-        if let Some(e) = &r.error {
-            if r.ending != gnip_stream::protocol::policy::Ending::Stopped {
-                log::event("error", "partition_stopped")
-                    .partition(r.partition)
-                    .field("reason", r.ending.name())
-                    .field("error", e.to_string())
-                    .emit(&format!(
-                        "gnip-stream: partition {} stopped ({}): {e}",
-                        r.partition,
-                        r.ending.name()
-                    ));
-            }
-        }
-    }
+    say_partition_errors(reports);
     exit_code(reports)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::jetstream_tools::JsCommand;
+    use super::super::jetstream_tools::{InitArgs, JsCommand};
     use super::super::{Command, parse};
     use super::*;
 
@@ -417,12 +403,12 @@ mod tests {
             (Some("L"), Some("h1"), Duration::from_secs(6), 2)
         );
         assert_eq!(a.backfill_on_start, 3);
-        let Ok(Command::JetStream(JsCommand::Init {
+        let Ok(Command::JetStream(JsCommand::Init(InitArgs {
             replicas,
             duplicate_window_ns,
             lease,
             ..
-        })) = p(
+        }))) = p(
             "jetstream-init --jetstream nats://a:1 --stream S --subjects gnip.> --replicas 1 --duplicate-window 2m --lease-bucket L --lease-ttl 30",
         )
         else {
@@ -438,7 +424,7 @@ mod tests {
         );
         assert!(matches!(
             p("publish --jetstream nats://a:1 --subject s.x --file f.ndjson"),
-            Ok(Command::JetStream(JsCommand::Publish { .. }))
+            Ok(Command::JetStream(JsCommand::Publish(_)))
         ));
     }
 

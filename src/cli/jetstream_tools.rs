@@ -4,7 +4,6 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use gnip_stream::Error;
@@ -21,27 +20,35 @@ use super::jetstream::{Delivering, fail};
 use super::log;
 use super::{Command, FATAL, OK, USAGE};
 
-/// `jetstream-init` and `publish`.
+/// `jetstream-init`'s arguments.
+#[derive(Debug, Clone)]
+pub struct InitArgs {
+    pub urls: String,
+    pub ca_file: Option<PathBuf>,
+    pub stream: String,
+    pub subjects: String,
+    pub replicas: u32,
+    pub duplicate_window_ns: u64,
+    pub lease: Option<(String, Duration)>,
+}
+
+/// `publish`'s arguments.
+#[derive(Debug, Clone)]
+pub struct PublishArgs {
+    pub urls: String,
+    pub ca_file: Option<PathBuf>,
+    pub subject: String,
+    pub file: Option<PathBuf>,
+    pub window: usize,
+    pub ack_timeout: Duration,
+    pub drain_timeout: Duration,
+}
+
+/// `jetstream-init` or `publish`.
 #[derive(Debug, Clone)]
 pub enum JsCommand {
-    Init {
-        urls: String,
-        ca_file: Option<PathBuf>,
-        stream: String,
-        subjects: String,
-        replicas: u32,
-        duplicate_window_ns: u64,
-        lease: Option<(String, Duration)>,
-    },
-    Publish {
-        urls: String,
-        ca_file: Option<PathBuf>,
-        subject: String,
-        file: Option<PathBuf>,
-        window: usize,
-        ack_timeout: Duration,
-        drain_timeout: Duration,
-    },
+    Init(InitArgs),
+    Publish(PublishArgs),
 }
 
 /// Parses `jetstream-init` or `publish`.
@@ -95,7 +102,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
                 return Err(usage(command, "--lease-bucket and --lease-ttl go together"));
             }
         };
-        Ok(Command::JetStream(JsCommand::Init {
+        Ok(Command::JetStream(JsCommand::Init(InitArgs {
             urls,
             ca_file,
             stream,
@@ -103,12 +110,12 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
             replicas,
             duplicate_window_ns: window_ns,
             lease,
-        }))
+        })))
     } else {
         let subject = subject.ok_or_else(|| usage(command, "--subject S is required"))?;
         gnip_stream::nats::encode::check_subject(&subject)
             .map_err(|e| usage(command, format!("--subject: {e}")))?;
-        Ok(Command::JetStream(JsCommand::Publish {
+        Ok(Command::JetStream(JsCommand::Publish(PublishArgs {
             urls,
             ca_file,
             subject,
@@ -116,66 +123,34 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
             window,
             ack_timeout,
             drain_timeout,
-        }))
+        })))
     }
 }
 
 /// Runs `jetstream-init` or `publish`.
 pub fn run(c: JsCommand) -> u8 {
     match c {
-        JsCommand::Init {
-            urls,
-            ca_file,
-            stream,
-            subjects,
-            replicas,
-            duplicate_window_ns,
-            lease,
-        } => init(
-            &urls,
-            ca_file,
-            &stream,
-            &subjects,
-            replicas,
-            duplicate_window_ns,
-            lease,
-        ),
-        JsCommand::Publish {
-            urls,
-            ca_file,
-            subject,
-            file,
-            window,
-            ack_timeout,
-            drain_timeout,
-        } => publish(
-            &urls,
-            ca_file,
-            &subject,
-            file,
-            window,
-            ack_timeout,
-            drain_timeout,
-        ),
+        JsCommand::Init(a) => init(&a),
+        JsCommand::Publish(a) => publish(&a),
     }
 }
 
-fn connect(urls: &str, ca_file: Option<PathBuf>) -> Result<NatsConnection, Error> {
+fn options(urls: &str, ca_file: &Option<PathBuf>) -> Result<NatsOptions, Error> {
     let mut o = NatsOptions::from_env(urls)?;
-    o.ca_file = ca_file;
-    NatsConnection::connect(&o, 0)
+    o.ca_file = ca_file.clone();
+    Ok(o)
 }
 
-fn init(
-    urls: &str,
-    ca_file: Option<PathBuf>,
-    stream: &str,
-    subjects: &str,
-    replicas: u32,
-    duplicate_window_ns: u64,
-    lease: Option<(String, Duration)>,
-) -> u8 {
-    let mut conn = match connect(urls, ca_file) {
+fn init(a: &InitArgs) -> u8 {
+    let InitArgs {
+        stream,
+        subjects,
+        replicas,
+        duplicate_window_ns,
+        ..
+    } = a;
+    let (replicas, duplicate_window_ns) = (*replicas, *duplicate_window_ns);
+    let mut conn = match options(&a.urls, &a.ca_file).and_then(|o| NatsConnection::connect(&o, 0)) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
@@ -193,8 +168,8 @@ fn init(
         ),
         Err(e) => return fail(&e),
     }
-    if let Some((bucket, ttl)) = lease {
-        let spec = match bucket_spec(&bucket, ttl, replicas) {
+    if let Some((bucket, ttl)) = &a.lease {
+        let spec = match bucket_spec(bucket, *ttl, replicas) {
             Ok(s) => s,
             Err(e) => return fail(&e),
         };
@@ -211,16 +186,8 @@ fn init(
     OK
 }
 
-fn publish(
-    urls: &str,
-    ca_file: Option<PathBuf>,
-    subject: &str,
-    file: Option<PathBuf>,
-    window: usize,
-    ack_timeout: Duration,
-    drain_timeout: Duration,
-) -> u8 {
-    let input: Box<dyn BufRead> = match &file {
+fn publish(a: &PublishArgs) -> u8 {
+    let input: Box<dyn BufRead> = match &a.file {
         Some(path) => match std::fs::File::open(path) {
             Ok(f) => Box::new(std::io::BufReader::new(f)),
             Err(e) => {
@@ -230,23 +197,22 @@ fn publish(
         },
         None => Box::new(std::io::BufReader::new(std::io::stdin())),
     };
-    let mut o = match NatsOptions::from_env(urls) {
+    let o = match options(&a.urls, &a.ca_file) {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };
-    o.ca_file = ca_file;
     let mut pc = PublisherConfig::new(o);
-    pc.window = window;
-    pc.ack_timeout = ack_timeout;
-    let publisher = match Publisher::start(pc, &[subject.to_owned()]) {
+    pc.window = a.window;
+    pc.ack_timeout = a.ack_timeout;
+    let publisher = match Publisher::start(pc, std::slice::from_ref(&a.subject)) {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
     let Some(queue) = publisher.queue() else {
         return FATAL;
     };
-    let subject: Arc<str> = subject.into();
-    let (skipped_system, malformed) = (AtomicU64::new(0), AtomicU64::new(0));
+    let subject: Arc<str> = a.subject.as_str().into();
+    let (mut skipped_system, mut malformed) = (0u64, 0u64);
     let mut input = input;
     let mut line = Vec::new();
     let mut n = 0u64;
@@ -273,11 +239,11 @@ fn publish(
         match record.kind() {
             RecordKind::Activity | RecordKind::Compliance(_) => {}
             RecordKind::System(_) => {
-                skipped_system.fetch_add(1, Ordering::Relaxed);
+                skipped_system += 1;
                 continue;
             }
             _ => {
-                malformed.fetch_add(1, Ordering::Relaxed);
+                malformed += 1;
                 log::event("warn", "malformed_line")
                     .field("line", n)
                     .emit(&format!(
@@ -299,15 +265,10 @@ fn publish(
     } else {
         OK
     };
-    let skipped = (
-        skipped_system.load(Ordering::Relaxed),
-        malformed.load(Ordering::Relaxed),
-    );
-    if skipped != (0, 0) {
+    if (skipped_system, malformed) != (0, 0) {
         eprintln!(
-            "gnip-stream: not published: {} system messages, {} malformed lines",
-            skipped.0, skipped.1
+            "gnip-stream: not published: {skipped_system} system messages, {malformed} malformed lines"
         );
     }
-    Delivering::new(publisher).finish(drain_timeout, code)
+    Delivering::new(publisher).finish(a.drain_timeout, code)
 }

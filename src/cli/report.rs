@@ -142,6 +142,25 @@ pub fn stats_report(elapsed: Duration, stats: &[StatsSnapshot]) -> (log::Event, 
     (event, text)
 }
 
+/// Says on stderr why each partition that ended by itself ended (a stop is not said).
+pub fn say_partition_errors(reports: &[PartitionReport]) {
+    for r in reports {
+        if let Some(e) = &r.error {
+            if r.ending != Ending::Stopped {
+                log::event("error", "partition_stopped")
+                    .partition(r.partition)
+                    .field("reason", r.ending.name())
+                    .field("error", e.to_string())
+                    .emit(&format!(
+                        "gnip-stream: partition {} stopped ({}): {e}",
+                        r.partition,
+                        r.ending.name()
+                    ));
+            }
+        }
+    }
+}
+
 /// Exit status from what every partition did: 3 for a refused login, 4 for any other ending
 /// that the policy stops on, else 0.
 pub fn exit_code(reports: &[PartitionReport]) -> u8 {

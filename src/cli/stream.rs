@@ -12,7 +12,7 @@ use gnip_stream::client::{
 };
 use gnip_stream::core::{DecoderConfig, Inflater};
 use gnip_stream::protocol::endpoint::{Service, StreamPath, UrlParts};
-use gnip_stream::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT, Ending};
+use gnip_stream::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT};
 use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
 use gnip_stream::protocol::slow_reader::{DEFAULT_SLOW_READER_PERIOD, DEFAULT_SLOW_READER_SHARE};
 use gnip_stream::protocol::time;
@@ -21,7 +21,9 @@ use super::args::{Arg, Args, Usage, product, usage};
 use super::log::{self, LogFormat};
 use super::monitor::Monitor;
 use super::output::Out;
-use super::report::{exit_code, print_dedupe, print_event, start_error, stats_report};
+use super::report::{
+    exit_code, print_dedupe, print_event, say_partition_errors, start_error, stats_report,
+};
 use super::supervise::supervise;
 use super::{Command, USAGE};
 
@@ -417,21 +419,7 @@ fn run_stream(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 
             print_dedupe(&r.stats, a.redundant);
         }
     }
-    for r in &reports {
-        if let Some(e) = &r.error {
-            if r.ending != Ending::Stopped {
-                log::event("error", "partition_stopped")
-                    .partition(r.partition)
-                    .field("reason", r.ending.name())
-                    .field("error", e.to_string())
-                    .emit(&format!(
-                        "gnip-stream: partition {} stopped ({}): {e}",
-                        r.partition,
-                        r.ending.name()
-                    ));
-            }
-        }
-    }
+    say_partition_errors(&reports);
     if a.count {
         println!("records={}", out.count());
     }

@@ -49,15 +49,26 @@ pub fn cluster_with_ca(
 /// `gnip-stream jetstream-init` (must succeed): stream GNIP on `gnip.>`, optionally a lease
 /// bucket.
 pub fn init(cluster: &NatsCluster, replicas: u32, lease: Option<(&str, u32)>) {
+    init_stream(cluster, "GNIP", "gnip.>", replicas, lease)
+}
+
+/// `gnip-stream jetstream-init` (must succeed) of any stream.
+pub fn init_stream(
+    cluster: &NatsCluster,
+    stream: &str,
+    subjects: &str,
+    replicas: u32,
+    lease: Option<(&str, u32)>,
+) {
     let mut c = cli::bin();
     c.args([
         "jetstream-init",
         "--jetstream",
         &cluster.urls_from(0),
         "--stream",
-        "GNIP",
+        stream,
         "--subjects",
-        "gnip.>",
+        subjects,
         "--replicas",
         &replicas.to_string(),
     ]);
@@ -71,6 +82,40 @@ pub fn init(cluster: &NatsCluster, replicas: u32, lease: Option<(&str, u32)>) {
         "jetstream-init: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `gnip-stream publish --jetstream URLS --subject S --file F` and `more`, with `env` for the
+/// NATS credentials, under a deadline.
+pub fn publish(
+    urls: &str,
+    subject: &str,
+    file: &std::path::Path,
+    more: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut c = cli::bin();
+    c.env_remove("NATS_USER")
+        .env_remove("NATS_PASSWORD")
+        .env_remove("NATS_TOKEN")
+        .envs(env.iter().copied())
+        .args([
+            "publish",
+            "--jetstream",
+            urls,
+            "--subject",
+            subject,
+            "--file",
+        ])
+        .arg(file)
+        .args(more);
+    cli::run(c, Duration::from_secs(30))
+}
+
+/// A fresh directory for one test's files.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("gnip-js-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A `gnip-stream` process: stderr lines kept with the time they came.
@@ -161,6 +206,12 @@ impl Host {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.join_reader();
+    }
+
+    /// SIGTERM, and exit status 0 within a minute (the drain included).
+    pub fn term_ok(&mut self) {
+        let status = self.term(Duration::from_secs(60));
+        assert_eq!(status.code(), Some(0), "{}", self.stderr());
     }
 
     /// SIGTERM, then the exit status within `limit`.

@@ -61,8 +61,10 @@ fn wait_all_acked(cluster: &NatsCluster, settle: Duration) {
     }
 }
 
-/// Reads everything back and checks it; returns the per-partition (first, last, count).
+/// Once the last acks are in, reads everything back and checks it; returns the per-partition
+/// (first, last, count).
 fn verify(cluster: &NatsCluster) -> BTreeMap<u64, (u64, u64, usize)> {
+    wait_all_acked(cluster, Duration::from_millis(500));
     let msgs = cluster.read_stream("GNIP").unwrap();
     let (count, _) = cluster.stream_state("GNIP").unwrap();
     let per = check_exactly_once(&msgs, 2);
@@ -100,7 +102,6 @@ fn redundant_hosts_lose_nothing_and_store_nothing_twice() {
     let err = b.stderr();
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("\"unacknowledged\":0"), "{err}");
-    wait_all_acked(&cluster, Duration::from_millis(500));
     let per = verify(&cluster);
     assert_eq!(per.len(), 2);
     for (first, last, _) in per.values() {
@@ -147,13 +148,7 @@ fn a_waiting_host_takes_over_with_backfill_when_the_holder_dies() {
         "started with backfill: {err}"
     );
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(
-        b.term(Duration::from_secs(60)).code(),
-        Some(0),
-        "{}",
-        b.stderr()
-    );
-    wait_all_acked(&cluster, Duration::from_millis(500));
+    b.term_ok();
     verify(&cluster);
 }
 
@@ -249,15 +244,9 @@ fn never_more_than_two_hosts_per_partition_and_slots_refilled() {
     );
     for (i, h) in hosts.iter_mut().enumerate() {
         if i != victim {
-            assert_eq!(
-                h.term(Duration::from_secs(60)).code(),
-                Some(0),
-                "{}",
-                h.stderr()
-            );
+            h.term_ok();
         }
     }
-    wait_all_acked(&cluster, Duration::from_millis(500));
     verify(&cluster);
 }
 
@@ -320,7 +309,6 @@ fn all_three_servers_stopped_for_5_s_lose_nothing() {
         err.contains("\"jetstream_queue\":"),
         "the stats line: {err}"
     );
-    wait_all_acked(&cluster, Duration::from_millis(500));
     let per = verify(&cluster);
     for (first, last, _) in per.values() {
         assert!(last - first > (RATE as u64) * 14, "{first}..{last}: {err}");
@@ -415,21 +403,10 @@ fn message_ids_the_same_record_once_compliance_by_kind_id_and_time() {
         r#"{"info":{"message":"Replay Request Completed"}}"#,
         "this is not json",
     ];
-    let dir = std::env::temp_dir().join(format!("gnip-js-ids-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("ids");
     let file = dir.join("in.ndjson");
     std::fs::write(&file, lines.join("\r\n") + "\n").unwrap();
-    let mut c = cli::bin();
-    c.args([
-        "publish",
-        "--jetstream",
-        &cluster.urls_from(0),
-        "--subject",
-        "gnip.compliance.0",
-        "--file",
-        file.to_str().unwrap(),
-    ]);
-    let out = cli::run(c, Duration::from_secs(20));
+    let out = publish(&cluster.urls_from(0), "gnip.compliance.0", &file, &[], &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("line 7: not a record"), "{err}");
@@ -471,8 +448,7 @@ fn publish_gives_the_ids_stream_gives() {
     let streamed = cluster.read_stream("GNIP").unwrap();
     assert!(streamed.len() > 100);
     // The same bytes through `publish` to another subject (a second stream's).
-    let dir = std::env::temp_dir().join(format!("gnip-js-pubids-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("pubids");
     let file = dir.join("in.ndjson");
     let mut body = Vec::new();
     for m in &streamed {
@@ -480,30 +456,8 @@ fn publish_gives_the_ids_stream_gives() {
         body.push(b'\n');
     }
     std::fs::write(&file, body).unwrap();
-    let mut c = cli::bin();
-    c.args([
-        "jetstream-init",
-        "--jetstream",
-        &cluster.urls_from(0),
-        "--stream",
-        "COPY",
-        "--subjects",
-        "copy.>",
-        "--replicas",
-        "1",
-    ]);
-    assert_eq!(cli::run(c, Duration::from_secs(20)).status.code(), Some(0));
-    let mut c = cli::bin();
-    c.args([
-        "publish",
-        "--jetstream",
-        &cluster.urls_from(0),
-        "--subject",
-        "copy.all",
-        "--file",
-        file.to_str().unwrap(),
-    ]);
-    let out = cli::run(c, Duration::from_secs(30));
+    init_stream(&cluster, "COPY", "copy.>", 1, None);
+    let out = publish(&cluster.urls_from(0), "copy.all", &file, &[], &[]);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use gnip_stream::Error;
 use gnip_stream::client::jetstream::{
-    Ensured, Message, NatsOptions, Publisher, PublisherConfig, ensure_stream,
+    Ensured, Message, NatsConnection, NatsOptions, Publisher, PublisherConfig, ensure_stream,
 };
 use gnip_stream::core::Record;
 use gnip_stream::nats::api::{self, StreamSpec};
 use gnip_stream::nats::encode::Auth;
 use gnip_stream::nats::servers::parse_servers;
+use gnip_stream::testing::nats_cluster::NatsCluster;
 
 use crate::cli;
 use crate::harness::*;
@@ -30,6 +31,14 @@ fn options(urls: &str) -> NatsOptions {
         connect_timeout: Duration::from_secs(2),
         name: "test".into(),
     }
+}
+
+/// Stream GNIP on `gnip.>` with `replicas`; the connection that made it.
+fn create_gnip(cluster: &NatsCluster, replicas: u32) -> NatsConnection {
+    let mut c = cluster.connect().unwrap();
+    let spec = StreamSpec::records("GNIP", "gnip.>", replicas, 60_000_000_000);
+    ensure_stream(&mut c, &spec, Duration::from_secs(10)).unwrap();
+    c
 }
 
 fn tweet(id: u64) -> String {
@@ -124,21 +133,10 @@ fn no_stream_for_the_subject_exits_7_naming_it() {
     let Some(cluster) = cluster_or_skip("no_stream", 1, "", Auth::None) else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("gnip-js-nostream-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("nostream");
     let file = dir.join("in.ndjson");
     std::fs::write(&file, tweet(1)).unwrap();
-    let mut c = cli::bin();
-    c.args([
-        "publish",
-        "--jetstream",
-        &cluster.urls_from(0),
-        "--subject",
-        "nowhere.x",
-        "--file",
-        file.to_str().unwrap(),
-    ]);
-    let out = cli::run(c, Duration::from_secs(20));
+    let out = publish(&cluster.urls_from(0), "nowhere.x", &file, &[], &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{err}");
     assert!(
@@ -174,13 +172,7 @@ fn the_servers_pings_are_answered_while_idle() {
     ) else {
         return;
     };
-    let mut c = cluster.connect().unwrap();
-    ensure_stream(
-        &mut c,
-        &StreamSpec::records("GNIP", "gnip.>", 1, 60_000_000_000),
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    create_gnip(&cluster, 1);
     let subject: Arc<str> = "gnip.powertrack.0".into();
     let p = Publisher::start(
         PublisherConfig::new(options(&cluster.urls_from(0))),
@@ -205,14 +197,7 @@ fn a_lost_node_means_the_next_one_and_everything_unacknowledged_again() {
     let Some(mut cluster) = cluster_or_skip("reconnect", 3, "", Auth::None) else {
         return;
     };
-    let mut c = cluster.connect().unwrap();
-    ensure_stream(
-        &mut c,
-        &StreamSpec::records("GNIP", "gnip.>", 3, 60_000_000_000),
-        Duration::from_secs(10),
-    )
-    .unwrap();
-    drop(c);
+    create_gnip(&cluster, 3);
     let subject: Arc<str> = "gnip.powertrack.0".into();
     let mut config = PublisherConfig::new(options(&cluster.urls_from(0)));
     config.ack_timeout = Duration::from_secs(2);
@@ -243,8 +228,7 @@ fn tls_with_a_test_ca() {
     let _s = serial();
     let ck =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("gnip-js-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("tls");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, ck.cert.pem()).unwrap();
     std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
@@ -286,19 +270,8 @@ fn tls_with_a_test_ca() {
     // The command: --nats-ca-file.
     let file = dir.join("in.ndjson");
     std::fs::write(&file, format!("{}\n{}\n", tweet(2), tweet(3))).unwrap();
-    let mut c = cli::bin();
-    c.args([
-        "publish",
-        "--jetstream",
-        &url,
-        "--nats-ca-file",
-        cert.to_str().unwrap(),
-        "--subject",
-        "gnip.powertrack.0",
-        "--file",
-        file.to_str().unwrap(),
-    ]);
-    let out = cli::run(c, Duration::from_secs(20));
+    let ca = ["--nats-ca-file", cert.to_str().unwrap()];
+    let out = publish(&url, "gnip.powertrack.0", &file, &ca, &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -324,34 +297,12 @@ fn credentials_refused_exit_3_and_are_never_printed() {
     ) else {
         return;
     };
-    let mut c = cluster.connect().unwrap();
-    ensure_stream(
-        &mut c,
-        &StreamSpec::records("GNIP", "gnip.>", 1, 60_000_000_000),
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let dir = std::env::temp_dir().join(format!("gnip-js-auth-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    create_gnip(&cluster, 1);
+    let dir = scratch("auth");
     let file = dir.join("in.ndjson");
     std::fs::write(&file, tweet(1)).unwrap();
-    let publish = |env: &[(&str, &str)]| {
-        let mut c = cli::bin();
-        c.env_remove("NATS_USER")
-            .env_remove("NATS_PASSWORD")
-            .env_remove("NATS_TOKEN")
-            .envs(env.iter().copied())
-            .args([
-                "publish",
-                "--jetstream",
-                &cluster.urls_from(0),
-                "--subject",
-                "gnip.powertrack.0",
-                "--file",
-                file.to_str().unwrap(),
-            ]);
-        cli::run(c, Duration::from_secs(20))
-    };
+    let urls = cluster.urls_from(0);
+    let publish = |env: &[(&str, &str)]| publish(&urls, "gnip.powertrack.0", &file, &[], env);
     for env in [
         &[("NATS_USER", "gnip"), ("NATS_PASSWORD", "wrong-pw")][..],
         &[][..],

@@ -235,8 +235,11 @@ fn round(
     events: &Sender<LeaseEvent>,
 ) -> Result<(), Error> {
     for (i, seq) in table.to_renew() {
+        // Counted from the send: the bucket's clock starts later, so this host gives a lease
+        // up before the bucket can hand it to another.
+        let sent = now_ms();
         match put(c, &subjects[i], host_id, seq, timeout)? {
-            Some(new) => table.renewed(i, new, now_ms()),
+            Some(new) => table.renewed(i, new, sent),
             None => {
                 if let Some(p) = table.lost(i) {
                     log::info!("lease {} taken by another host", subjects[i]);
@@ -268,9 +271,10 @@ fn round(
         }
     }
     for (i, expected) in table.to_acquire(now_ms()) {
+        let sent = now_ms();
         match put(c, &subjects[i], host_id, expected, timeout)? {
             Some(seq) => {
-                let g = table.acquired(i, seq, now_ms());
+                let g = table.acquired(i, seq, sent);
                 log::info!("lease {} acquired", subjects[i]);
                 let _ = events.send(LeaseEvent::Gained(g));
             }

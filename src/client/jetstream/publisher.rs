@@ -120,6 +120,7 @@ impl PublishQueue {
         self.shared.queued.fetch_add(1, Ordering::Relaxed);
         self.tx.send(m).map_err(|e| {
             self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+            self.shared.taken.fetch_sub(1, Ordering::Relaxed);
             e.0
         })
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use gnip_stream::Error;
 use gnip_stream::client::jetstream::{
     DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, Message, NatsOptions, PublishQueue,
-    PublishReport, Publisher, PublisherConfig,
+    PublishReport, PublishStats, Publisher, PublisherConfig,
 };
 use gnip_stream::client::{
     Client, ClientConfig, Delivery, Flow, PartitionReport, StatsHandle, StatsSnapshot,
@@ -294,7 +294,7 @@ pub(super) fn serve_metrics(
     monitor: &mut Monitor,
     product: &'static str,
     stats: Arc<dyn Fn() -> Vec<StatsSnapshot> + Send + Sync>,
-    publish: PublishQueue,
+    publish: PublishStats,
 ) -> Result<(), u8> {
     monitor.extra = Some(Arc::new(move |out: &mut String| {
         render_publish(&publish.snapshot(), product, out)
@@ -325,7 +325,7 @@ pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 
     let live: Arc<OnceLock<StatsHandle>> = Arc::default();
     let l = Arc::clone(&live);
     let stats = Arc::new(move || l.get().map(StatsHandle::snapshot).unwrap_or_default());
-    if let Err(code) = serve_metrics(a, &mut monitor, product, stats, queue.clone()) {
+    if let Err(code) = serve_metrics(a, &mut monitor, product, stats, d.publisher.stats()) {
         return code;
     }
     let running = match Client::start_observed(

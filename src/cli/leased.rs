@@ -103,7 +103,7 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
             .map(|m| m.values().flat_map(Running::stats).collect())
             .unwrap_or_default()
     });
-    if let Err(code) = serve_metrics(a, &mut monitor, product, stats, queue.clone()) {
+    if let Err(code) = serve_metrics(a, &mut monitor, product, stats, d.publisher.stats()) {
         leases.stop();
         drop(queue);
         return d.finish(js.drain_timeout, code);

@@ -33,7 +33,7 @@ pub use conn::{DEFAULT_NATS_CONNECT_TIMEOUT, NatsConnection, NatsOptions, Reply}
 pub use leases::{LeaseConfig, LeaseEvent, Leases, bucket_spec, check_bucket};
 pub use publisher::{
     DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, Message, PublishQueue,
-    PublishReport, Publisher, PublisherConfig, check_captured,
+    PublishReport, PublishStats, Publisher, PublisherConfig, check_captured,
 };
 
 use std::time::Duration;

@@ -131,6 +131,18 @@ impl PublishQueue {
     }
 }
 
+/// The publisher's figures for other threads (a metrics scrape): no sender, so it never keeps
+/// the queue open.
+#[derive(Clone, Debug)]
+pub struct PublishStats(Arc<Shared>);
+
+impl PublishStats {
+    /// The figures now.
+    pub fn snapshot(&self) -> PublishSnapshot {
+        self.0.snapshot()
+    }
+}
+
 /// How a publisher ended.
 #[derive(Debug)]
 pub struct PublishReport {
@@ -197,6 +209,11 @@ impl Publisher {
     /// The figures now.
     pub fn snapshot(&self) -> PublishSnapshot {
         self.shared.snapshot()
+    }
+
+    /// A handle on its figures for another thread.
+    pub fn stats(&self) -> PublishStats {
+        PublishStats(Arc::clone(&self.shared))
     }
 
     /// The error that stopped it, once it has failed (the handlers should stop).

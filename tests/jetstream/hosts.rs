@@ -22,22 +22,10 @@ fn decahose() -> Simulator {
 
 /// `stream --product decahose … --jetstream URLS` plus `more`.
 fn host(sim: &Simulator, urls: &str, more: &[&str]) -> Host {
-    let base = sim.base_url();
-    let mut args = vec![
-        "stream",
-        "--product",
-        "decahose",
-        "--account",
-        "acme",
-        "--label",
-        "prod",
-        "--host",
-        &base,
-        "--jetstream",
-        urls,
-        "--log-format",
-        "json",
-    ];
+    let named = cli::named("decahose", &sim.base_url());
+    let mut args = vec!["stream"];
+    args.extend(named.iter().map(String::as_str));
+    args.extend_from_slice(&["--jetstream", urls, "--log-format", "json"]);
     args.extend_from_slice(more);
     Host::start(&args, &[])
 }

@@ -40,6 +40,24 @@ impl<'a> Exposition<'a> {
         let _ = write!(self.out, "\n# TYPE {name} {kind}\n");
     }
 
+    /// Families of one sample each, all with `labels`: `(name, kind, help, value)`, each name
+    /// after `prefix`.
+    pub fn singles(
+        &mut self,
+        prefix: &str,
+        labels: &[(&str, &str)],
+        families: &[(&str, Kind, &str, f64)],
+    ) {
+        let mut name = String::with_capacity(64);
+        for &(n, kind, help, value) in families {
+            name.clear();
+            name.push_str(prefix);
+            name.push_str(n);
+            self.family(&name, kind, help);
+            self.sample(&name, labels, value);
+        }
+    }
+
     /// One sample of the family just started.
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         self.out.push_str(name);

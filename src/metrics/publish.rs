@@ -2,6 +2,7 @@
 //! metric families, appended to the stream's own.
 
 use super::exposition::{Exposition, Kind};
+use super::render::PREFIX;
 
 /// The publisher's counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,55 +28,54 @@ pub struct PublishSnapshot {
 
 /// Appends the publisher's families (`gnip_stream_jetstream_*`) for `product`.
 pub fn render_publish(s: &PublishSnapshot, product: &str, out: &mut String) {
-    let mut e = Exposition::new(out);
-    let labels = [("product", product)];
-    for (name, kind, help, v) in [
-        (
-            "gnip_stream_jetstream_queue_depth",
-            Kind::Gauge,
-            "Records queued between the stream and the JetStream publisher.",
-            s.queue_depth,
-        ),
-        (
-            "gnip_stream_jetstream_in_flight",
-            Kind::Gauge,
-            "Records published to JetStream and not yet acknowledged.",
-            s.in_flight,
-        ),
-        (
-            "gnip_stream_jetstream_acks_total",
-            Kind::Counter,
-            "Records JetStream acknowledged (duplicates included).",
-            s.delivered,
-        ),
-        (
-            "gnip_stream_jetstream_duplicates_total",
-            Kind::Counter,
-            "Acknowledgements saying the record was stored before (same Nats-Msg-Id).",
-            s.duplicates,
-        ),
-        (
-            "gnip_stream_jetstream_resends_total",
-            Kind::Counter,
-            "Publishes sent again (ack timeout, no responders, 503, reconnect).",
-            s.resends,
-        ),
-        (
-            "gnip_stream_jetstream_reconnects_total",
-            Kind::Counter,
-            "Reconnects to NATS.",
-            s.reconnects,
-        ),
-        (
-            "gnip_stream_jetstream_connected",
-            Kind::Gauge,
-            "1 while connected to a NATS server.",
-            u64::from(s.connected),
-        ),
-    ] {
-        e.family(name, kind, help);
-        e.sample(name, &labels, v as f64);
-    }
+    Exposition::new(out).singles(
+        PREFIX,
+        &[("product", product)],
+        &[
+            (
+                "jetstream_queue_depth",
+                Kind::Gauge,
+                "Records queued between the stream and the JetStream publisher.",
+                s.queue_depth as f64,
+            ),
+            (
+                "jetstream_in_flight",
+                Kind::Gauge,
+                "Records published to JetStream and not yet acknowledged.",
+                s.in_flight as f64,
+            ),
+            (
+                "jetstream_acks_total",
+                Kind::Counter,
+                "Records JetStream acknowledged (duplicates included).",
+                s.delivered as f64,
+            ),
+            (
+                "jetstream_duplicates_total",
+                Kind::Counter,
+                "Acknowledgements saying the record was stored before (same Nats-Msg-Id).",
+                s.duplicates as f64,
+            ),
+            (
+                "jetstream_resends_total",
+                Kind::Counter,
+                "Publishes sent again (ack timeout, no responders, 503, reconnect).",
+                s.resends as f64,
+            ),
+            (
+                "jetstream_reconnects_total",
+                Kind::Counter,
+                "Reconnects to NATS.",
+                s.reconnects as f64,
+            ),
+            (
+                "jetstream_connected",
+                Kind::Gauge,
+                "1 while connected to a NATS server.",
+                f64::from(u8::from(s.connected)),
+            ),
+        ],
+    );
 }
 
 #[cfg(test)]

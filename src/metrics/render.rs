@@ -68,7 +68,8 @@ impl<'a> MetricsView<'a> {
     }
 }
 
-const PREFIX: &str = "gnip_stream_";
+/// Every metric's name starts with this.
+pub(super) const PREFIX: &str = "gnip_stream_";
 
 /// A family per partition: its name (after the prefix), type, help and value.
 type PartitionFamily = (&'static str, Kind, &'static str, fn(&StatsSnapshot) -> f64);
@@ -272,78 +273,80 @@ pub fn render(view: &MetricsView<'_>, out: &mut String) {
 
     if let Some((kind, job)) = view.job {
         let labels = [("product", product), ("job", kind.label())];
-        let families: [(&str, Kind, &str, f64); 6] = [
-            (
-                "job_range_start_timestamp_seconds",
-                Kind::Gauge,
-                "Start of the job's range, seconds since the epoch.",
-                job.range.0 as f64,
-            ),
-            (
-                "job_range_end_timestamp_seconds",
-                Kind::Gauge,
-                "End of the job's range, seconds since the epoch.",
-                job.range.1 as f64,
-            ),
-            (
-                "job_reached_timestamp_seconds",
-                Kind::Gauge,
-                "The furthest time the job has reached, seconds since the epoch.",
-                job.reached as f64,
-            ),
-            (
-                "job_progress_ratio",
-                Kind::Gauge,
-                "Share of the job's range reached, 0..1.",
-                job.fraction(),
-            ),
-            (
-                "job_records_total",
-                Kind::Counter,
-                "Records the job handed out (after its de-duplication).",
-                job.records as f64,
-            ),
-            (
-                "job_requests_total",
-                Kind::Counter,
-                "Requests the job made (windows and re-requests).",
-                f64::from(job.requests),
-            ),
-        ];
-        for (n, k, help, v) in families {
-            let n = full(n);
-            e.family(&n, k, help);
-            e.sample(&n, &labels, v);
-        }
+        e.singles(
+            PREFIX,
+            &labels,
+            &[
+                (
+                    "job_range_start_timestamp_seconds",
+                    Kind::Gauge,
+                    "Start of the job's range, seconds since the epoch.",
+                    job.range.0 as f64,
+                ),
+                (
+                    "job_range_end_timestamp_seconds",
+                    Kind::Gauge,
+                    "End of the job's range, seconds since the epoch.",
+                    job.range.1 as f64,
+                ),
+                (
+                    "job_reached_timestamp_seconds",
+                    Kind::Gauge,
+                    "The furthest time the job has reached, seconds since the epoch.",
+                    job.reached as f64,
+                ),
+                (
+                    "job_progress_ratio",
+                    Kind::Gauge,
+                    "Share of the job's range reached, 0..1.",
+                    job.fraction(),
+                ),
+                (
+                    "job_records_total",
+                    Kind::Counter,
+                    "Records the job handed out (after its de-duplication).",
+                    job.records as f64,
+                ),
+                (
+                    "job_requests_total",
+                    Kind::Counter,
+                    "Requests the job made (windows and re-requests).",
+                    f64::from(job.requests),
+                ),
+            ],
+        );
     }
     if let Some(r) = view.rules {
-        let labels = [("product", product)];
-        for (n, help, v) in [
-            (
-                "rules_requests_total",
-                "Requests made to the Rules API (retries included).",
-                r.requests,
-            ),
-            (
-                "rules_created_total",
-                "Rules the service created.",
-                r.created,
-            ),
-            (
-                "rules_deleted_total",
-                "Rules the service deleted.",
-                r.deleted,
-            ),
-            (
-                "rules_rejected_total",
-                "Rules the service rejected as invalid.",
-                r.rejected,
-            ),
-        ] {
-            let n = full(n);
-            e.family(&n, Kind::Counter, help);
-            e.sample(&n, &labels, v as f64);
-        }
+        e.singles(
+            PREFIX,
+            &[("product", product)],
+            &[
+                (
+                    "rules_requests_total",
+                    Kind::Counter,
+                    "Requests made to the Rules API (retries included).",
+                    r.requests as f64,
+                ),
+                (
+                    "rules_created_total",
+                    Kind::Counter,
+                    "Rules the service created.",
+                    r.created as f64,
+                ),
+                (
+                    "rules_deleted_total",
+                    Kind::Counter,
+                    "Rules the service deleted.",
+                    r.deleted as f64,
+                ),
+                (
+                    "rules_rejected_total",
+                    Kind::Counter,
+                    "Rules the service rejected as invalid.",
+                    r.rejected as f64,
+                ),
+            ],
+        );
     }
 }
 

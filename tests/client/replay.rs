@@ -9,6 +9,19 @@ use gnip_stream::simulator::{Fault, Simulator, SimulatorConfig, Which};
 
 use crate::harness::*;
 
+/// A Replay of `minutes` starting three hours ago (whole minutes) from `sim`, and its range.
+fn replay_config(sim: &Simulator, product: Product, minutes: i64) -> (ClientConfig, ReplayRange) {
+    let now = gnip_stream::clock::now_secs() / 60 * 60;
+    let range = ReplayRange {
+        from: now - 3 * 3600,
+        to: now - 3 * 3600 + minutes * 60,
+    };
+    let cfg = ClientConfig::replay(product, "acme", "prod", range)
+        .host(&sim.base_url())
+        .credentials("demo", "demo");
+    (cfg, range)
+}
+
 #[test]
 fn replay_completes_and_resumes_after_a_drop_without_duplicates() {
     let sim = Simulator::start(
@@ -17,14 +30,7 @@ fn replay_completes_and_resumes_after_a_drop_without_duplicates() {
             .fault(Which::Connection(1), Fault::DropAfter { bytes: 60_000 }),
     )
     .unwrap();
-    let now = gnip_stream::clock::now_secs() / 60 * 60;
-    let range = ReplayRange {
-        from: now - 3 * 3600,
-        to: now - 3 * 3600 + 10 * 60,
-    };
-    let cfg = ClientConfig::replay(Product::Firehose, "acme", "prod", range)
-        .host(&sim.base_url())
-        .credentials("demo", "demo");
+    let (cfg, range) = replay_config(&sim, Product::Firehose, 10);
     let (running, seen) = start(cfg);
     let reports = join(running);
     let r = &reports[0];
@@ -104,14 +110,7 @@ fn replay_resume_drops_duplicate_compliance_events_too() {
                 .fault(Which::Connection(1), Fault::DropAfter { bytes: cut }),
         )
         .unwrap();
-        let now = gnip_stream::clock::now_secs() / 60 * 60;
-        let range = ReplayRange {
-            from: now - 3 * 3600,
-            to: now - 3 * 3600 + 5 * 60,
-        };
-        let cfg = ClientConfig::replay(Product::PowerTrack, "acme", "prod", range)
-            .host(&sim.base_url())
-            .credentials("demo", "demo");
+        let (cfg, _) = replay_config(&sim, Product::PowerTrack, 5);
         let (running, seen) = start(cfg);
         let reports = join(running);
         assert_eq!(reports[0].ending, Ending::ReplayCompleted, "cut {cut}");
@@ -138,14 +137,7 @@ fn a_replay_jobs_progress_adds_up_its_requests_counters() {
     use gnip_stream::client::{Delivery, Flow, JobProgress, ReplayJob};
     use std::time::Duration;
     let sim = Simulator::start(SimulatorConfig::default().replay_records_per_minute(20)).unwrap();
-    let now = gnip_stream::clock::now_secs() / 60 * 60;
-    let range = ReplayRange {
-        from: now - 3 * 3600,
-        to: now - 3 * 3600 + 30 * 60,
-    };
-    let cfg = ClientConfig::replay(Product::PowerTrack, "acme", "prod", range)
-        .host(&sim.base_url())
-        .credentials("demo", "demo");
+    let (cfg, _) = replay_config(&sim, Product::PowerTrack, 30);
     let job = ReplayJob::new(cfg)
         .unwrap()
         .window(Duration::from_secs(10 * 60));

@@ -94,9 +94,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     let mut last = Instant::now();
     let mut last_check = Instant::now();
     let mut drew = false;
-    let mut latest: Option<JobProgress> = None;
     let result = job.run(handler, Some(Arc::new(print_event)), |p| {
-        latest = Some(p.clone());
         if let Ok(mut s) = shared.lock() {
             *s = Some(p.clone());
         }
@@ -120,6 +118,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
         }
     });
     // The last figures, always (the job may end between two lines).
+    let latest = shared.lock().ok().and_then(|s| s.clone());
     if let Some(p) = latest.filter(|_| !interval.is_zero()) {
         if tty {
             eprintln!("\r{}", progress_line(&p));

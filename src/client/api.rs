@@ -1,138 +1,19 @@
-//! The client's public face: starting it, the handler and observer it calls, stopping it, and
-//! what each partition reports when it ends.
+//! Starting a client and what it gives back: [`Client::start`] spawns a thread per connection
+//! (1 to 4 per partition), [`Running`] watches and joins them, and each partition's
+//! [`PartitionReport`] says how it ended.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use super::config::ClientConfig;
+use super::connection::{Connection, ConnectionReport};
+use super::handler::{Events, Handler, Observer, StopHandle};
 use super::stats::{PartitionStats, StatsHandle, StatsSnapshot};
-use super::worker::Partition;
 use crate::Error;
-use crate::core::{Level, Record};
 use crate::protocol::dedupe::DedupeWindow;
-use crate::protocol::policy::{BackoffKind, Ending};
+use crate::protocol::policy::Ending;
 use crate::protocol::replay::ReplaySummary;
-
-/// What the handler wants after a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// Keep streaming.
-    Continue,
-    /// Stop this client: every partition ends (as the stop handle does). No record after this
-    /// one is handed to the handler, not even one from the same read.
-    Stop,
-}
-
-/// A record handed to the handler, with the partition and the connection it came from.
-#[derive(Debug, Clone, Copy)]
-pub struct Delivery<'a> {
-    pub(crate) partition: u32,
-    pub(crate) connection: u8,
-    pub(crate) record: Record<'a>,
-}
-
-impl<'a> Delivery<'a> {
-    /// The partition (1..=N; 0 when the stream has none).
-    pub fn partition(&self) -> u32 {
-        self.partition
-    }
-
-    /// The connection of the partition that delivered it (1..=`redundant`; with
-    /// de-duplication, the one that had it first).
-    pub fn connection(&self) -> u8 {
-        self.connection
-    }
-
-    /// The record: bytes borrowed from the decoder, kind, id.
-    pub fn record(&self) -> &Record<'a> {
-        &self.record
-    }
-}
-
-/// Receives every record (activities, compliance events, system messages, malformed lines) on
-/// the partition's own thread. Closures `Fn(&Delivery) -> Flow + Send + Sync` are handlers.
-///
-/// Keep it fast: the service drops readers that fall behind (see
-/// [`StatsSnapshot::handler_share`]); send heavy work to another thread.
-pub trait Handler: Send + Sync {
-    /// Called once per record, in stream order per partition.
-    fn on_record(&self, delivery: &Delivery<'_>) -> Flow;
-}
-
-impl<F: Fn(&Delivery<'_>) -> Flow + Send + Sync> Handler for F {
-    fn on_record(&self, delivery: &Delivery<'_>) -> Flow {
-        self(delivery)
-    }
-}
-
-/// Something that happened to a connection, for an [`Observer`] (also logged through `log`).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum ClientEvent {
-    /// About to connect (the URL has no credentials in it).
-    Connecting {
-        /// The request URL.
-        url: String,
-        /// `backfillMinutes` sent, if any.
-        backfill_minutes: Option<u8>,
-    },
-    /// The service answered 200: streaming.
-    Connected,
-    /// The connection ended.
-    Disconnected {
-        /// How.
-        ending: Ending,
-        /// The error behind it, if there was one.
-        error: Option<Error>,
-    },
-    /// Waiting before the next attempt.
-    BackingOff {
-        /// How long.
-        delay: Duration,
-        /// Which schedule (`None`: a wait imposed by the connection-rate limiter).
-        kind: Option<BackoffKind>,
-    },
-    /// A system message from the service.
-    SystemMessage {
-        /// Its level.
-        level: Level,
-        /// Its text.
-        message: String,
-    },
-}
-
-/// Receives [`ClientEvent`]s. Closures `Fn(u32, u8, &ClientEvent) + Send + Sync` are observers;
-/// the arguments are the partition (0 when none), the connection (1..=`redundant`) and the event.
-pub trait Observer: Send + Sync {
-    /// Called on the connection's thread.
-    fn on_event(&self, partition: u32, connection: u8, event: &ClientEvent);
-}
-
-impl<F: Fn(u32, u8, &ClientEvent) + Send + Sync> Observer for F {
-    fn on_event(&self, partition: u32, connection: u8, event: &ClientEvent) {
-        self(partition, connection, event)
-    }
-}
-
-/// Stops every partition of a client, from any thread (or a signal handler: it only stores an
-/// atomic flag). Each partition ends within one read tick (250 ms by default), whether it is
-/// streaming, waiting for a response head, or backing off.
-#[derive(Debug, Clone, Default)]
-pub struct StopHandle(pub(crate) Arc<AtomicBool>);
-
-impl StopHandle {
-    /// Asks every partition to stop.
-    pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether a stop was asked for.
-    pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// What one partition did, from [`Running::join`].
 #[derive(Debug, Clone)]
@@ -153,14 +34,6 @@ pub struct PartitionReport {
     pub replay: Option<ReplaySummary>,
     /// How each of the partition's connections ended, in connection order.
     pub connection_endings: Vec<Ending>,
-}
-
-/// What one connection's thread returns; [`Running::join`] merges a partition's.
-#[derive(Debug)]
-pub(crate) struct ConnectionReport {
-    pub ending: Ending,
-    pub error: Option<Error>,
-    pub replay: Option<ReplaySummary>,
 }
 
 /// A partition's running connections.
@@ -300,7 +173,7 @@ impl Client {
     ) -> Result<Running, Error> {
         config.validate()?;
         let stop = StopHandle::default();
-        let agent = super::conn::agent(&config, &stop)?;
+        let agent = super::http::agent(&config, &stop)?;
         let handler: Arc<dyn Handler> = Arc::new(handler);
         let config = Arc::new(config);
         let mut partitions: Vec<PartitionThreads> = Vec::new();
@@ -326,15 +199,18 @@ impl Client {
                 .then(|| Arc::new(Mutex::new(DedupeWindow::new(config.dedupe.window_len()))));
             let mut connections = Vec::new();
             for connection in 1..=config.redundant {
-                let worker = Partition::new(
+                let events = Events {
                     partition,
                     connection,
+                    stats: Arc::clone(&stats),
+                    observer: observer.clone(),
+                };
+                let worker = Connection::new(
                     Arc::clone(&config),
                     agent.clone(),
                     Arc::clone(&handler),
-                    observer.clone(),
+                    events,
                     stop.clone(),
-                    Arc::clone(&stats),
                     dedupe.clone(),
                 );
                 let spawned = thread::Builder::new()

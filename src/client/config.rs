@@ -394,7 +394,7 @@ impl ClientConfig {
         }
         self.backoff.validate()?;
         self.decoder.validate()?;
-        super::conn::check_transport(&self.url, !self.user.is_empty())?;
+        crate::protocol::endpoint::check_transport(&self.url, !self.user.is_empty())?;
         Ok(())
     }
 }

@@ -5,12 +5,13 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `api.rs` | [`Client`], [`Running`], [`StopHandle`], the [`Handler`] and [`Observer`] it calls |
+//! | `api.rs` | [`Client`], [`Running`], [`PartitionReport`] |
+//! | `handler.rs` | the [`Handler`] and [`Observer`] it calls, the [`StopHandle`] |
 //! | `config.rs` | [`ClientConfig`]: settings with documented defaults, validated |
-//! | `worker.rs` | one partition's reconnect loop: limiter, backfill, policy |
-//! | `conn.rs` | one connection attempt, IO only: request, status, body reads |
+//! | `connection.rs` | one connection's thread: limiter, request, body reads into its session, policy |
+//! | `deliver.rs` | the session's records → statistics, observer, de-duplication, handler |
+//! | `http.rs` | the shared ureq agent, TLS roots, Basic auth, ureq errors as endings |
 //! | `transport.rs` | the read tick on body reads, the connect timeout while establishing |
-//! | `dispatch.rs` | decoded events → statistics, observer, Replay de-duplication, handler |
 //! | `stats.rs` | live per-partition and per-connection counters |
 //! | `metrics_server.rs` | [`MetricsServer`]: the bounded `GET /metrics` endpoint |
 //! | `replay_job.rs` | [`ReplayJob`]: a long Replay in windows, with re-requests and progress |
@@ -41,8 +42,10 @@
 
 mod api;
 mod config;
-mod conn;
-mod dispatch;
+mod connection;
+mod deliver;
+mod handler;
+mod http;
 #[cfg(feature = "jetstream")]
 pub mod jetstream;
 mod metrics_server;
@@ -50,12 +53,10 @@ mod replay_job;
 mod rules;
 mod stats;
 mod transport;
-mod worker;
 
-pub use api::{
-    Client, ClientEvent, Delivery, Flow, Handler, Observer, PartitionReport, Running, StopHandle,
-};
+pub use api::{Client, PartitionReport, Running};
 pub use config::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange};
+pub use handler::{ClientEvent, Delivery, Flow, Handler, Observer, StopHandle};
 pub use metrics_server::{MAX_CONCURRENT_SCRAPES, MetricsServer, SCRAPE_DEADLINE};
 pub use replay_job::{DEFAULT_REPLAY_WINDOW, JobProgress, ReplayJob, ReplayJobReport, StepReport};
 pub use rules::{AddSummary, DeleteSummary, RulesClient, RulesConfig, SyncSummary};

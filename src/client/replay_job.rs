@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::api::{Client, Delivery, Flow, Handler, Observer, StopHandle};
+use super::api::Client;
 use super::config::{ClientConfig, ReplayRange};
+use super::handler::{Delivery, Flow, Handler, Observer, StopHandle};
 use crate::Error;
 use crate::core::RecordKind;
 pub use crate::metrics::JobProgress;

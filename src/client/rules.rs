@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::conn::{basic_auth, check_transport, classify_ureq, tls_config};
+use super::http::{basic_auth, classify_ureq, tls_config};
 use crate::Error;
 use crate::core::GzipDecoder;
 use crate::metrics::RulesProgress;
 use crate::protocol::endpoint::UrlParts;
+use crate::protocol::endpoint::check_transport;
 use crate::protocol::messages;
 use crate::protocol::policy::{ConnectRateLimiter, DEFAULT_CONNECT_TIMEOUT};
 use crate::protocol::rules::{

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::product::Product;
 use super::time;
+use crate::Error;
 
 /// The default stream host (also seen: `https://gnip-stream.x.com`).
 pub const STREAM_HOST: &str = "https://gnip-stream.twitter.com";
@@ -126,6 +127,43 @@ impl StreamPath {
     }
 }
 
+/// Refuses to send credentials over plain `http://` to anything but loopback (the service's
+/// credentials are a password or a token: they go over TLS, or stay on this machine).
+///
+/// ```
+/// use gnip_stream::protocol::endpoint::check_transport;
+/// assert!(check_transport("https://gnip-stream.twitter.com/x", true).is_ok());
+/// assert!(check_transport("http://127.0.0.1:8080/x", true).is_ok());
+/// assert!(check_transport("http://example.com/x", true).is_err());
+/// ```
+pub fn check_transport(url: &str, has_credentials: bool) -> Result<(), Error> {
+    let Some(parts) = UrlParts::split(url) else {
+        return Err(Error::BadInput {
+            reason: format!("not a URL: {url}").into(),
+        });
+    };
+    let host = parts.host();
+    match parts.scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" if !has_credentials => Ok(()),
+        "http" => {
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host == "::1"
+                || host
+                    .parse::<::core::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if loopback {
+                Ok(())
+            } else {
+                Err(Error::InsecureTransport { host: host.into() })
+            }
+        }
+        other => Err(Error::BadInput {
+            reason: format!("unsupported URL scheme {other:?}: use https").into(),
+        }),
+    }
+}
+
 /// A URL cut into its parts, borrowed: `scheme://authority` + path + query (without `?`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UrlParts<'a> {
@@ -232,6 +270,41 @@ pub fn raw_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_never_go_over_plain_http_to_a_remote_host() {
+        for ok in [
+            "https://gnip-stream.twitter.com/x",
+            "http://127.0.0.1:8080/x",
+            "http://localhost/x",
+            "http://[::1]:9/x",
+            "http://127.2.3.4/x",
+        ] {
+            assert!(check_transport(ok, true).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://gnip-stream.twitter.com/x",
+            "http://10.0.0.1/x",
+            "http://[2001:db8::1]/x",
+            "http://localhost.evil.com/x",
+        ] {
+            assert!(
+                matches!(
+                    check_transport(bad, true),
+                    Err(Error::InsecureTransport { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert!(
+            check_transport("http://example.com/x", false).is_ok(),
+            "no credentials, nothing to leak"
+        );
+        assert!(matches!(
+            check_transport("ftp://x/y", true),
+            Err(Error::BadInput { .. })
+        ));
+    }
 
     #[test]
     fn paths_round_trip_for_every_product_and_service() {

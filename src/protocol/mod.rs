@@ -10,6 +10,8 @@
 //! - [`replay`]: Replay's completion summary, resume point and resume de-duplication.
 //! - [`rules`]: the Rules API: URLs, bodies, batching, responses, rule files, the sync diff.
 //! - [`dedupe`]: the bounded set of record keys that recognises a record seen before.
+//! - [`session`]: one connection's life as a state machine: bytes and instants in, records and
+//!   an ending out.
 //! - [`slow_reader`]: when a handler's share of the time makes a reader the service drops.
 //! - [`time`]: calendar arithmetic and the service's timestamp formats.
 //!
@@ -25,5 +27,6 @@ pub mod policy;
 pub mod product;
 pub mod replay;
 pub mod rules;
+pub mod session;
 pub mod slow_reader;
 pub mod time;

@@ -122,18 +122,18 @@ fn server_error(text: &str) -> Error {
 
 fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, Error> {
     let certs = match ca_file {
-        Some(path) => crate::client::conn::pem_certs(path)?,
+        Some(path) => crate::client::http::pem_certs(path)?,
         None => {
             let candidates: Vec<PathBuf> = std::env::var_os("SSL_CERT_FILE")
                 .map(PathBuf::from)
                 .into_iter()
                 .chain(
-                    crate::client::conn::SYSTEM_CA_BUNDLES
+                    crate::client::http::SYSTEM_CA_BUNDLES
                         .iter()
                         .map(PathBuf::from),
                 )
                 .collect();
-            crate::client::conn::system_roots(&candidates)?
+            crate::client::http::system_roots(&candidates)?
         }
     };
     let mut roots = rustls::RootCertStore::empty();

@@ -1,0 +1,225 @@
+//! HTTP for every client of the service: the shared ureq agent (the read tick, the connect
+//! timeout, TLS roots from the bundle, the system or a CA file), HTTP Basic credentials, and how
+//! ureq's errors and reads map to the service's endings.
+
+use base64::Engine as _;
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector as _, RustlsConnector, TcpConnector,
+};
+
+use super::config::ClientConfig;
+use super::handler::StopHandle;
+use super::transport::TickConnector;
+use crate::Error;
+use crate::protocol::policy::Ending;
+
+/// The `Authorization` header's value for HTTP Basic (`None` without a user). The result holds
+/// the password: it goes in a header and nowhere else.
+pub(crate) fn basic_auth(user: &str, password: &str) -> Option<String> {
+    (!user.is_empty()).then(|| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        format!("Basic {b64}")
+    })
+}
+
+/// Where Linux distributions keep their CA bundle (Debian, Ubuntu and Alpine; Fedora and RHEL;
+/// openSUSE; Alpine's and the BSDs' other name), tried in this order after `SSL_CERT_FILE`.
+pub(crate) const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The certificates of a PEM file (at least one).
+pub(crate) fn pem_certs(
+    path: &std::path::Path,
+) -> Result<Vec<ureq::tls::Certificate<'static>>, Error> {
+    let bad = |why: String| Error::BadInput {
+        reason: format!("CA file {}: {why}", path.display()).into(),
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| bad(e.to_string()))? {
+            certs.push(c);
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("no certificate in it".into()));
+    }
+    Ok(certs)
+}
+
+/// The roots of the first bundle of `candidates` that exists (a bundle that exists but cannot
+/// be read or holds no certificate is an error, not skipped).
+#[cfg_attr(feature = "bundled-roots", allow(dead_code))]
+pub(crate) fn system_roots(
+    candidates: &[std::path::PathBuf],
+) -> Result<Vec<ureq::tls::Certificate<'static>>, Error> {
+    match candidates.iter().find(|p| p.exists()) {
+        Some(path) => pem_certs(path),
+        None => Err(Error::Tls {
+            message: format!(
+                "no trusted root certificates: this build has none built in (feature bundled-roots) and no CA bundle was found ({}); install the ca-certificates package, set SSL_CERT_FILE, or pass --ca-file",
+                candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .into(),
+        }),
+    }
+}
+
+/// rustls with Mozilla's roots (feature `bundled-roots`) or the system's CA bundle, or only
+/// the roots in a PEM file. Without bundled roots a missing system bundle is an error only
+/// for an `https://` `url` (a plain loopback URL needs no roots).
+pub(crate) fn tls_config(
+    ca_file: Option<&std::path::Path>,
+    url: &str,
+) -> Result<ureq::tls::TlsConfig, Error> {
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(path) = ca_file {
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&pem_certs(path)?));
+    } else if !cfg!(feature = "bundled-roots") {
+        let candidates: Vec<std::path::PathBuf> = std::env::var_os("SSL_CERT_FILE")
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .chain(SYSTEM_CA_BUNDLES.iter().map(std::path::PathBuf::from))
+            .collect();
+        let roots = match system_roots(&candidates) {
+            Ok(roots) => roots,
+            Err(e) if url.starts_with("https://") => return Err(e),
+            Err(_) => Vec::new(),
+        };
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
+    }
+    Ok(tls.build())
+}
+
+/// The HTTP agent every partition of a client shares: no decompression (our decoder inflates),
+/// 4xx/5xx as responses, the connect timeout on each step of establishing a connection, the
+/// read tick on body reads only ([`TickConnector`]), Mozilla's roots or the CA file's. Proxies
+/// come from the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), ureq's default.
+pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Agent, Error> {
+    let tls = tls_config(config.ca_file.as_deref(), &config.url)?;
+    let ct = Some(config.connect_timeout);
+    let cfg = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(ct)
+        .timeout_send_request(ct)
+        .timeout_recv_response(ct)
+        .user_agent(format!("gnip-stream/{}", env!("CARGO_PKG_VERSION")))
+        .tls_config(tls)
+        .build();
+    // ureq's default chain (a CONNECT proxy if configured, TCP, rustls), with the tick layer on
+    // the socket, under TLS, so the handshake's reads are ticked too.
+    let connector = ()
+        .chain(ConnectProxyConnector::default())
+        .chain(TcpConnector::default())
+        .chain(TickConnector {
+            tick: config.read_tick,
+            stop: std::sync::Arc::clone(&stop.0),
+        })
+        .chain(RustlsConnector::default());
+    Ok(ureq::Agent::with_parts(
+        cfg,
+        connector,
+        DefaultResolver::default(),
+    ))
+}
+
+pub(crate) fn io_error(e: &std::io::Error) -> Error {
+    Error::Io {
+        kind: e.kind(),
+        message: e.to_string().into(),
+    }
+}
+
+/// How ureq's errors map to endings: certificate and TLS setup problems are final, timeouts and
+/// everything else are network trouble to retry.
+pub(crate) fn classify_ureq(e: ureq::Error) -> (Ending, Error) {
+    let text = e.to_string();
+    let tls_text =
+        text.contains("certificate") || text.contains("InvalidCertificate") || text.contains("tls");
+    match e {
+        ureq::Error::Timeout(_) => (
+            Ending::NetworkError,
+            Error::Io {
+                kind: std::io::ErrorKind::TimedOut,
+                message: text.into(),
+            },
+        ),
+        ureq::Error::Tls(_) | ureq::Error::Pem(_) | ureq::Error::Rustls(_) => (
+            Ending::TlsFailure,
+            Error::Tls {
+                message: text.into(),
+            },
+        ),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData && tls_text => (
+            Ending::TlsFailure,
+            Error::Tls {
+                message: text.into(),
+            },
+        ),
+        ureq::Error::Io(io) => (Ending::NetworkError, io_error(&io)),
+        other => (
+            Ending::NetworkError,
+            Error::Io {
+                kind: std::io::ErrorKind::Other,
+                message: other.to_string().into(),
+            },
+        ),
+    }
+}
+
+pub(crate) fn is_read_tick(e: &std::io::Error) -> bool {
+    // ureq reports its per-read timeout as an io::Error wrapping `ureq::Error::Timeout`.
+    let wrapped = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<ureq::Error>());
+    matches!(wrapped, Some(ureq::Error::Timeout(_)))
+        || matches!(
+            e.kind(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_ca_bundle_that_exists_gives_the_roots() {
+        let dir = std::env::temp_dir().join(format!("gnip-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let (good, garbage, missing) = (
+            dir.join("good.pem"),
+            dir.join("bad.pem"),
+            dir.join("no.pem"),
+        );
+        std::fs::write(&good, ck.cert.pem()).unwrap();
+        std::fs::write(&garbage, "not a certificate\n").unwrap();
+        let roots = system_roots(&[missing.clone(), good.clone(), garbage.clone()]).unwrap();
+        assert_eq!(roots.len(), 1);
+        // A bundle that exists but holds nothing is an error, not skipped.
+        assert!(matches!(
+            system_roots(&[garbage.clone(), good]),
+            Err(Error::BadInput { .. })
+        ));
+        match system_roots(std::slice::from_ref(&missing)) {
+            Err(Error::Tls { message }) => {
+                assert!(
+                    message.contains("no.pem") && message.contains("--ca-file"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 
 use super::crc32::Crc32;
-use super::inflate::{Inflater, Raw, Step};
+use super::inflate::{Inflater, Raw, Step, WINDOW};
 use crate::Error;
 
 const FHCRC: u8 = 0x02;
@@ -22,10 +22,6 @@ pub struct Decoded {
     /// Whether the sink stopped the call (more may be held for the next one).
     pub stopped: bool,
 }
-
-/// The deflate window (RFC 1951: distances reach back at most 32 KiB), which is also where the
-/// inflated bytes land and are handed out from.
-pub const WINDOW: usize = 32 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

@@ -6,7 +6,9 @@ use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
 
-use super::gzip::WINDOW;
+/// The deflate window (RFC 1951: distances reach back at most 32 KiB), which is also where the
+/// inflated bytes land and are handed out from.
+pub const WINDOW: usize = 32 * 1024;
 
 /// Which raw inflater decodes the gzip body.
 ///

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use super::config::Fault;
 use super::http::Request;
 use super::route::{self, Plan, Refusal, Route};
-use super::server::{Shared, lock};
+use super::state::{Shared, lock};
 use crate::clock;
 use crate::protocol::endpoint::{PARAM_PARTITION, Service};
 use crate::protocol::messages;

@@ -24,11 +24,14 @@ mod live;
 mod recovery;
 mod replay;
 mod route;
+mod rule_book;
 mod rule_syntax;
 mod rules;
 mod server;
+mod state;
 mod streamer;
 
 pub use config::{Connection, Fault, Rate, SimulatorConfig, Which, Wrapper};
 pub use feed::{RecordSource, record_id_for};
-pub use server::{LoggedRequest, Simulator};
+pub use server::Simulator;
+pub use state::LoggedRequest;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -13,88 +13,13 @@ use super::config::{Connection, Fault, Rate, SimulatorConfig, Which};
 use super::feed::RecordSource;
 use super::http;
 use super::live::{due, render_live, unlimited_block};
-use super::route::{Plan, Refusal, Route};
-use super::rules::RuleBooks;
+use super::route::{Plan, Refusal};
+use super::rule_book::RuleBooks;
+use super::state::{LoggedRequest, Shared, TICK, error_body, lock};
 use super::streamer::Streamer;
 use crate::protocol::endpoint::{Service, StreamPath};
-use crate::protocol::messages;
-use crate::protocol::policy::ConnectRateLimiter;
 use crate::protocol::product::Product;
 use crate::protocol::rules::{Rule, RuleSet, RulesPath};
-
-/// One request as the simulator saw it. The password never appears: the `Authorization`
-/// header is kept as `Basic <user>:<redacted>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoggedRequest {
-    /// The connection number (from 1).
-    pub connection: u64,
-    /// When it arrived, since the simulator started.
-    pub at: Duration,
-    /// The request method.
-    pub method: String,
-    /// The path, without the query.
-    pub path: String,
-    /// The raw query string (without `?`).
-    pub query: String,
-    /// The headers, the password redacted.
-    pub headers: Vec<(String, String)>,
-    /// The status answered (200 for a stream).
-    pub status: u16,
-    /// The request body's length (rules requests; 0 for streams).
-    pub body_bytes: usize,
-    /// When the answer was ready to be written (rules requests), or, for a stream, when it
-    /// was accepted: with `at`, shows whether two rules requests overlapped in time.
-    pub done: Duration,
-}
-
-impl LoggedRequest {
-    /// A query parameter's raw value.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        http::raw_param(&self.query, name)
-    }
-
-    /// A header's value (case-insensitive name).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// How often blocked loops look at the stop flag, and the socket write timeout.
-pub(super) const TICK: Duration = Duration::from_millis(20);
-
-/// What every connection thread shares.
-pub(super) struct Shared {
-    pub(super) config: SimulatorConfig,
-    pub(super) source: RecordSource,
-    pub(super) scheme: &'static str,
-    pub(super) addr: SocketAddr,
-    pub(super) started: Instant,
-    pub(super) started_secs: i64,
-    pub(super) stop: AtomicBool,
-    pub(super) requests: AtomicU64,
-    pub(super) live_connections: AtomicUsize,
-    pub(super) log: Mutex<Vec<LoggedRequest>>,
-    pub(super) faults: Mutex<Vec<(Which, Fault)>>,
-    pub(super) windows: Mutex<HashMap<String, ConnectRateLimiter>>,
-    pub(super) active: Mutex<HashMap<(Route, u32), usize>>,
-    pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
-    pub(super) unlimited_block: Option<Vec<u8>>,
-    pub(super) rules: Mutex<RuleBooks>,
-    /// Faults for live connections, by connection number ([`Simulator::disrupt`]).
-    pub(super) disruptions: Mutex<HashMap<u64, Vec<Fault>>>,
-    pub(super) disruptions_pending: AtomicUsize,
-    /// Live streams' connection numbers.
-    pub(super) streaming: Mutex<std::collections::BTreeSet<u64>>,
-}
-
-/// Locks, shrugging off poisoning: a connection thread that panicked must not take the whole
-/// simulator (or the test reading its log) down with it.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A running simulator. Dropping it shuts it down.
 pub struct Simulator {
@@ -401,13 +326,4 @@ fn serve(shared: &Shared, stream: TcpStream) {
             to,
         } => out.recovery(&route, partition, from, to),
     };
-}
-
-/// An error body as the service writes one, with a transaction id naming the connection.
-pub(super) fn error_body(message: &str, connection: u64) -> String {
-    messages::error_body(
-        message,
-        crate::clock::now_secs(),
-        &format!("sim-{connection}"),
-    )
 }

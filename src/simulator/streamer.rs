@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{Connection, Fault};
 use super::http;
-use super::server::{Shared, TICK};
+use super::state::{Shared, TICK};
 use crate::core::{GzipEncoder, Level};
 use crate::protocol::messages;
 use crate::rng::Rng;
@@ -136,7 +136,7 @@ impl<'a> Streamer<'a> {
             return Ok(());
         }
         let faults = {
-            let mut all = super::server::lock(&self.shared.disruptions);
+            let mut all = super::state::lock(&self.shared.disruptions);
             let mine = all.remove(&self.number).unwrap_or_default();
             self.shared
                 .disruptions_pending
@@ -224,7 +224,7 @@ impl<'a> Streamer<'a> {
     /// Closes the socket. The connection leaves the live streams first, so that a client that
     /// reconnects the moment it sees the close never finds it still counted.
     pub(super) fn close(&mut self) {
-        super::server::lock(&self.shared.streaming).remove(&self.number);
+        super::state::lock(&self.shared.streaming).remove(&self.number);
         if let Some(r) = &self.raw {
             let _ = r.shutdown(Shutdown::Both);
         }

@@ -1,0 +1,101 @@
+//! What every thread of a running simulator shares: its configuration and record source, the
+//! request log, faults, connection counts, rule books and stop flag; and the few helpers
+//! every route uses (the lock that shrugs off poisoning, the tick, the service's error body).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::config::{Fault, SimulatorConfig, Which};
+use super::feed::RecordSource;
+use super::http;
+use super::route::Route;
+use super::rule_book::RuleBooks;
+use crate::protocol::messages;
+use crate::protocol::policy::ConnectRateLimiter;
+
+/// One request as the simulator saw it. The password never appears: the `Authorization`
+/// header is kept as `Basic <user>:<redacted>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// The connection number (from 1).
+    pub connection: u64,
+    /// When it arrived, since the simulator started.
+    pub at: Duration,
+    /// The request method.
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string (without `?`).
+    pub query: String,
+    /// The headers, the password redacted.
+    pub headers: Vec<(String, String)>,
+    /// The status answered (200 for a stream).
+    pub status: u16,
+    /// The request body's length (rules requests; 0 for streams).
+    pub body_bytes: usize,
+    /// When the answer was ready to be written (rules requests), or, for a stream, when it
+    /// was accepted: with `at`, shows whether two rules requests overlapped in time.
+    pub done: Duration,
+}
+
+impl LoggedRequest {
+    /// A query parameter's raw value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        http::raw_param(&self.query, name)
+    }
+
+    /// A header's value (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How often blocked loops look at the stop flag, and the socket write timeout.
+pub(super) const TICK: Duration = Duration::from_millis(20);
+
+/// What every connection thread shares.
+pub(super) struct Shared {
+    pub(super) config: SimulatorConfig,
+    pub(super) source: RecordSource,
+    pub(super) scheme: &'static str,
+    pub(super) addr: SocketAddr,
+    pub(super) started: Instant,
+    pub(super) started_secs: i64,
+    pub(super) stop: AtomicBool,
+    pub(super) requests: AtomicU64,
+    pub(super) live_connections: AtomicUsize,
+    pub(super) log: Mutex<Vec<LoggedRequest>>,
+    pub(super) faults: Mutex<Vec<(Which, Fault)>>,
+    pub(super) windows: Mutex<HashMap<String, ConnectRateLimiter>>,
+    pub(super) active: Mutex<HashMap<(Route, u32), usize>>,
+    pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(super) unlimited_block: Option<Vec<u8>>,
+    pub(super) rules: Mutex<RuleBooks>,
+    /// Faults for live connections, by connection number ([`Simulator::disrupt`]).
+    pub(super) disruptions: Mutex<HashMap<u64, Vec<Fault>>>,
+    pub(super) disruptions_pending: AtomicUsize,
+    /// Live streams' connection numbers.
+    pub(super) streaming: Mutex<std::collections::BTreeSet<u64>>,
+}
+
+/// Locks, shrugging off poisoning: a connection thread that panicked must not take the whole
+/// simulator (or the test reading its log) down with it.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An error body as the service writes one, with a transaction id naming the connection.
+pub(super) fn error_body(message: &str, connection: u64) -> String {
+    messages::error_body(
+        message,
+        crate::clock::now_secs(),
+        &format!("sim-{connection}"),
+    )
+}

@@ -16,7 +16,7 @@ use gnip_stream::nats::DEFAULT_PUBLISH_WINDOW;
 use gnip_stream::nats::api::{StreamSpec, parse_duration_ns};
 
 use super::args::{Arg, Args, Usage, usage};
-use super::jetstream::{Delivering, fail};
+use super::jetstream_delivery::{Delivering, fail};
 use super::log;
 use super::{Command, FATAL, OK, USAGE};
 

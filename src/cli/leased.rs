@@ -11,11 +11,13 @@ use gnip_stream::client::{Client, ClientConfig, PartitionReport, Running, StatsS
 use gnip_stream::protocol::endpoint::{StreamPath, UrlParts};
 use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
 
-use super::jetstream::{Delivering, fail, handler, serve_metrics, stats_line, stream_status};
+use super::jetstream_delivery::{
+    Delivering, fail, handler, serve_metrics, stats_line, stream_status,
+};
 use super::log;
 use super::monitor::Monitor;
 use super::report::{print_event, start_error};
-use super::stream::StreamArgs;
+use super::stream_args::StreamArgs;
 use super::{FATAL, OK};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -74,7 +76,7 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
         partitions: partitions.clone(),
         backfill_on_start: (a.backfill_on_start > 0).then_some(a.backfill_on_start),
     };
-    let d = match Delivering::start(a, &config, &partitions) {
+    let d = match Delivering::start(&a.jetstream, &config, &partitions) {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -103,7 +105,13 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
             .map(|m| m.values().flat_map(Running::stats).collect())
             .unwrap_or_default()
     });
-    if let Err(code) = serve_metrics(a, &mut monitor, product, stats, d.publisher.stats()) {
+    if let Err(code) = serve_metrics(
+        a.metrics_listen.as_deref(),
+        &mut monitor,
+        product,
+        stats,
+        d.publisher.stats(),
+    ) {
         leases.stop();
         drop(queue);
         return d.finish(js.drain_timeout, code);

@@ -1,8 +1,10 @@
-//! The `gnip-stream` command: one file per command (`stream.rs` serves `stream` and `replay`,
-//! `rules.rs`, `demo.rs`, `simulate.rs`; with feature `jetstream`, `jetstream.rs` for
-//! `stream --jetstream`, `leased.rs` for its leases, `jetstream_tools.rs` for `jetstream-init`
-//! and `publish`), argument reading in `args.rs`, help texts in `help.rs`, stdout in
-//! `output.rs`, stderr and exit statuses in `report.rs`, signals in `signal.rs`.
+//! The `gnip-stream` command: one file per command (`stream.rs` serves `stream`, `replay.rs`
+//! `replay` and `recover`, all three parsed in `stream_args.rs`; `rules.rs`, `demo.rs`,
+//! `simulate.rs`; with feature `jetstream`, `jetstream.rs` for `stream --jetstream` (its options
+//! in `jetstream_args.rs`), `leased.rs` for its leases, `jetstream_tools.rs` for
+//! `jetstream-init` and `publish`, what they share in `jetstream_delivery.rs`), argument
+//! reading in `args.rs`, help texts in `help.rs`, stdout in `output.rs`, stderr and exit
+//! statuses in `report.rs`, signals in `signal.rs`.
 
 pub mod args;
 #[cfg(feature = "simulator")]
@@ -10,6 +12,10 @@ mod demo;
 mod help;
 #[cfg(feature = "jetstream")]
 mod jetstream;
+#[cfg(feature = "jetstream")]
+mod jetstream_args;
+#[cfg(feature = "jetstream")]
+mod jetstream_delivery;
 #[cfg(feature = "jetstream")]
 mod jetstream_tools;
 #[cfg(feature = "jetstream")]
@@ -24,6 +30,7 @@ pub mod signal;
 #[cfg(feature = "simulator")]
 mod simulate;
 mod stream;
+mod stream_args;
 mod supervise;
 
 use args::Usage;
@@ -43,7 +50,7 @@ pub const INCOMPLETE: u8 = 6;
 
 #[derive(Debug, Clone)]
 pub enum Command {
-    Stream(stream::StreamArgs),
+    Stream(stream_args::StreamArgs),
     Rules(rules::RulesArgs),
     #[cfg(feature = "simulator")]
     Demo {
@@ -74,9 +81,9 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
     match cmd.as_str() {
         "-h" | "--help" | "help" => Ok(Command::Help("")),
         "-V" | "--version" => Ok(Command::Version),
-        "stream" => stream::parse("stream", rest),
-        "replay" => stream::parse("replay", rest),
-        "recover" => stream::parse("recover", rest),
+        "stream" => stream_args::parse("stream", rest),
+        "replay" => stream_args::parse("replay", rest),
+        "recover" => stream_args::parse("recover", rest),
         #[cfg(feature = "simulator")]
         "demo" => demo::parse(rest),
         #[cfg(feature = "simulator")]

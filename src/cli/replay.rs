@@ -21,7 +21,7 @@ use super::monitor::Monitor;
 use super::output::Out;
 use super::report::{exit_code, print_event, start_error};
 use super::signal;
-use super::stream::StreamArgs;
+use super::stream_args::StreamArgs;
 use super::supervise::supervise;
 use super::{AUTH, FATAL, INCOMPLETE, OK};
 

@@ -1,0 +1,248 @@
+//! `stream`'s JetStream options (feature `jetstream`): the flags, their defaults and the
+//! combinations refused, and the exit status 7.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gnip_stream::Error;
+use gnip_stream::client::jetstream::{
+    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, NatsOptions,
+};
+use gnip_stream::nats::lease::{DEFAULT_HOSTS_PER_PARTITION, DEFAULT_LEASE_TTL_MS};
+use gnip_stream::nats::servers::DEFAULT_SUBJECT;
+use gnip_stream::nats::{DEFAULT_PUBLISH_WINDOW, SubjectTemplate};
+
+use super::args::{Args, Usage, usage};
+
+/// JetStream refused (no stream captures the subject, permission, payload too large), or
+/// records were left unacknowledged at stop.
+pub const REFUSED: u8 = 7;
+
+/// `stream`'s JetStream options.
+#[derive(Debug, Clone)]
+pub struct JetStreamArgs {
+    pub urls: Option<String>,
+    pub subject: String,
+    pub ca_file: Option<PathBuf>,
+    pub window: usize,
+    pub ack_timeout: Duration,
+    pub queue: usize,
+    pub drain_timeout: Duration,
+    pub leases: Option<String>,
+    pub host_id: Option<String>,
+    pub lease_ttl: Duration,
+    pub hosts_per_partition: u8,
+}
+
+impl Default for JetStreamArgs {
+    fn default() -> Self {
+        JetStreamArgs {
+            urls: None,
+            subject: DEFAULT_SUBJECT.into(),
+            ca_file: None,
+            window: DEFAULT_PUBLISH_WINDOW,
+            ack_timeout: DEFAULT_ACK_TIMEOUT,
+            queue: DEFAULT_QUEUE,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            leases: None,
+            host_id: None,
+            lease_ttl: Duration::from_millis(DEFAULT_LEASE_TTL_MS),
+            hosts_per_partition: DEFAULT_HOSTS_PER_PARTITION,
+        }
+    }
+}
+
+/// The lease-only flags, for the message when they come without `--leases`.
+const LEASE_FLAGS: [&str; 3] = ["--host-id", "--lease-ttl", "--hosts-per-partition"];
+
+impl JetStreamArgs {
+    pub fn is_on(&self) -> bool {
+        self.urls.is_some()
+    }
+
+    /// Takes `flag` if it is one of the JetStream options.
+    pub fn flag(&mut self, flag: &str, it: &mut Args<'_>) -> Result<bool, Usage> {
+        match flag {
+            "--jetstream" => self.urls = Some(it.value(flag)?.to_owned()),
+            "--subject" => self.subject = it.value(flag)?.to_owned(),
+            "--nats-ca-file" => self.ca_file = Some(PathBuf::from(it.value(flag)?)),
+            "--publish-window" => self.window = it.number_in(flag, 1..=1_000_000)?,
+            "--ack-timeout" => self.ack_timeout = it.seconds(flag, false)?,
+            "--queue" => self.queue = it.number_in(flag, 1..=10_000_000)?,
+            "--drain-timeout" => self.drain_timeout = it.seconds(flag, true)?,
+            "--leases" => self.leases = Some(it.value(flag)?.to_owned()),
+            "--host-id" => self.host_id = Some(it.value(flag)?.to_owned()),
+            "--lease-ttl" => self.lease_ttl = it.seconds(flag, false)?,
+            "--hosts-per-partition" => self.hosts_per_partition = it.number_in(flag, 1..=8)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The combinations that make no sense.
+    /// The combinations that make no sense, with `stream`'s other options: `stdout` when
+    /// `--count` or `--max-records` was given, and `--redundant`.
+    pub fn check(&self, command: &'static str, stdout: bool, redundant: u8) -> Result<(), Usage> {
+        let given = |f: &str| -> bool {
+            let d = JetStreamArgs::default();
+            match f {
+                "--host-id" => self.host_id.is_some(),
+                "--lease-ttl" => self.lease_ttl != d.lease_ttl,
+                _ => self.hosts_per_partition != d.hosts_per_partition,
+            }
+        };
+        if !self.is_on() {
+            if self.leases.is_some() || self.subject != DEFAULT_SUBJECT {
+                return Err(usage(command, "--leases and --subject go with --jetstream"));
+            }
+            return Ok(());
+        }
+        if self.leases.is_none() {
+            if let Some(f) = LEASE_FLAGS.iter().find(|f| given(f)) {
+                return Err(usage(command, format!("{f} goes with --leases BUCKET")));
+            }
+        }
+        if stdout {
+            return Err(usage(
+                command,
+                "--count and --max-records are about stdout; with --jetstream records go to JetStream",
+            ));
+        }
+        if self.leases.is_some() && redundant > 1 {
+            return Err(usage(
+                command,
+                "--redundant with --leases: use --hosts-per-partition (redundancy across hosts)",
+            ));
+        }
+        SubjectTemplate::parse(&self.subject)
+            .map_err(|e| usage(command, format!("--subject: {e}")))?;
+        Ok(())
+    }
+
+    pub fn nats(&self) -> Result<NatsOptions, Error> {
+        let mut o = NatsOptions::from_env(self.urls.as_deref().unwrap_or(""))?;
+        o.ca_file = self.ca_file.clone();
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::jetstream_tools::{InitArgs, JsCommand};
+    use super::super::{Command, parse};
+    use super::*;
+
+    fn p(s: &str) -> Result<Command, Usage> {
+        parse(&s.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_contract_parses() {
+        let Ok(Command::Stream(a)) = p(
+            "stream --url u --jetstream nats://a:1,tls://b:2 --subject x.{product}.{partition} --nats-ca-file ca.pem --publish-window 64 --ack-timeout 2 --queue 100 --drain-timeout 0 --backfill-on-start 3 --leases L --host-id h1 --lease-ttl 6 --hosts-per-partition 2",
+        ) else {
+            panic!()
+        };
+        let j = &a.jetstream;
+        assert_eq!(j.urls.as_deref(), Some("nats://a:1,tls://b:2"));
+        assert_eq!(
+            (j.window, j.ack_timeout, j.queue, j.drain_timeout),
+            (64, Duration::from_secs(2), 100, Duration::ZERO)
+        );
+        assert_eq!(
+            (
+                j.leases.as_deref(),
+                j.host_id.as_deref(),
+                j.lease_ttl,
+                j.hosts_per_partition
+            ),
+            (Some("L"), Some("h1"), Duration::from_secs(6), 2)
+        );
+        assert_eq!(a.backfill_on_start, 3);
+        let Ok(Command::JetStream(JsCommand::Init(InitArgs {
+            replicas,
+            duplicate_window_ns,
+            lease,
+            ..
+        }))) = p(
+            "jetstream-init --jetstream nats://a:1 --stream S --subjects gnip.> --replicas 1 --duplicate-window 2m --lease-bucket L --lease-ttl 30",
+        )
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (replicas, duplicate_window_ns, lease),
+            (
+                1,
+                120_000_000_000,
+                Some(("L".into(), Duration::from_secs(30)))
+            )
+        );
+        assert!(matches!(
+            p("publish --jetstream nats://a:1 --subject s.x --file f.ndjson"),
+            Ok(Command::JetStream(JsCommand::Publish(_)))
+        ));
+    }
+
+    #[test]
+    fn usage_errors_say_what_is_wrong() {
+        for (args, says) in [
+            ("stream --url u --leases L", "go with --jetstream"),
+            (
+                "stream --url u --jetstream n --host-id h",
+                "--host-id goes with --leases",
+            ),
+            (
+                "stream --url u --jetstream n --lease-ttl 5",
+                "--lease-ttl goes with --leases",
+            ),
+            (
+                "stream --url u --jetstream n --count",
+                "with --jetstream records go",
+            ),
+            (
+                "stream --url u --jetstream n --subject a.{label}",
+                "only {product} and {partition}",
+            ),
+            ("stream --url u --jetstream n --subject a.>", "wildcard"),
+            (
+                "stream --url u --jetstream n --leases L --redundant 2",
+                "--hosts-per-partition",
+            ),
+            ("stream --url u --backfill-on-start 6", "1 to 5"),
+            ("stream --url u --jetstream n --publish-window 0", "1 to"),
+            (
+                "replay --url u --from 202601010000 --to 202601010100 --jetstream n",
+                "unknown option",
+            ),
+            (
+                "jetstream-init --stream S --subjects x",
+                "--jetstream URLS is required",
+            ),
+            (
+                "jetstream-init --jetstream n --subjects x",
+                "--stream NAME is required",
+            ),
+            (
+                "jetstream-init --jetstream n --stream S --subjects x --lease-bucket L",
+                "go together",
+            ),
+            (
+                "jetstream-init --jetstream n --stream S --subjects x --duplicate-window 10x",
+                "not a duration",
+            ),
+            (
+                "jetstream-init --jetstream n --stream S --subjects x --replicas 7",
+                "1 to 5",
+            ),
+            ("publish --jetstream n", "--subject S is required"),
+            (
+                "publish --jetstream n --subject s --stream S",
+                "unknown option",
+            ),
+        ] {
+            let e = p(args).unwrap_err();
+            assert!(e.message.contains(says), "{args}: {}", e.message);
+        }
+    }
+}

@@ -16,9 +16,9 @@ use gnip_stream::metrics::render_publish;
 use gnip_stream::nats::SubjectTemplate;
 
 use super::jetstream_args::{JetStreamArgs, REFUSED};
-use super::log;
 use super::monitor::Monitor;
 use super::report::{exit_code, say_partition_errors, stats_report};
+use super::stderr;
 use super::{AUTH, FATAL, USAGE};
 
 /// The exit status for an error from NATS or JetStream.
@@ -32,7 +32,7 @@ fn status_for(e: &Error) -> u8 {
 }
 
 pub(super) fn fail(e: &Error) -> u8 {
-    log::event("error", "jetstream_failed")
+    stderr::event("error", "jetstream_failed")
         .field("error", e.to_string())
         .emit(&format!("gnip-stream: {e}"));
     status_for(e)
@@ -96,7 +96,7 @@ impl Delivering {
         pc.ack_timeout = js.ack_timeout;
         pc.queue = js.queue;
         let publisher = Publisher::start(pc, &list).map_err(|e| fail(&e))?;
-        log::event("info", "jetstream_connected")
+        stderr::event("info", "jetstream_connected")
             .field("subjects", list.clone())
             .emit(&format!(
                 "gnip-stream: publishing to JetStream: {}",
@@ -118,7 +118,7 @@ impl Delivering {
     pub(super) fn finish(self, drain: Duration, stream_status: u8) -> u8 {
         let r: PublishReport = self.publisher.finish(drain);
         let s = r.stats;
-        log::event(
+        stderr::event(
             if r.unacknowledged == 0 { "info" } else { "error" },
             "jetstream_summary",
         )
@@ -137,7 +137,7 @@ impl Delivering {
             return fail(e);
         }
         if r.unacknowledged > 0 {
-            log::event("error", "unacknowledged").field("records", r.unacknowledged).emit(
+            stderr::event("error", "unacknowledged").field("records", r.unacknowledged).emit(
                 &format!(
                     "gnip-stream: {} records taken from the service were not acknowledged by JetStream within --drain-timeout",
                     r.unacknowledged
@@ -154,7 +154,7 @@ pub(super) fn stats_line(
     elapsed: Duration,
     stats: &[StatsSnapshot],
     p: &gnip_stream::metrics::PublishSnapshot,
-) -> (log::Event, String) {
+) -> (stderr::Event, String) {
     let (event, text) = stats_report(elapsed, stats);
     let event = event
         .field("jetstream_queue", p.queue_depth)

@@ -17,7 +17,7 @@ use gnip_stream::nats::api::{StreamSpec, parse_duration_ns};
 
 use super::args::{Arg, Args, Usage, usage};
 use super::jetstream_delivery::{Delivering, fail};
-use super::log;
+use super::stderr;
 use super::{Command, FATAL, OK, USAGE};
 
 /// `jetstream-init`'s arguments.
@@ -244,7 +244,7 @@ fn publish(a: &PublishArgs) -> u8 {
             }
             _ => {
                 malformed += 1;
-                log::event("warn", "malformed_line")
+                stderr::event("warn", "malformed_line")
                     .field("line", n)
                     .emit(&format!(
                         "gnip-stream: line {n}: not a record (not a JSON object with an id): not published"

@@ -14,9 +14,9 @@ use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
 use super::jetstream_delivery::{
     Delivering, fail, handler, serve_metrics, stats_line, stream_status,
 };
-use super::log;
 use super::monitor::Monitor;
 use super::report::{print_event, start_error};
+use super::stderr;
 use super::stream_args::StreamArgs;
 use super::{FATAL, OK};
 
@@ -92,7 +92,7 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
         leases.stop();
         return d.finish(js.drain_timeout, FATAL);
     };
-    log::event("info", "leases_started")
+    stderr::event("info", "leases_started")
         .field("host_id", host.clone())
         .field("partitions", partitions.clone())
         .emit(&format!(
@@ -129,7 +129,7 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(LeaseEvent::Gained(g)) => {
                 let backfill = g.backfill_minutes.unwrap_or(0).min(MAX_BACKFILL_MINUTES);
-                log::event("info", "lease_gained")
+                stderr::event("info", "lease_gained")
                     .partition(g.partition)
                     .field("backfill_minutes", backfill)
                     .emit(&format!(
@@ -155,7 +155,7 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
                 }
             }
             Ok(LeaseEvent::Lost(p)) => {
-                log::event("warn", "lease_lost")
+                stderr::event("warn", "lease_lost")
                     .partition(p)
                     .emit(&format!("gnip-stream: partition {p}: lease lost, stopping"));
                 let r = lock(&running).remove(&p);

@@ -4,7 +4,7 @@
 //! in `jetstream_args.rs`), `leased.rs` for its leases, `jetstream_tools.rs` for
 //! `jetstream-init` and `publish`, what they share in `jetstream_delivery.rs`), argument
 //! reading in `args.rs`, help texts in `help.rs`, stdout in `output.rs`, stderr and exit
-//! statuses in `report.rs`, signals in `signal.rs`.
+//! statuses in `report.rs`, stderr lines (text or JSON) in `stderr.rs`, signals in `signal.rs`.
 
 pub mod args;
 #[cfg(feature = "simulator")]
@@ -20,7 +20,6 @@ mod jetstream_delivery;
 mod jetstream_tools;
 #[cfg(feature = "jetstream")]
 mod leased;
-mod log;
 mod monitor;
 mod output;
 mod replay;
@@ -29,6 +28,7 @@ mod rules;
 pub mod signal;
 #[cfg(feature = "simulator")]
 mod simulate;
+mod stderr;
 mod stream;
 mod stream_args;
 mod supervise;

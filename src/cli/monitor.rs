@@ -9,7 +9,7 @@ use gnip_stream::metrics::{JobKind, JobProgress, MetricsView, render};
 use gnip_stream::protocol::slow_reader::{SlowReader, SlowReaderDetector};
 
 use super::USAGE;
-use super::log;
+use super::stderr;
 
 /// The slow-reader warnings given so far, per partition, shared with the scrape thread.
 type Warnings = Arc<Mutex<Vec<(u32, u64)>>>;
@@ -80,7 +80,7 @@ impl Monitor {
             USAGE
         })?;
         let at = server.local_addr();
-        log::event("info", "metrics_listening")
+        stderr::event("info", "metrics_listening")
             .field("address", at.to_string())
             .emit(&format!("gnip-stream: metrics at http://{at}/metrics"));
         self.server = Some(server);
@@ -116,7 +116,7 @@ impl Monitor {
                             e.1 += 1;
                         }
                     }
-                    log::event("warn", "slow_reader")
+                    stderr::event("warn", "slow_reader")
                         .partition(s.partition)
                         .field("handler_share", share)
                         .field("threshold", self.threshold)
@@ -129,7 +129,7 @@ impl Monitor {
                         ))
                 }
                 Some(SlowReader::Recovered { share }) => {
-                    log::event("info", "slow_reader_recovered")
+                    stderr::event("info", "slow_reader_recovered")
                         .partition(s.partition)
                         .field("handler_share", share)
                         .emit(&format!(

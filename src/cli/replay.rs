@@ -16,11 +16,11 @@ use gnip_stream::protocol::policy::Ending;
 use gnip_stream::protocol::replay::record_time;
 use gnip_stream::protocol::time;
 
-use super::log::{self, Event};
 use super::monitor::Monitor;
 use super::output::Out;
 use super::report::{exit_code, print_event, start_error};
 use super::signal;
+use super::stderr::{self, Event};
 use super::stream_args::StreamArgs;
 use super::supervise::supervise;
 use super::{AUTH, FATAL, INCOMPLETE, OK};
@@ -34,7 +34,7 @@ fn minute(t: i64) -> String {
 /// The progress line: time reached of the range end, records, percent, elapsed, time left;
 /// with its `progress` event.
 pub fn progress_report(p: &JobProgress) -> (Event, String) {
-    let event = log::event("info", "progress")
+    let event = stderr::event("info", "progress")
         .field("reached", time::iso8601_z(p.reached))
         .field("range_end", time::iso8601_z(p.range.1))
         .field("records", p.records)
@@ -84,7 +84,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     let out = Arc::new(Out::new(a.max_records, a.count));
     let o = Arc::clone(&out);
     let handler = move |d: &Delivery<'_>| o.deliver(d);
-    let tty = std::io::stderr().is_terminal() && !log::is_json();
+    let tty = std::io::stderr().is_terminal() && !stderr::is_json();
     let interval = a.stats_interval.unwrap_or(if tty {
         Duration::from_millis(500)
     } else {
@@ -139,7 +139,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     }
     let requests = report.steps.len();
     let summary = |level, outcome: &'static str| {
-        log::event(level, "summary")
+        stderr::event(level, "summary")
             .field("job", "replay")
             .field("outcome", outcome)
             .field("records", report.records)
@@ -164,7 +164,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
         return OK;
     }
     for (from, to) in &report.still_failed {
-        log::event("error", "still_failed")
+        stderr::event("error", "still_failed")
             .field("from", time::iso8601_z(*from))
             .field("to", time::iso8601_z(*to))
             .emit(&format!(
@@ -229,7 +229,7 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) 
         Err(e) => return start_error(&e),
     };
     let _ = live.set(running.stats_handle());
-    let tty = std::io::stderr().is_terminal() && !log::is_json();
+    let tty = std::io::stderr().is_terminal() && !stderr::is_json();
     let interval = a.stats_interval.unwrap_or(if tty {
         Duration::from_millis(500)
     } else {
@@ -291,7 +291,7 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) 
         .map(|r| r.stats.activities + r.stats.compliance)
         .sum();
     let summary = |level, outcome: &'static str| {
-        log::event(level, "summary")
+        stderr::event(level, "summary")
             .field("job", "recovery")
             .field("outcome", outcome)
             .field("partitions", reports.len())
@@ -310,7 +310,7 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) 
         OK
     } else {
         for p in &incomplete {
-            log::event("error", "recovery_incomplete")
+            stderr::event("error", "recovery_incomplete")
                 .partition(*p)
                 .emit(&format!(
                     "gnip-stream: recovery incomplete on partition {p}"

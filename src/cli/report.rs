@@ -7,7 +7,7 @@ use gnip_stream::Error;
 use gnip_stream::client::{ClientEvent, PartitionReport, StatsSnapshot};
 use gnip_stream::protocol::policy::Ending;
 
-use super::log;
+use super::stderr;
 use super::{AUTH, FATAL, OK, USAGE};
 
 pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
@@ -26,13 +26,13 @@ pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
                 Some(m) => format!("gnip-stream:{who} connecting to {url} (backfill {m} min)"),
                 None => format!("gnip-stream:{who} connecting to {url}"),
             };
-            log::event("info", "connecting")
+            stderr::event("info", "connecting")
                 .at(p, c)
                 .field("url", url.as_str())
                 .field("backfill_minutes", *backfill_minutes)
                 .emit(&text)
         }
-        ClientEvent::Connected => log::event("info", "connected")
+        ClientEvent::Connected => stderr::event("info", "connected")
             .at(p, c)
             .emit(&format!("gnip-stream:{who} connected")),
         ClientEvent::Disconnected { ending, error } => {
@@ -44,7 +44,7 @@ pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
                 Ending::Http(s) => Some(*s),
                 _ => None,
             };
-            log::event(
+            stderr::event(
                 if error.is_some() { "warn" } else { "info" },
                 "disconnected",
             )
@@ -59,7 +59,7 @@ pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
                 Some(k) => format!("{k:?} backoff"),
                 None => "connection-rate limit".to_owned(),
             };
-            log::event("info", "backing_off")
+            stderr::event("info", "backing_off")
                 .at(p, c)
                 .field("delay_seconds", delay.as_secs_f64())
                 .field(
@@ -79,7 +79,7 @@ pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
                 "warn" => "warn",
                 _ => "info",
             };
-            log::event(l, "system_message")
+            stderr::event(l, "system_message")
                 .at(p, c)
                 .field("service_level", level.name())
                 .field("text", message.as_str())
@@ -88,14 +88,14 @@ pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
                     level.name()
                 ))
         }
-        _ => log::event("info", "client_event")
+        _ => stderr::event("info", "client_event")
             .at(p, c)
             .emit(&format!("gnip-stream:{who} {e:?}")),
     }
 }
 
 /// The statistics line: the `stats` event and its text, from the same figures.
-pub fn stats_report(elapsed: Duration, stats: &[StatsSnapshot]) -> (log::Event, String) {
+pub fn stats_report(elapsed: Duration, stats: &[StatsSnapshot]) -> (stderr::Event, String) {
     let sum = |f: fn(&StatsSnapshot) -> u64| stats.iter().map(f).sum::<u64>();
     let (activities, compliance) = (sum(|s| s.activities), sum(|s| s.compliance));
     let records = activities + compliance;
@@ -118,7 +118,7 @@ pub fn stats_report(elapsed: Duration, stats: &[StatsSnapshot]) -> (log::Event, 
         .unwrap_or_default()
         .as_secs_f64();
     let secs = elapsed.as_secs_f64().max(0.001);
-    let event = log::event("info", "stats")
+    let event = stderr::event("info", "stats")
         .field("elapsed_seconds", elapsed.as_secs_f64())
         .field("records", records)
         .field("activities", activities)
@@ -147,7 +147,7 @@ pub fn say_partition_errors(reports: &[PartitionReport]) {
     for r in reports {
         if let Some(e) = &r.error {
             if r.ending != Ending::Stopped {
-                log::event("error", "partition_stopped")
+                stderr::event("error", "partition_stopped")
                     .partition(r.partition)
                     .field("reason", r.ending.name())
                     .field("error", e.to_string())
@@ -177,7 +177,7 @@ pub fn exit_code(reports: &[PartitionReport]) -> u8 {
 }
 
 pub fn start_error(e: &Error) -> u8 {
-    log::event("error", "start_failed")
+    stderr::event("error", "start_failed")
         .field("error", e.to_string())
         .emit(&format!("gnip-stream: {e}"));
     match e {
@@ -198,7 +198,7 @@ pub fn print_dedupe(s: &StatsSnapshot, redundant: u8) {
     let firsts: Vec<String> = (0..n)
         .map(|c| format!("connection {} {}", c + 1, s.first_by_connection[c]))
         .collect();
-    log::event("info", "dedupe_summary")
+    stderr::event("info", "dedupe_summary")
         .partition(s.partition)
         .field("duplicates_dropped", s.duplicates_dropped)
         .field("delivered_first", s.first_by_connection[..n].to_vec())

@@ -8,18 +8,18 @@ use std::time::{Duration, Instant};
 use gnip_stream::client::{Client, ClientConfig, Delivery, StatsHandle, StatsSnapshot};
 
 use super::USAGE;
-use super::log;
 use super::monitor::Monitor;
 use super::output::Out;
 use super::report::{
     exit_code, print_dedupe, print_event, say_partition_errors, start_error, stats_report,
 };
+use super::stderr;
 use super::stream_args::{StreamArgs, config_for};
 use super::supervise::supervise;
 
 /// `stream`, `replay` and `recover`.
 pub fn run(a: StreamArgs) -> u8 {
-    log::set_format(a.log_format);
+    stderr::set_format(a.log_format);
     let (Ok(user), Ok(password)) = (
         std::env::var("GNIP_USERNAME"),
         std::env::var("GNIP_PASSWORD"),
@@ -103,7 +103,7 @@ fn run_stream(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 
         println!("records={}", out.count());
     }
     let code = exit_code(&reports);
-    log::event(if code == 0 { "info" } else { "error" }, "summary")
+    stderr::event(if code == 0 { "info" } else { "error" }, "summary")
         .field("records", out.count())
         .field("exit_status", code)
         .field("elapsed_seconds", started.elapsed().as_secs_f64())

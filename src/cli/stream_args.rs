@@ -14,7 +14,7 @@ use gnip_stream::protocol::slow_reader::{DEFAULT_SLOW_READER_PERIOD, DEFAULT_SLO
 use gnip_stream::protocol::time;
 
 use super::args::{Arg, Args, Usage, product, usage};
-use super::log::LogFormat;
+use super::stderr::LogFormat;
 use super::{Command, USAGE};
 
 /// Where the stream is.

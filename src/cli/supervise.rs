@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use gnip_stream::client::Running;
 
-use super::log::{self, Event};
 use super::output::Out;
 use super::signal;
+use super::stderr::{self, Event};
 
 /// Waits for the client, turning signals into a stop and flushing idle output; every `interval`
 /// (0: never) emits `line`'s event, its text redrawn in place when `redraw` (a terminal, text
@@ -39,7 +39,7 @@ pub fn supervise(
         let elapsed = started.elapsed();
         if !interval.is_zero() && elapsed >= next_stats {
             let (event, text) = line(running);
-            if redraw && !log::is_json() {
+            if redraw && !stderr::is_json() {
                 eprint!("\r{text}");
                 drew = true;
             } else {

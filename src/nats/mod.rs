@@ -34,12 +34,14 @@ pub mod encode;
 mod jetstream;
 pub mod lease;
 mod parser;
+mod publishing;
 pub mod servers;
 mod window;
 
 pub use jetstream::PubAck;
 pub use lease::{Gained, LeaseTable};
 pub use parser::{Headers, MAX_CONTROL_LINE, Parser, ServerOp};
+pub use publishing::{Liveness, Message, Publishing, Tally, Verdict, server_error};
 pub use servers::{Server, ServerInfo, SubjectTemplate};
 pub use window::{
     Acked, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_PUBLISH_WINDOW, PublishWindow, RETRY_DELAY_MS,

@@ -101,25 +101,6 @@ fn timed_out(what: String) -> Error {
     }
 }
 
-/// What the server's `-ERR` means for the client.
-fn server_error(text: &str) -> Error {
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("authorization") || lower.contains("authentication") {
-        Error::NatsAuth {
-            message: text.into(),
-        }
-    } else if lower.contains("permissions violation") || lower.contains("maximum payload") {
-        Error::JetStream {
-            message: text.into(),
-        }
-    } else {
-        Error::Io {
-            kind: std::io::ErrorKind::ConnectionAborted,
-            message: format!("NATS server error: {text}").into(),
-        }
-    }
-}
-
 fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, Error> {
     let certs = match ca_file {
         Some(path) => crate::client::http::pem_certs(path)?,
@@ -323,7 +304,7 @@ impl NatsConnection {
             }
             c.poll(left, |op| match op {
                 ServerOp::Pong => answer = Some(Ok(())),
-                ServerOp::Err(text) => answer = Some(Err(server_error(text))),
+                ServerOp::Err(text) => answer = Some(Err(crate::nats::server_error(text))),
                 _ => {}
             })?;
         }
@@ -442,7 +423,7 @@ impl NatsConnection {
                 } if subject == inbox => {
                     got = Some(Ok((headers.map(<[u8]>::to_vec), payload.to_vec())));
                 }
-                ServerOp::Err(text) => got = Some(Err(server_error(text))),
+                ServerOp::Err(text) => got = Some(Err(crate::nats::server_error(text))),
                 _ => {}
             })?;
         }
@@ -458,9 +439,4 @@ fn tls_or_io(e: std::io::Error, server: &Server) -> Error {
     } else {
         io(e, &format!("TLS handshake with {server}"))
     }
-}
-
-/// What a `-ERR` text means (exposed for the publisher).
-pub(crate) fn error_for(text: &str) -> Error {
-    server_error(text)
 }

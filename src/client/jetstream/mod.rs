@@ -32,9 +32,11 @@ mod publisher;
 pub use conn::{DEFAULT_NATS_CONNECT_TIMEOUT, NatsConnection, NatsOptions, Reply};
 pub use leases::{LeaseConfig, LeaseEvent, Leases, bucket_spec, check_bucket};
 pub use publisher::{
-    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, Message, PublishQueue,
-    PublishReport, PublishStats, Publisher, PublisherConfig, check_captured,
+    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, PublishQueue, PublishReport,
+    PublishStats, Publisher, PublisherConfig, check_captured,
 };
+// Where it has always been found: the message a handler queues.
+pub use crate::nats::Message;
 
 use std::time::Duration;
 

@@ -2,7 +2,8 @@
 //! it is full: backpressure), one thread that keeps a window of publishes in flight over one
 //! NATS connection, resends what is refused for a while or not acknowledged in time,
 //! reconnects to the next server and resends everything unacknowledged, and on finish drains
-//! within a deadline. The window's rules are [`PublishWindow`]'s.
+//! within a deadline. What replies mean, when a silent server is pinged or given up, and what
+//! a refusal costs are [`Publishing`]'s decisions.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
@@ -10,13 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::conn::{NatsConnection, NatsOptions, error_for};
+use super::conn::{NatsConnection, NatsOptions};
 use crate::Error;
-use crate::core::Record;
 use crate::metrics::PublishSnapshot;
 use crate::nats::api::{self, MSG_ID};
-use crate::nats::{Acked, DEFAULT_PUBLISH_WINDOW, PubAck, PublishWindow, ServerOp, encode};
-use crate::protocol::dedupe::RecordKey;
+use crate::nats::{DEFAULT_PUBLISH_WINDOW, Liveness, Message, Publishing, Verdict, encode};
 
 /// Default queue between the stream handlers and the publisher, in records.
 pub const DEFAULT_QUEUE: usize = 10_000;
@@ -24,30 +23,6 @@ pub const DEFAULT_QUEUE: usize = 10_000;
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time `finish` waits for the last acknowledgements.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One record to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// The subject.
-    pub subject: Arc<str>,
-    /// Its `Nats-Msg-Id` ([`RecordKey::message_id`]).
-    pub id: String,
-    /// The record's bytes, without a line terminator.
-    pub payload: Vec<u8>,
-}
-
-impl Message {
-    /// The message for `record` on `subject`: `None` for system messages and heartbeats
-    /// (they are not published).
-    pub fn of_record(subject: &Arc<str>, record: &Record<'_>) -> Option<Message> {
-        let key = RecordKey::of(record)?;
-        Some(Message {
-            subject: Arc::clone(subject),
-            id: key.message_id(),
-            payload: record.bytes().to_vec(),
-        })
-    }
-}
 
 /// The publisher's settings, with the documented defaults.
 #[derive(Debug, Clone)]
@@ -177,7 +152,7 @@ impl Publisher {
         shared.connected.store(true, Ordering::Relaxed);
         let started = Instant::now();
         let worker = Worker {
-            window: PublishWindow::new(config.window, config.ack_timeout.as_millis() as u64),
+            publishing: Publishing::new(config.window, config.ack_timeout),
             config,
             shared: Arc::clone(&shared),
             rx,
@@ -285,7 +260,7 @@ struct Worker {
     config: PublisherConfig,
     shared: Arc<Shared>,
     rx: Receiver<Message>,
-    window: PublishWindow<Message>,
+    publishing: Publishing,
     started: Instant,
 }
 
@@ -309,21 +284,22 @@ impl Worker {
         }
     }
 
+    fn count(&self, counter: &AtomicU64, n: u64) {
+        if n > 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     /// Runs until the queue is closed and everything acknowledged, or the drain deadline, or
     /// a refusal. Returns the records never acknowledged.
     fn run(mut self, conn: NatsConnection) -> u64 {
         let mut conn = Some(conn);
         let mut closed = false;
         let mut next_server = 0;
-        let mut last_read = Instant::now();
-        let mut ping_sent: Option<Instant> = None;
-        let mut last_expire = 0;
-        let ack_timeout = self.config.ack_timeout;
-        let mut acks: Vec<(u64, PubAck)> = Vec::new();
-        let mut errors: Vec<String> = Vec::new();
+        self.publishing.on_connected(self.now_ms());
         loop {
             // Fill the window from the queue.
-            while !closed && self.window.has_room() {
+            while !closed && self.publishing.has_room() {
                 match self.rx.try_recv() {
                     Ok(m) => self.take(m),
                     // After `finish` every handler has stopped: empty is the end.
@@ -332,20 +308,13 @@ impl Worker {
                     Err(TryRecvError::Disconnected) => closed = true,
                 }
             }
-            if closed && self.window.is_empty() {
-                break;
-            }
-            if self.draining_past_deadline() {
+            if (closed && self.publishing.is_empty()) || self.draining_past_deadline() {
                 break;
             }
             // Connected?
             let Some(c) = conn.as_mut() else {
                 match self.reconnect(&mut next_server) {
-                    Ok(c) => {
-                        conn = Some(c);
-                        last_read = Instant::now();
-                        ping_sent = None;
-                    }
+                    Ok(c) => conn = Some(c),
                     Err(e @ (Error::NatsAuth { .. } | Error::Tls { .. })) => {
                         self.fail(e);
                         break;
@@ -355,7 +324,7 @@ impl Worker {
                 continue;
             };
             // Nothing to do: wait for a record.
-            if self.window.is_empty() && !closed {
+            if self.publishing.is_empty() && !closed {
                 match self.rx.recv_timeout(Duration::from_millis(100)) {
                     Ok(m) => {
                         self.take(m);
@@ -369,7 +338,7 @@ impl Worker {
             let now = self.now_ms();
             let mut wrote = 0usize;
             let mut refused = None;
-            while let Some((token, m)) = self.window.next_to_send(now) {
+            while let Some((token, m)) = self.publishing.next_to_send(now) {
                 let reply = c.reply_subject(token);
                 let headers = [(MSG_ID, m.id.as_str())];
                 if let Err(e) = encode::publish_with_headers(
@@ -398,95 +367,47 @@ impl Worker {
                 self.lost_connection(&mut conn, &mut next_server);
                 continue;
             }
-            // Read acks until the next thing falls due (at most 50 ms at a time).
-            let wait = self
-                .window
-                .next_deadline_ms()
-                .map(|d| d.saturating_sub(self.now_ms()))
-                .unwrap_or(50)
-                .clamp(1, 50);
-            let got = c.poll(Duration::from_millis(wait), |op| match op {
-                ServerOp::Msg {
-                    subject,
-                    headers,
-                    payload,
-                    ..
-                } => {
-                    if let Some(t) = c_token(subject) {
-                        acks.push((t, PubAck::parse(headers, payload)));
-                    }
-                }
-                ServerOp::Err(text) => errors.push(text.to_owned()),
-                _ => {}
-            });
-            let got = match got {
-                Ok(g) => g,
+            // Read replies until the next thing falls due (at most 50 ms at a time).
+            let publishing = &mut self.publishing;
+            match c.poll(publishing.wait(now), |op| publishing.on_op(&op)) {
+                Ok(true) => self.publishing.on_read(self.now_ms()),
+                Ok(false) => {}
                 Err(_) => {
                     self.lost_connection(&mut conn, &mut next_server);
                     continue;
                 }
-            };
-            if got {
-                last_read = Instant::now();
-                ping_sent = None;
             }
             let now = self.now_ms();
-            for (token, ack) in acks.drain(..) {
-                match self.window.ack(token, &ack, now) {
-                    Acked::Delivered { duplicate, .. } => {
-                        self.shared.delivered.fetch_add(1, Ordering::Relaxed);
-                        self.shared.in_window.fetch_sub(1, Ordering::Relaxed);
-                        if duplicate {
-                            self.shared.duplicates.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Acked::Retry => {
-                        self.shared.resends.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Acked::Refused { item, reason } => {
-                        self.fail(Error::JetStream {
-                            message: format!(
-                                "a publish to '{}' (id {}): {reason}",
-                                item.subject, item.id
-                            )
-                            .into(),
-                        });
-                        return 1 + self.abandon();
-                    }
-                    Acked::Unknown => {}
+            let (tally, verdict) = self.publishing.settle(now);
+            self.count(&self.shared.delivered, tally.delivered);
+            self.shared
+                .in_window
+                .fetch_sub(tally.delivered, Ordering::Relaxed);
+            self.count(&self.shared.duplicates, tally.duplicates);
+            self.count(&self.shared.resends, tally.resends);
+            match verdict {
+                Verdict::Go => {}
+                Verdict::Reconnect => self.lost_connection(&mut conn, &mut next_server),
+                Verdict::Fail { error, refused } => {
+                    self.fail(error);
+                    return refused + self.abandon();
                 }
             }
-            for text in errors.drain(..) {
-                match error_for(&text) {
-                    e @ (Error::NatsAuth { .. } | Error::JetStream { .. }) => {
-                        self.fail(e);
-                        return self.abandon();
-                    }
-                    _ => {
-                        self.lost_connection(&mut conn, &mut next_server);
-                    }
-                }
-            }
-            if now >= last_expire + 100 {
-                last_expire = now;
-                let n = self.window.expire(now);
-                self.shared.resends.fetch_add(n as u64, Ordering::Relaxed);
-            }
+            let expired = self.publishing.expire(now);
+            self.count(&self.shared.resends, expired as u64);
             // A silent server: PING; no PONG within the ack timeout: the next server.
             if let Some(c) = conn.as_mut() {
-                match ping_sent {
-                    Some(at) if at.elapsed() >= ack_timeout => {
-                        self.lost_connection(&mut conn, &mut next_server);
-                    }
-                    None if last_read.elapsed() >= ack_timeout => {
+                match self.publishing.liveness(now) {
+                    Liveness::Fine => {}
+                    Liveness::Dead => self.lost_connection(&mut conn, &mut next_server),
+                    Liveness::Ping => {
                         encode::ping(c.out());
                         if c.flush().is_err() {
                             self.lost_connection(&mut conn, &mut next_server);
                         } else {
-                            ping_sent = Some(Instant::now());
+                            self.publishing.ping_sent(now);
                         }
                     }
-                    _ => {}
                 }
             }
         }
@@ -496,7 +417,7 @@ impl Worker {
     fn take(&mut self, m: Message) {
         self.shared.queued.fetch_sub(1, Ordering::Relaxed);
         self.shared.in_window.fetch_add(1, Ordering::Relaxed);
-        self.window.push(m);
+        self.publishing.push(m);
     }
 
     fn lost_connection(&mut self, conn: &mut Option<NatsConnection>, next_server: &mut usize) {
@@ -513,7 +434,7 @@ impl Worker {
             Ok(c) => {
                 self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
                 self.shared.connected.store(true, Ordering::Relaxed);
-                let n = self.window.resend_all();
+                let n = self.publishing.on_connected(self.now_ms());
                 self.shared.resends.fetch_add(n as u64, Ordering::Relaxed);
                 Ok(c)
             }
@@ -527,7 +448,7 @@ impl Worker {
 
     /// Gives up: what is queued and in the window is not acknowledged.
     fn abandon(&mut self) -> u64 {
-        let in_window = self.window.drain().len() as u64;
+        let in_window = self.publishing.abandon();
         let mut queued = 0;
         while self.rx.try_recv().is_ok() {
             queued += 1;
@@ -536,9 +457,4 @@ impl Worker {
         self.shared.in_window.store(0, Ordering::Relaxed);
         in_window + queued
     }
-}
-
-/// The token of an ack's subject: the inbox's last token (requests use their own range).
-fn c_token(subject: &str) -> Option<u64> {
-    subject.rsplit('.').next()?.parse().ok()
 }

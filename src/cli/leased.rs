@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use gnip_stream::client::jetstream::{LeaseConfig, LeaseEvent, Leases};
 use gnip_stream::client::{Client, ClientConfig, PartitionReport, Running, StatsSnapshot};
-use gnip_stream::protocol::endpoint::{StreamPath, UrlParts};
+use gnip_stream::protocol::dialect::Dialect;
+use gnip_stream::protocol::endpoint::UrlParts;
 use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
 
 use super::jetstream_delivery::{
@@ -56,8 +57,8 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
     let js = &a.jetstream;
     let product = config.product().path_name();
     let label = UrlParts::split(config.base_url())
-        .and_then(|u| StreamPath::parse(u.path))
-        .map(|p| p.label)
+        .and_then(|u| Dialect::of_path(u.path))
+        .map(|(_, p)| p.label)
         .unwrap_or_default();
     let partitions = config.partition_list();
     let host = host_id(js.host_id.as_deref());

@@ -7,7 +7,8 @@ use std::time::Duration;
 use gnip_stream::Product;
 use gnip_stream::client::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange};
 use gnip_stream::core::{DecoderConfig, Inflater};
-use gnip_stream::protocol::endpoint::{Service, StreamPath, UrlParts};
+use gnip_stream::protocol::dialect::Dialect;
+use gnip_stream::protocol::endpoint::{Service, UrlParts};
 use gnip_stream::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT};
 use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
 use gnip_stream::protocol::slow_reader::{DEFAULT_SLOW_READER_PERIOD, DEFAULT_SLOW_READER_SHARE};
@@ -262,8 +263,8 @@ pub(super) fn config_for(
     let mut c = match &a.target {
         Target::Url(url) => {
             let is_replay = UrlParts::split(url)
-                .and_then(|u| StreamPath::parse(u.path))
-                .is_some_and(|p| p.service == Service::Replay);
+                .and_then(|u| Dialect::of_path(u.path))
+                .is_some_and(|(_, p)| p.service == Service::Replay);
             if is_replay != (a.range.is_some() && !a.recovery) {
                 return Err(usage(if is_replay {
                     "that is a Replay URL: use 'gnip-stream replay … --from … --to …'".into()

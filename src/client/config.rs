@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::Error;
 use crate::core::DecoderConfig;
 use crate::protocol::dedupe::DEFAULT_DEDUPE_WINDOW;
+use crate::protocol::dialect::Dialect;
 use crate::protocol::endpoint::{REPLAY_HOST, STREAM_HOST, Service, StreamPath, UrlParts};
 use crate::protocol::policy::{
     BackoffConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TICK, DEFAULT_STALL_TIMEOUT,
@@ -100,6 +101,7 @@ impl DedupeConfig {
 /// ```
 #[derive(Clone)]
 pub struct ClientConfig {
+    pub(crate) dialect: Dialect,
     pub(crate) url: String,
     pub(crate) product: Product,
     /// The range of a Replay or, with `recovery`, a Recovery job.
@@ -124,6 +126,7 @@ pub struct ClientConfig {
 impl std::fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientConfig")
+            .field("dialect", &self.dialect)
             .field("url", &self.url)
             .field("product", &self.product)
             .field("replay", &self.replay)
@@ -146,6 +149,7 @@ impl std::fmt::Debug for ClientConfig {
 impl ClientConfig {
     fn with(url: String, product: Product, replay: Option<ReplayRange>) -> Self {
         ClientConfig {
+            dialect: Dialect::default(),
             url,
             product,
             replay,
@@ -201,13 +205,14 @@ impl ClientConfig {
             reason: reason.into(),
         };
         let parts = UrlParts::split(url).ok_or_else(|| bad(format!("not a URL: {url}")))?;
-        let path = StreamPath::parse(parts.path).ok_or_else(|| {
+        let (dialect, path) = Dialect::of_path(parts.path).ok_or_else(|| {
             bad(format!(
                 "not a stream URL path: {:?}: expected /stream/{{product}}/accounts/{{account}}/publishers/twitter/{{label}}.json (or /replay/…)",
                 parts.path
             ))
         })?;
         let mut c = Self::with(path.url(&parts.base()), path.product, None);
+        c.dialect = dialect;
         if path.service == Service::Replay {
             c.replay = Some(ReplayRange { from: 0, to: 0 });
         }
@@ -324,6 +329,12 @@ impl ClientConfig {
     /// Whether records are de-duplicated (live streams; Replay has its own resume check).
     pub(crate) fn dedupe_enabled(&self) -> bool {
         self.replay.is_none() && self.dedupe.enabled(self.redundant, self.backfill_max)
+    }
+
+    /// The service dialect the URL is written in (Gnip 2.0 for every URL today): it decides
+    /// the authentication, the query, what each line is and what each ending leads to.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// The product the URL names.

@@ -14,13 +14,12 @@ use std::io::Read;
 use super::config::ClientConfig;
 use super::deliver::Deliver;
 use super::handler::{ClientEvent, Events, Handler, StopHandle};
-use super::http::{basic_auth, classify_ureq, io_error, is_read_tick};
+use super::http::{authorization, classify_ureq, io_error, is_read_tick};
 use super::stats::PartitionStats;
 use crate::Error;
 use crate::protocol::dedupe::DedupeWindow;
 use crate::protocol::endpoint::StreamQuery;
 use crate::protocol::policy::{ConnectRateLimiter, Decision, Ending, Reconnect};
-use crate::protocol::product::{ConnectionLimit, REPLAY_CONNECTION_LIMIT};
 use crate::protocol::replay::ReplaySummary;
 use crate::protocol::session::{ERROR_BODY_LIMIT, End, Head, Session, SessionConfig};
 use crate::rng::Rng;
@@ -34,11 +33,9 @@ type SharedLimiter = Arc<Mutex<ConnectRateLimiter>>;
 /// Firehose partitions.
 fn limiter_for(config: &ClientConfig, partition: u32) -> SharedLimiter {
     static ALL: OnceLock<Mutex<HashMap<(String, u32), SharedLimiter>>> = OnceLock::new();
-    let limit: ConnectionLimit = if config.replay.is_some() && !config.recovery {
-        REPLAY_CONNECTION_LIMIT
-    } else {
-        config.product.connection_limit()
-    };
+    let limit = config
+        .dialect
+        .connection_limit(config.product, config.replay.is_some() && !config.recovery);
     let mut all = ALL
         .get_or_init(Default::default)
         .lock()
@@ -137,7 +134,7 @@ impl Connection {
                 ..query
             }
         };
-        query.apply(&self.config.url)
+        self.config.dialect.url(&self.config.url, &query)
     }
 
     fn set_backoff(&self, wait: Duration) {
@@ -179,6 +176,7 @@ impl Connection {
                 ^ u64::from(std::process::id()),
         );
         let config = SessionConfig {
+            dialect: self.config.dialect,
             decoder: self.config.decoder_config(),
             stall_timeout: self.config.stall_timeout,
             job: self.config.replay.is_some(),
@@ -226,7 +224,8 @@ impl Connection {
             if end.error.is_some() {
                 last_error = end.error.clone();
             }
-            match policy.after(end.ending, started.elapsed(), end.delivered, rng.unit()) {
+            let action = self.config.dialect.action_for(end.ending);
+            match policy.after_action(action, started.elapsed(), end.delivered, rng.unit()) {
                 Decision::Stop => break end.ending,
                 Decision::Wait(delay, kind) => {
                     if delay.is_zero() {
@@ -256,7 +255,11 @@ impl Connection {
             .header("Accept-Encoding", "gzip")
             .header("Connection", "keep-alive")
             .header("Accept", "application/json");
-        if let Some(auth) = basic_auth(&self.config.user, &self.config.password) {
+        if let Some(auth) = authorization(
+            self.config.dialect.auth(),
+            &self.config.user,
+            &self.config.password,
+        ) {
             req = req.header("Authorization", auth);
         }
         let resp = match req.call() {
@@ -288,6 +291,7 @@ impl Connection {
     fn read_body(&self, mut body: impl Read, session: &mut Session) -> End {
         let connection = self.events.connection;
         let mut out = Deliver {
+            dialect: self.config.dialect,
             events: &self.events,
             handler: self.handler.as_ref(),
             dedupe: self.dedupe.as_deref(),

@@ -9,11 +9,14 @@ use std::time::Instant;
 use super::handler::{ClientEvent, Delivery, Events, Flow, Handler};
 use super::stats::PartitionStats;
 use crate::core::{Level, Record, RecordKind};
-use crate::protocol::dedupe::{DedupeWindow, RecordKey};
+use crate::protocol::dedupe::DedupeWindow;
+use crate::protocol::dialect::Dialect;
 use crate::protocol::session::{Output, Skipped};
 
 /// One connection's [`Output`]: borrowed from the connection for one attempt.
 pub(crate) struct Deliver<'a> {
+    /// Whose record keys.
+    pub dialect: Dialect,
     pub events: &'a Events,
     pub handler: &'a dyn Handler,
     /// The partition's window, when de-duplication is on.
@@ -27,7 +30,7 @@ impl Deliver<'_> {
 
     /// Whether the partition's window has seen `record` (then it is counted and dropped).
     fn seen_before(&self, record: &Record<'_>) -> bool {
-        let (Some(window), Some(key)) = (self.dedupe, RecordKey::of(record)) else {
+        let (Some(window), Some(key)) = (self.dedupe, self.dialect.record_key(record)) else {
             // Off, or no key (system messages): always goes through.
             return false;
         };

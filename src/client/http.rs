@@ -12,6 +12,7 @@ use super::config::ClientConfig;
 use super::handler::StopHandle;
 use super::transport::TickConnector;
 use crate::Error;
+use crate::protocol::dialect::Auth;
 use crate::protocol::policy::Ending;
 
 /// The `Authorization` header's value for HTTP Basic (`None` without a user). The result holds
@@ -21,6 +22,15 @@ pub(crate) fn basic_auth(user: &str, password: &str) -> Option<String> {
         let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         format!("Basic {b64}")
     })
+}
+
+/// The `Authorization` header's value for `auth` (`None` without credentials): HTTP Basic of
+/// `user:secret`, or the bearer token `secret`. It holds the secret: a header and nowhere else.
+pub(crate) fn authorization(auth: Auth, user: &str, secret: &str) -> Option<String> {
+    match auth {
+        Auth::Basic => basic_auth(user, secret),
+        Auth::Bearer => (!secret.is_empty()).then(|| format!("Bearer {secret}")),
+    }
 }
 
 /// Where Linux distributions keep their CA bundle (Debian, Ubuntu and Alpine; Fedora and RHEL;

@@ -2,6 +2,8 @@
 //! about the service is written once.
 //!
 //! # In scope
+//! - [`dialect`]: the seam between the client and a service dialect (Gnip 2.0 today): auth,
+//!   paths, query names, what a line is, record keys, error bodies, the policy table, limits.
 //! - [`product`]: products, partitions, connection-rate limits, the backfill maximum.
 //! - [`endpoint`]: stream and Replay URLs and their query parameters, built and parsed.
 //! - [`messages`]: the service's message texts and what each means.
@@ -21,6 +23,7 @@
 //! clock and the network and asks this layer what they mean.
 
 pub mod dedupe;
+pub mod dialect;
 pub mod endpoint;
 pub mod messages;
 pub mod policy;

@@ -355,12 +355,24 @@ impl Reconnect {
         delivered: bool,
         unit: f64,
     ) -> Decision {
+        self.after_action(action_for(ending), lasted, delivered, unit)
+    }
+
+    /// [`Reconnect::after`] for an ending whose `action` a dialect's table already gave
+    /// ([`Dialect::action_for`](super::dialect::Dialect::action_for)).
+    pub fn after_action(
+        &mut self,
+        action: Action,
+        lasted: Duration,
+        delivered: bool,
+        unit: f64,
+    ) -> Decision {
         let healthy = delivered && lasted >= self.config.healthy_after;
         if healthy {
             self.quick_drops = 0;
             self.attempts = [0; 3];
         }
-        match action_for(ending) {
+        match action {
             Action::Stop => Decision::Stop,
             Action::ReconnectNow if healthy => Decision::Wait(Duration::ZERO, None),
             Action::ReconnectNow => {

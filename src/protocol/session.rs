@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::core::{DecoderConfig, Event, FrameDecoder, GzipDecoder, Level, Record, RecordKind};
-use crate::protocol::messages::{self, Meaning, meaning};
+use crate::protocol::dialect::{Dialect, Line};
+use crate::protocol::messages::Meaning;
 use crate::protocol::policy::{Ending, backfill_minutes};
 use crate::protocol::replay::{ReplayResume, ReplaySummary};
 
@@ -123,6 +124,8 @@ pub struct Fed {
 /// How a session is set up; one per reconnect loop.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionConfig {
+    /// The service dialect: what a line is, what an error body says.
+    pub dialect: Dialect,
     /// The decoder's limits.
     pub decoder: DecoderConfig,
     /// No byte for this long ends the connection as [`Ending::Stalled`].
@@ -151,6 +154,7 @@ enum State {
 /// What one decoder callback left behind; kept apart from the decoder to borrow both.
 struct Steps<'a, O: Output> {
     out: &'a mut O,
+    dialect: Dialect,
     job: bool,
     resume: &'a mut ReplayResume,
     summary: &'a mut Option<ReplaySummary>,
@@ -177,10 +181,13 @@ impl<O: Output> Steps<'_, O> {
             }
             Event::Record(r) => r,
         };
-        match record.kind() {
-            RecordKind::System(m) => {
-                let text = m.message();
-                match meaning(m.level(), &text) {
+        match self.dialect.line(&record) {
+            Line::System {
+                level,
+                text,
+                meaning,
+            } => {
+                match meaning {
                     Meaning::ClosingConnection => self.closing = true,
                     Meaning::ReplayCompleted if self.job => {
                         self.completed = true;
@@ -188,15 +195,20 @@ impl<O: Output> Steps<'_, O> {
                     }
                     _ => {}
                 }
-                self.out.on_system(m.level(), &text);
+                self.out.on_system(level, &text);
             }
-            RecordKind::Activity | RecordKind::Compliance(_)
-                if self.job && self.resume.is_duplicate(&record) =>
+            Line::Data
+                if self.job
+                    && matches!(
+                        record.kind(),
+                        RecordKind::Activity | RecordKind::Compliance(_)
+                    )
+                    && self.resume.is_duplicate(&record) =>
             {
                 self.out.on_skipped(Skipped::Resent);
                 return ControlFlow::Continue(());
             }
-            _ => {}
+            Line::Data => {}
         }
         self.records = true;
         if self.out.on_record(&record) == Flow::Stop {
@@ -287,14 +299,15 @@ impl Session {
         self.state = State::Idle;
         let body = &body[..body.len().min(ERROR_BODY_LIMIT)];
         let mut plain = Vec::new();
+        let dialect = self.config.dialect;
         let text = if gzip
             && GzipDecoder::new()
                 .decode(body, |b| plain.extend_from_slice(b))
                 .is_ok()
         {
-            messages::error_message(&plain)
+            dialect.error_message(&plain)
         } else {
-            messages::error_message(body)
+            dialect.error_message(body)
         };
         End::failed(
             Ending::Http(status),
@@ -322,6 +335,7 @@ impl Session {
         let before = self.decoder.bytes_out();
         let mut steps = Steps {
             out,
+            dialect: self.config.dialect,
             job: self.config.job,
             resume: &mut self.resume,
             summary: &mut self.summary,

@@ -8,6 +8,7 @@ const SEC: Duration = Duration::from_secs(1);
 
 fn config() -> SessionConfig {
     SessionConfig {
+        dialect: Dialect::default(),
         decoder: DecoderConfig::default(),
         stall_timeout: 30 * SEC,
         job: false,

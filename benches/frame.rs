@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use gnip_stream::core::{
     DecoderConfig, Event, FrameDecoder, GzipEncoder, Inflater, LineSplitter, RecordKind,
 };
-use gnip_stream::testing::generator::Generator;
+use gnip_stream::simulator::generator::Generator;
 use miniz_oxide::inflate::stream::{InflateState, inflate};
 use miniz_oxide::{DataFormat, MZFlush, MZStatus};
 
@@ -19,7 +19,7 @@ const READ: usize = 16 * 1024;
 const ROUNDS: usize = 5;
 
 fn records() -> (Vec<Vec<u8>>, &'static str) {
-    match gnip_stream::testing::corpus::load_default() {
+    match gnip_stream::simulator::corpus::load_default() {
         Ok(files) => (
             files.into_iter().flat_map(|f| f.records).collect(),
             "shared corpus",

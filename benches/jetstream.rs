@@ -10,15 +10,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gnip_stream::client::jetstream::{
+use gnip_stream::core::Record;
+use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
+use gnip_stream::sink::jetstream::{
     Message, NatsOptions, Publisher, PublisherConfig, ensure_stream,
 };
-use gnip_stream::core::Record;
-use gnip_stream::nats::api::StreamSpec;
-use gnip_stream::nats::encode::Auth;
-use gnip_stream::nats::servers::parse_servers;
-use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
 use gnip_stream::testing::nats_cluster::NatsCluster;
+use gnip_stream::unversioned::nats::api::StreamSpec;
+use gnip_stream::unversioned::nats::encode::Auth;
+use gnip_stream::unversioned::nats::servers::parse_servers;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use gnip_stream::core::{Event, FrameDecoder, GzipEncoder, RecordKind};
-use gnip_stream::testing::generator::Generator;
+use gnip_stream::simulator::generator::Generator;
 
 fn generated() -> Vec<u8> {
     let mut g = Generator::new(42);

@@ -3,7 +3,7 @@
 //! builds them from the shared corpus instead (never committed; CI makes them at run time).
 
 use gnip_stream::core::{ComplianceKind, Level};
-use gnip_stream::testing::generator::{Format, Generator};
+use gnip_stream::simulator::generator::{Format, Generator};
 use std::path::Path;
 
 fn generated() -> Vec<Vec<u8>> {
@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (records, out) = match args.as_slice() {
         [flag, out] if flag == "--corpus" => {
-            let files = gnip_stream::testing::corpus::load_default()?;
+            let files = gnip_stream::simulator::corpus::load_default()?;
             let recs: Vec<Vec<u8>> = files.into_iter().flat_map(|f| f.records).collect();
             (recs, out.clone())
         }

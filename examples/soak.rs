@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use gnip_stream::Product;
 use gnip_stream::client::{Client, ClientConfig, Delivery, Flow};
 use gnip_stream::core::RecordKind;
-use gnip_stream::protocol::policy::BackoffConfig;
-use gnip_stream::rng::Rng;
 use gnip_stream::simulator::{Fault, Rate, RecordSource, Simulator, SimulatorConfig, Which};
+use gnip_stream::unversioned::protocol::policy::BackoffConfig;
+use gnip_stream::unversioned::rng::Rng;
 
 struct Args {
     minutes: f64,

@@ -75,7 +75,7 @@
 //! last error, and its `ending` says why it stopped.
 //!
 //! # Reconnection and backoff
-//! [`protocol::policy::action_for`] is the one table: an established stream that drops, stalls (nothing,
+//! One table decides what follows each [`client::Ending`]: an established stream that drops, stalls (nothing,
 //! not even a heartbeat, for 35 s) or is force-disconnected is reconnected at once; network
 //! errors back off linearly (+250 ms, up to 16 s), 5xx exponentially (5 s to 320 s), 429 from
 //! 60 s doubling; 401, 406, other 4xx, TLS failures and Replay completion stop. Waits carry
@@ -94,10 +94,27 @@
 //! are refused over plain `http://` except to loopback. ureq reads proxies from the
 //! environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, and lowercase forms).
 //!
+//! # Modules
+//! A user needs [`client`] (the client, [`client::ReplayJob`], [`client::RulesClient`] and
+//! every type their signatures name), [`sink`] (where records go: [`sink::NdjsonSink`], and with
+//! feature `jetstream` `sink::jetstream`), [`core`] (the sans-IO decoder, for a transport of
+//! your own), [`simulator`] (a loopback stand-in for the service) and [`Error`]. What the
+//! bundled command needs beyond that (the service's protocol tables, NATS, the metrics
+//! exposition) is in `unversioned`, hidden and outside semver: it can change in any release.
+//!
 //! # Features
-//! `client` (ureq with rustls, base64) and `simulator` (a loopback stand-in for the service)
-//! are on by default; without them the crate is the sans-IO core on `miniz_oxide`,
-//! `serde_json` and `memchr` alone.
+//! | feature | default | what it brings |
+//! |---|---|---|
+//! | `client` | on | [`client`] and [`sink`]: ureq (rustls on ring, no gzip), base64 |
+//! | `bundled-roots` | on | Mozilla's root certificates built in; without it, the system's CA bundle |
+//! | `simulator` | on | the loopback service ([`simulator::Simulator`]) the demo, tests and benchmarks use |
+//! | `cli` | on | the `gnip-stream` command (libc for signals) |
+//! | `jetstream` | off | delivery into NATS JetStream (`sink::jetstream`, `stream --jetstream`) |
+//! | `zlib-rs` | off | zlib-rs as an alternative raw inflater ([`core::Inflater`]) |
+//! | `testing` | off | test support for this crate's tests, benchmarks and fuzz targets (hidden) |
+//!
+//! Without default features the crate is the sans-IO core on `miniz_oxide`, `serde_json` and
+//! `memchr` alone.
 //!
 //! # Limits
 //! A record may be at most [`core::DEFAULT_MAX_RECORD`] bytes (1 MiB, configurable); longer
@@ -110,19 +127,23 @@
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(any(feature = "client", feature = "simulator"))]
-pub mod clock;
+mod clock;
 pub mod core;
 mod error;
-pub mod metrics;
+mod metrics;
 #[cfg(feature = "jetstream")]
-pub mod nats;
-pub mod protocol;
-pub mod rng;
-#[cfg(feature = "simulator")]
+mod nats;
+mod protocol;
+mod rng;
+#[cfg(any(feature = "simulator", feature = "testing"))]
 pub mod simulator;
+#[cfg(feature = "client")]
+pub mod sink;
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
 
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod __fuzz;
 
@@ -130,6 +151,36 @@ pub use error::Error;
 pub use protocol::product::{
     ConnectionLimit, MAX_BACKFILL_MINUTES, Product, REPLAY_CONNECTION_LIMIT,
 };
+
+/// What the bundled command, the tests and the benchmarks use beyond the public API: the
+/// service's protocol tables, NATS and JetStream sans-IO, the metrics exposition, the clock and
+/// the jitter source. **Outside semver**: anything here can change in any release (ureq's
+/// convention). Hidden from the docs.
+#[doc(hidden)]
+pub mod unversioned {
+    /// The wall clock the IO shell reads.
+    #[cfg(any(feature = "client", feature = "simulator"))]
+    pub mod clock {
+        pub use crate::clock::*;
+    }
+    /// Statistics snapshots and the Prometheus exposition.
+    pub mod metrics {
+        pub use crate::metrics::*;
+    }
+    /// NATS and JetStream, sans-IO.
+    #[cfg(feature = "jetstream")]
+    pub mod nats {
+        pub use crate::nats::*;
+    }
+    /// The service, sans-IO: products, endpoints, messages, policy, Replay, rules, sessions.
+    pub mod protocol {
+        pub use crate::protocol::*;
+    }
+    /// The jitter source.
+    pub mod rng {
+        pub use crate::rng::*;
+    }
+}
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(all(doctest, feature = "simulator", feature = "client"))]

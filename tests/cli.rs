@@ -301,10 +301,10 @@ fn a_refused_login_exits_3_after_one_request() {
 fn other_non_retryable_failures_exit_4() {
     let sim = Simulator::start(SimulatorConfig::default()).unwrap();
     // A Replay range ending less than 30 minutes ago: the service's 406.
-    let now = gnip_stream::clock::now_secs();
+    let now = gnip_stream::unversioned::clock::now_secs();
     let (from, to) = (
-        gnip_stream::protocol::time::replay_date(now - 1200),
-        gnip_stream::protocol::time::replay_date(now - 600),
+        gnip_stream::unversioned::protocol::time::replay_date(now - 1200),
+        gnip_stream::unversioned::protocol::time::replay_date(now - 600),
     );
     let mut c = cmd("demo", "demo");
     c.args([
@@ -333,10 +333,10 @@ fn other_non_retryable_failures_exit_4() {
 #[test]
 fn replay_completes_with_exit_0_and_every_record_once() {
     let sim = Simulator::start(SimulatorConfig::default().replay_records_per_minute(10)).unwrap();
-    let now = gnip_stream::clock::now_secs() / 60 * 60;
+    let now = gnip_stream::unversioned::clock::now_secs() / 60 * 60;
     let (from, to) = (
-        gnip_stream::protocol::time::replay_date(now - 7200),
-        gnip_stream::protocol::time::replay_date(now - 7200 + 300),
+        gnip_stream::unversioned::protocol::time::replay_date(now - 7200),
+        gnip_stream::unversioned::protocol::time::replay_date(now - 7200 + 300),
     );
     let mut c = cmd("demo", "demo");
     c.arg("replay")

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::cli::{cmd, named, run};
 use gnip_stream::core::record_id;
-use gnip_stream::protocol::time::{iso8601, replay_date};
 use gnip_stream::simulator::{Fault, Simulator, SimulatorConfig, Which};
+use gnip_stream::unversioned::protocol::time::{iso8601, replay_date};
 
 /// A simulator with 2 records a minute, and a 3-hour range that ended an hour ago.
 fn setup(faults: Vec<(Which, Fault)>) -> (Simulator, i64, i64) {
@@ -20,7 +20,7 @@ fn setup(faults: Vec<(Which, Fault)>) -> (Simulator, i64, i64) {
         config = config.fault(w, f);
     }
     let sim = Simulator::start(config).unwrap();
-    let now = gnip_stream::clock::now_secs() / 60 * 60;
+    let now = gnip_stream::unversioned::clock::now_secs() / 60 * 60;
     let from = now - 4 * 3600;
     (sim, from, from + 3 * 3600)
 }
@@ -49,8 +49,10 @@ fn ranges(sim: &Simulator) -> Vec<(i64, i64)> {
     sim.requests()
         .iter()
         .map(|r| {
-            let d =
-                |n| gnip_stream::protocol::time::parse_replay_date(r.param(n).unwrap()).unwrap();
+            let d = |n| {
+                gnip_stream::unversioned::protocol::time::parse_replay_date(r.param(n).unwrap())
+                    .unwrap()
+            };
             (d("fromDate"), d("toDate"))
         })
         .collect()
@@ -216,7 +218,7 @@ fn recover_delivers_the_range_on_every_partition_and_completes() {
         SimulatorConfig::default().rate(gnip_stream::simulator::Rate::PerSecond(100.0)),
     )
     .unwrap();
-    let start = gnip_stream::clock::now_secs() + 1;
+    let start = gnip_stream::unversioned::clock::now_secs() + 1;
     std::thread::sleep(Duration::from_millis(4500));
     let (from, to) = (start, start + 3);
     let mut c = cmd("demo", "demo");
@@ -224,9 +226,9 @@ fn recover_delivers_the_range_on_every_partition_and_completes() {
         .args(named("decahose", &sim.base_url()))
         .args([
             "--from",
-            &gnip_stream::protocol::time::iso8601_z(from),
+            &gnip_stream::unversioned::protocol::time::iso8601_z(from),
             "--to",
-            &gnip_stream::protocol::time::iso8601_z(to),
+            &gnip_stream::unversioned::protocol::time::iso8601_z(to),
             "--stats-interval",
             "0.2",
         ]);
@@ -247,7 +249,7 @@ fn recover_delivers_the_range_on_every_partition_and_completes() {
         assert!(r.path.starts_with("/stream/sample10/"), "the realtime URL");
         assert_eq!(
             r.param("startTime"),
-            Some(gnip_stream::protocol::time::iso8601_z(from).as_str())
+            Some(gnip_stream::unversioned::protocol::time::iso8601_z(from).as_str())
         );
     }
     let e = stderr(&out);

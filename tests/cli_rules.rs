@@ -11,8 +11,8 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::cli::{cmd, exit_within, named, run, signal};
-use gnip_stream::protocol::rules::RuleSet;
 use gnip_stream::simulator::{Fault, LoggedRequest, Rate, Simulator, SimulatorConfig, Which};
+use gnip_stream::unversioned::protocol::rules::RuleSet;
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(30);

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use gnip_stream::Error;
 use gnip_stream::core::{Crc32, DEFAULT_MAX_RECORD, DecoderConfig, GzipEncoder, Inflater};
-use gnip_stream::testing::generator::Generator;
+use gnip_stream::simulator::generator::Generator;
 use gnip_stream::testing::oracle::{Owned, decode_in_pieces, naive_lines};
 
 const FTEXT: u8 = 1;

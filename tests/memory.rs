@@ -9,7 +9,7 @@ use gnip_stream::Error;
 use gnip_stream::core::{
     DEFAULT_MAX_RECORD, DecoderConfig, Event, FrameDecoder, GzipEncoder, Inflater, RecordKind,
 };
-use gnip_stream::testing::generator::Generator;
+use gnip_stream::simulator::generator::Generator;
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);

@@ -17,8 +17,8 @@ mod common;
 
 use gnip_stream::Product;
 use gnip_stream::client::{MAX_CONCURRENT_SCRAPES, MetricsServer};
-use gnip_stream::metrics::scrape::MAX_REQUEST_HEAD;
 use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which};
+use gnip_stream::unversioned::metrics::scrape::MAX_REQUEST_HEAD;
 
 use common::cli::{cmd, exit_within, named, signal};
 
@@ -720,9 +720,9 @@ fn a_replay_job_serves_its_progress_while_it_runs() {
             ),
     )
     .unwrap();
-    let now = gnip_stream::clock::now_secs() / 60 * 60;
+    let now = gnip_stream::unversioned::clock::now_secs() / 60 * 60;
     let from = now - 4 * 3600;
-    let date = gnip_stream::protocol::time::replay_date;
+    let date = gnip_stream::unversioned::protocol::time::replay_date;
     let mut args = vec!["replay".to_owned()];
     args.extend(named("powertrack", &sim.base_url()));
     for a in [

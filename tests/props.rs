@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use gnip_stream::__fuzz;
 use gnip_stream::core::{DEFAULT_MAX_RECORD, GzipEncoder, Inflater};
-use gnip_stream::testing::generator::Generator;
+use gnip_stream::simulator::generator::Generator;
 use gnip_stream::testing::oracle::{self, naive_lines};
 use proptest::prelude::*;
 

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use gnip_stream::Product;
 use gnip_stream::client::{Client, ClientConfig, Delivery, Flow, RulesClient, RulesConfig};
 use gnip_stream::core::RecordKind;
-use gnip_stream::protocol::rules::{Rule, RuleSet, RulesBackoff};
 use gnip_stream::simulator::{
     Fault, LoggedRequest, Rate, RecordSource, Simulator, SimulatorConfig, Which,
 };
+use gnip_stream::unversioned::protocol::rules::{Rule, RuleSet, RulesBackoff};
 use serde_json::Value;
 
 fn sim(config: SimulatorConfig) -> Simulator {

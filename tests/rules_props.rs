@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use gnip_stream::protocol::rules::{
+use gnip_stream::unversioned::protocol::rules::{
     MAX_BODY_BYTES, MAX_RULES_PER_REQUEST, Rule, batches, parse_rules_file, rule_batches,
     rules_body, sync_plan,
 };

@@ -10,11 +10,11 @@ use common::client::{BodyEnd, Get, get};
 use common::records;
 use gnip_stream::Product;
 use gnip_stream::core::record_id;
-use gnip_stream::protocol::time;
 use gnip_stream::simulator::{
     Fault, Rate, RecordSource, Simulator, SimulatorConfig, Which, record_id_for,
 };
 use gnip_stream::testing::oracle::Owned;
+use gnip_stream::unversioned::protocol::time;
 
 const SECS: Duration = Duration::from_secs(5);
 
@@ -291,7 +291,7 @@ fn the_connection_over_the_redundancy_limit_is_force_disconnected() {
 fn replay_validates_dates_with_406_and_its_message() {
     let s = sim(SimulatorConfig::default());
     let base = "/replay/powertrack/accounts/acme/publishers/twitter/prod.json";
-    let now = gnip_stream::clock::now_secs();
+    let now = gnip_stream::unversioned::clock::now_secs();
     let (from_ok, to_ok) = (
         time::replay_date(now - 3 * 3600),
         time::replay_date(now - 2 * 3600),
@@ -326,7 +326,7 @@ fn replay_validates_dates_with_406_and_its_message() {
 #[test]
 fn replay_streams_the_range_then_completes_with_a_count_and_a_clean_end() {
     let s = sim(SimulatorConfig::default().replay_records_per_minute(30));
-    let now = gnip_stream::clock::now_secs() / 60 * 60;
+    let now = gnip_stream::unversioned::clock::now_secs() / 60 * 60;
     let (from, to) = (now - 3 * 3600, now - 3 * 3600 + 10 * 60);
     let q = format!(
         "fromDate={}&toDate={}",
@@ -586,7 +586,7 @@ fn the_corpus_source_replays_every_real_record_with_a_fresh_id() {
     let Some(files) = common::corpus_or_skip("simulator corpus source") else {
         return;
     };
-    let dir = gnip_stream::testing::corpus::dir().unwrap();
+    let dir = gnip_stream::simulator::corpus::dir().unwrap();
     let src = RecordSource::corpus(&dir).unwrap();
     let data: usize = files
         .iter()

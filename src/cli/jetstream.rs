@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use gnip_stream::client::{Client, ClientConfig, StatsHandle};
 
-use super::jetstream_delivery::{Delivering, handler, serve_metrics, stats_line, stream_status};
+use gnip_stream::sink::jetstream::PublishHandler;
+
+use super::jetstream_delivery::{Delivering, serve_metrics, stats_line, stream_status};
 use super::monitor::Monitor;
 use super::report::{print_event, start_error};
 use super::stream_args::StreamArgs;
@@ -42,7 +44,7 @@ pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 
     }
     let running = match Client::start_observed(
         config,
-        handler(queue.clone(), Arc::clone(&d.subjects)),
+        PublishHandler::new(queue.clone(), Arc::clone(&d.subjects)),
         Some(Arc::new(print_event)),
     ) {
         Ok(r) => r,

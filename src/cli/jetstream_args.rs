@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gnip_stream::Error;
-use gnip_stream::client::jetstream::{
+use gnip_stream::sink::jetstream::{
     DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, NatsOptions,
 };
-use gnip_stream::nats::lease::{DEFAULT_HOSTS_PER_PARTITION, DEFAULT_LEASE_TTL_MS};
-use gnip_stream::nats::servers::DEFAULT_SUBJECT;
-use gnip_stream::nats::{DEFAULT_PUBLISH_WINDOW, SubjectTemplate};
+use gnip_stream::unversioned::nats::lease::{DEFAULT_HOSTS_PER_PARTITION, DEFAULT_LEASE_TTL_MS};
+use gnip_stream::unversioned::nats::servers::DEFAULT_SUBJECT;
+use gnip_stream::unversioned::nats::{DEFAULT_PUBLISH_WINDOW, SubjectTemplate};
 
 use super::args::{Args, Usage, usage};
 

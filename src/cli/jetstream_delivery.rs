@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gnip_stream::Error;
-use gnip_stream::client::jetstream::{
-    Message, PublishQueue, PublishReport, PublishStats, Publisher, PublisherConfig,
+use gnip_stream::client::{ClientConfig, PartitionReport, StatsSnapshot};
+use gnip_stream::sink::jetstream::{
+    PublishQueue, PublishReport, PublishStats, Publisher, PublisherConfig,
 };
-use gnip_stream::client::{ClientConfig, Delivery, Flow, PartitionReport, StatsSnapshot};
-use gnip_stream::core::RecordKind;
-use gnip_stream::metrics::render_publish;
-use gnip_stream::nats::SubjectTemplate;
+use gnip_stream::unversioned::metrics::render_publish;
+use gnip_stream::unversioned::nats::SubjectTemplate;
 
 use super::jetstream_args::{JetStreamArgs, REFUSED};
 use super::monitor::Monitor;
@@ -36,29 +35,6 @@ pub(super) fn fail(e: &Error) -> u8 {
         .field("error", e.to_string())
         .emit(&format!("gnip-stream: {e}"));
     status_for(e)
-}
-
-/// The handler: activities and compliance events into the queue (system messages and
-/// heartbeats are not published); a stopped publisher stops the stream.
-pub(super) fn handler(
-    queue: PublishQueue,
-    subjects: Arc<BTreeMap<u32, Arc<str>>>,
-) -> impl Fn(&Delivery<'_>) -> Flow + Send + Sync + 'static {
-    move |d: &Delivery<'_>| {
-        if !matches!(
-            d.record().kind(),
-            RecordKind::Activity | RecordKind::Compliance(_)
-        ) {
-            return Flow::Continue;
-        }
-        let Some(subject) = subjects.get(&d.partition()) else {
-            return Flow::Stop;
-        };
-        match Message::of_record(subject, d.record()).map(|m| queue.send(m)) {
-            Some(Err(_)) => Flow::Stop,
-            _ => Flow::Continue,
-        }
-    }
 }
 
 /// What the lease mode and the plain mode share: the publisher, its subjects, the metrics.
@@ -153,7 +129,7 @@ impl Delivering {
 pub(super) fn stats_line(
     elapsed: Duration,
     stats: &[StatsSnapshot],
-    p: &gnip_stream::metrics::PublishSnapshot,
+    p: &gnip_stream::unversioned::metrics::PublishSnapshot,
 ) -> (stderr::Event, String) {
     let (event, text) = stats_report(elapsed, stats);
     let event = event

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gnip_stream::Error;
-use gnip_stream::client::jetstream::{
+use gnip_stream::core::{Record, RecordKind};
+use gnip_stream::sink::jetstream::{
     DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, Ensured, Message, NatsConnection, NatsOptions,
     Publisher, PublisherConfig, bucket_spec, ensure_stream,
 };
-use gnip_stream::core::{Record, RecordKind};
-use gnip_stream::nats::DEFAULT_PUBLISH_WINDOW;
-use gnip_stream::nats::api::{StreamSpec, parse_duration_ns};
+use gnip_stream::unversioned::nats::DEFAULT_PUBLISH_WINDOW;
+use gnip_stream::unversioned::nats::api::{StreamSpec, parse_duration_ns};
 
 use super::args::{Arg, Args, Usage, usage};
 use super::jetstream_delivery::{Delivering, fail};
@@ -113,7 +113,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         })))
     } else {
         let subject = subject.ok_or_else(|| usage(command, "--subject S is required"))?;
-        gnip_stream::nats::encode::check_subject(&subject)
+        gnip_stream::unversioned::nats::encode::check_subject(&subject)
             .map_err(|e| usage(command, format!("--subject: {e}")))?;
         Ok(Command::JetStream(JsCommand::Publish(PublishArgs {
             urls,

@@ -6,15 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
-use gnip_stream::client::jetstream::{LeaseConfig, LeaseEvent, Leases};
 use gnip_stream::client::{Client, ClientConfig, PartitionReport, Running, StatsSnapshot};
-use gnip_stream::protocol::dialect::Dialect;
-use gnip_stream::protocol::endpoint::UrlParts;
-use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
+use gnip_stream::sink::jetstream::{LeaseConfig, LeaseEvent, Leases, PublishHandler};
+use gnip_stream::unversioned::protocol::dialect::Dialect;
+use gnip_stream::unversioned::protocol::endpoint::UrlParts;
+use gnip_stream::unversioned::protocol::product::MAX_BACKFILL_MINUTES;
 
-use super::jetstream_delivery::{
-    Delivering, fail, handler, serve_metrics, stats_line, stream_status,
-};
+use super::jetstream_delivery::{Delivering, fail, serve_metrics, stats_line, stream_status};
 use super::monitor::Monitor;
 use super::report::{print_event, start_error};
 use super::stderr;
@@ -143,7 +141,7 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
                     .backfill_on_start(backfill);
                 match Client::start_observed(
                     c,
-                    handler(queue.clone(), Arc::clone(&d.subjects)),
+                    PublishHandler::new(queue.clone(), Arc::clone(&d.subjects)),
                     Some(Arc::new(print_event)),
                 ) {
                     Ok(r) => {

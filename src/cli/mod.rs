@@ -3,7 +3,7 @@
 //! `simulate.rs`; with feature `jetstream`, `jetstream.rs` for `stream --jetstream` (its options
 //! in `jetstream_args.rs`), `leased.rs` for its leases, `jetstream_tools.rs` for
 //! `jetstream-init` and `publish`, what they share in `jetstream_delivery.rs`), argument
-//! reading in `args.rs`, help texts in `help.rs`, stdout in `output.rs`, stderr and exit
+//! reading in `args.rs`, help texts in `help.rs`, stderr and exit
 //! statuses in `report.rs`, stderr lines (text or JSON) in `stderr.rs`, signals in `signal.rs`.
 
 pub mod args;
@@ -21,7 +21,6 @@ mod jetstream_tools;
 #[cfg(feature = "jetstream")]
 mod leased;
 mod monitor;
-mod output;
 mod replay;
 mod report;
 mod rules;

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gnip_stream::client::{MetricsServer, StatsSnapshot};
-use gnip_stream::metrics::{JobKind, JobProgress, MetricsView, render};
-use gnip_stream::protocol::slow_reader::{SlowReader, SlowReaderDetector};
+use gnip_stream::unversioned::metrics::{JobKind, JobProgress, MetricsView, render};
+use gnip_stream::unversioned::protocol::slow_reader::{SlowReader, SlowReaderDetector};
 
 use super::USAGE;
 use super::stderr;

@@ -11,13 +11,13 @@ use gnip_stream::Error;
 use gnip_stream::client::{
     Client, ClientConfig, Delivery, JobProgress, ReplayJob, StatsHandle, StatsSnapshot,
 };
-use gnip_stream::metrics::JobKind;
-use gnip_stream::protocol::policy::Ending;
-use gnip_stream::protocol::replay::record_time;
-use gnip_stream::protocol::time;
+use gnip_stream::sink::NdjsonSink;
+use gnip_stream::unversioned::metrics::JobKind;
+use gnip_stream::unversioned::protocol::policy::Ending;
+use gnip_stream::unversioned::protocol::replay::record_time;
+use gnip_stream::unversioned::protocol::time;
 
 use super::monitor::Monitor;
-use super::output::Out;
 use super::report::{exit_code, print_event, start_error};
 use super::signal;
 use super::stderr::{self, Event};
@@ -81,7 +81,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     if let Err(code) = monitor.serve(a.metrics_listen.as_deref(), product, Arc::new(source)) {
         return code;
     }
-    let out = Arc::new(Out::new(a.max_records, a.count));
+    let out = Arc::new(NdjsonSink::stdout(a.max_records, a.count));
     let o = Arc::clone(&out);
     let handler = move |d: &Delivery<'_>| o.deliver(d);
     let tty = std::io::stderr().is_terminal() && !stderr::is_json();
@@ -102,7 +102,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
             last_check = Instant::now();
             monitor.check(&p.stats);
         }
-        if signal::received() || out.broken.load(Ordering::SeqCst) {
+        if signal::received() || out.is_broken() {
             stop.stop();
         }
         out.flush(false);
@@ -194,7 +194,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
 pub fn run_recovery(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     let range = a.range.unwrap_or_default();
     let product = config.product().path_name();
-    let out = Arc::new(Out::new(a.max_records, a.count));
+    let out = Arc::new(NdjsonSink::stdout(a.max_records, a.count));
     let (o, reached) = (Arc::clone(&out), Arc::new(AtomicI64::new(range.0)));
     let r = Arc::clone(&reached);
     let handler = move |d: &Delivery<'_>| {

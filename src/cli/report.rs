@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use gnip_stream::Error;
 use gnip_stream::client::{ClientEvent, PartitionReport, StatsSnapshot};
-use gnip_stream::protocol::policy::Ending;
+use gnip_stream::unversioned::protocol::policy::Ending;
 
 use super::stderr;
 use super::{AUTH, FATAL, OK, USAGE};

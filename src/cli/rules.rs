@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use gnip_stream::Error;
 use gnip_stream::client::{RulesClient, RulesConfig};
-use gnip_stream::protocol::policy::DEFAULT_CONNECT_TIMEOUT;
-use gnip_stream::protocol::rules::{self, Rule, RuleSet};
+use gnip_stream::unversioned::protocol::policy::DEFAULT_CONNECT_TIMEOUT;
+use gnip_stream::unversioned::protocol::rules::{self, Rule, RuleSet};
 
 use super::args::{Arg, Args, Usage, usage};
 use super::{AUTH, Command, FATAL, OK, REJECTED, USAGE};

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use gnip_stream::protocol::time::rfc3339_ms;
+use gnip_stream::unversioned::protocol::time::rfc3339_ms;
 
 static JSON: AtomicBool = AtomicBool::new(false);
 
@@ -116,7 +116,7 @@ impl Event {
     /// Writes the event: `text` as it is, or the JSON line with `text` as its message.
     pub fn emit(self, text: &str) {
         if is_json() {
-            let line = self.json(gnip_stream::clock::now_unix_ms(), text);
+            let line = self.json(gnip_stream::unversioned::clock::now_unix_ms(), text);
             let mut e = std::io::stderr().lock();
             let _ = writeln!(e, "{line}");
         } else {

@@ -6,10 +6,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use gnip_stream::client::{Client, ClientConfig, Delivery, StatsHandle, StatsSnapshot};
+use gnip_stream::sink::NdjsonSink;
 
 use super::USAGE;
 use super::monitor::Monitor;
-use super::output::Out;
 use super::report::{
     exit_code, print_dedupe, print_event, say_partition_errors, start_error, stats_report,
 };
@@ -60,7 +60,7 @@ fn run_stream(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 
     if let Err(code) = monitor.serve(a.metrics_listen.as_deref(), product, Arc::new(source)) {
         return code;
     }
-    let out = Arc::new(Out::new(a.max_records, a.count));
+    let out = Arc::new(NdjsonSink::stdout(a.max_records, a.count));
     let o = Arc::clone(&out);
     let handler = move |d: &Delivery<'_>| o.deliver(d);
     let running = match Client::start_observed(config, handler, Some(Arc::new(print_event))) {

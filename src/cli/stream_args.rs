@@ -7,12 +7,14 @@ use std::time::Duration;
 use gnip_stream::Product;
 use gnip_stream::client::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange};
 use gnip_stream::core::{DecoderConfig, Inflater};
-use gnip_stream::protocol::dialect::Dialect;
-use gnip_stream::protocol::endpoint::{Service, UrlParts};
-use gnip_stream::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT};
-use gnip_stream::protocol::product::MAX_BACKFILL_MINUTES;
-use gnip_stream::protocol::slow_reader::{DEFAULT_SLOW_READER_PERIOD, DEFAULT_SLOW_READER_SHARE};
-use gnip_stream::protocol::time;
+use gnip_stream::unversioned::protocol::dialect::Dialect;
+use gnip_stream::unversioned::protocol::endpoint::{Service, UrlParts};
+use gnip_stream::unversioned::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT};
+use gnip_stream::unversioned::protocol::product::MAX_BACKFILL_MINUTES;
+use gnip_stream::unversioned::protocol::slow_reader::{
+    DEFAULT_SLOW_READER_PERIOD, DEFAULT_SLOW_READER_SHARE,
+};
+use gnip_stream::unversioned::protocol::time;
 
 use super::args::{Arg, Args, Usage, product, usage};
 use super::stderr::LogFormat;

@@ -1,12 +1,11 @@
 //! The main thread's loop while a client runs: signals and a closed stdout become a stop, idle
 //! output is flushed, a line (statistics, or a job's progress) is printed every interval.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use gnip_stream::client::Running;
+use gnip_stream::sink::NdjsonSink;
 
-use super::output::Out;
 use super::signal;
 use super::stderr::{self, Event};
 
@@ -16,7 +15,7 @@ use super::stderr::{self, Event};
 /// Returns whether a line was left to end with a newline.
 pub fn supervise(
     running: &Running,
-    out: Option<&Out>,
+    out: Option<&NdjsonSink>,
     interval: Duration,
     started: Instant,
     line: impl Fn(&Running) -> (Event, String),
@@ -27,7 +26,7 @@ pub fn supervise(
     let mut next_stats = interval;
     let mut next_tick = Duration::from_secs(1);
     loop {
-        if signal::received() || out.is_some_and(|o| o.broken.load(Ordering::SeqCst)) {
+        if signal::received() || out.is_some_and(|o| o.is_broken()) {
             running.stop_handle().stop();
         }
         if running.is_finished() {

@@ -42,7 +42,7 @@ impl<'a> Delivery<'a> {
 /// the partition's own thread. Closures `Fn(&Delivery) -> Flow + Send + Sync` are handlers.
 ///
 /// Keep it fast: the service drops readers that fall behind (see
-/// [`StatsSnapshot::handler_share`]); send heavy work to another thread.
+/// [`StatsSnapshot::handler_share`](super::StatsSnapshot::handler_share)); send heavy work to another thread.
 pub trait Handler: Send + Sync {
     /// Called once per record, in stream order per partition.
     fn on_record(&self, delivery: &Delivery<'_>) -> Flow;

@@ -44,7 +44,7 @@ impl MetricsServer {
     ///
     /// ```no_run
     /// use gnip_stream::client::MetricsServer;
-    /// use gnip_stream::metrics::{render, MetricsView};
+    /// use gnip_stream::unversioned::metrics::{render, MetricsView};
     /// let server = MetricsServer::start("127.0.0.1:9464", |out: &mut String| {
     ///     render(&MetricsView::new("powertrack", &[]), out)
     /// })?;

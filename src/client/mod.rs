@@ -16,7 +16,6 @@
 //! | `metrics_server.rs` | [`MetricsServer`]: the bounded `GET /metrics` endpoint |
 //! | `replay_job.rs` | [`ReplayJob`]: a long Replay in windows, with re-requests and progress |
 //! | `rules.rs` | [`RulesClient`]: the Rules API, batched, one request at a time, retried |
-//! | `jetstream/` | delivery into NATS JetStream, partition leases (feature `jetstream`) |
 //!
 //! ```no_run
 //! use gnip_stream::client::{Client, ClientConfig, Flow};
@@ -45,9 +44,7 @@ mod config;
 mod connection;
 mod deliver;
 mod handler;
-mod http;
-#[cfg(feature = "jetstream")]
-pub mod jetstream;
+pub(crate) mod http;
 mod metrics_server;
 mod replay_job;
 mod rules;
@@ -61,6 +58,11 @@ pub use metrics_server::{MAX_CONCURRENT_SCRAPES, MetricsServer, SCRAPE_DEADLINE}
 pub use replay_job::{DEFAULT_REPLAY_WINDOW, JobProgress, ReplayJob, ReplayJobReport, StepReport};
 pub use rules::{AddSummary, DeleteSummary, RulesClient, RulesConfig, SyncSummary};
 pub use stats::{ConnectionSnapshot, PartitionStats, StatsHandle, StatsSnapshot};
-// Where they have always been found: the types the client's API names.
+// The types the client's API names, from the sans-IO layers below it (which are otherwise
+// `unversioned`): a user needs nothing else for `Client::start`, `ReplayJob` and `RulesClient`.
+pub use crate::metrics::RulesProgress;
+pub use crate::protocol::dialect::Dialect;
 pub use crate::protocol::endpoint::{REPLAY_HOST, STREAM_HOST};
-pub use crate::protocol::replay::ReplaySummary;
+pub use crate::protocol::policy::{BackoffConfig, BackoffKind, Ending};
+pub use crate::protocol::replay::{ReplaySummary, Step};
+pub use crate::protocol::rules::{Rule, RuleSet, RulesBackoff, SyncPlan, ValidateOutcome};

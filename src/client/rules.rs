@@ -29,7 +29,7 @@ const MAX_RESPONSE: u64 = 256 << 20;
 ///
 /// ```
 /// use gnip_stream::client::RulesConfig;
-/// use gnip_stream::protocol::rules::RuleSet;
+/// use gnip_stream::unversioned::protocol::rules::RuleSet;
 /// let c = RulesConfig::new(RuleSet::PowerTrack, "acme", "prod").credentials("u", "p");
 /// assert_eq!(c.rules_url(), "https://data-api.twitter.com/rules/powertrack/accounts/acme/publishers/twitter/prod.json");
 /// ```
@@ -189,7 +189,7 @@ fn gate_for(url: &str) -> Arc<Mutex<ConnectRateLimiter>> {
 ///
 /// ```no_run
 /// use gnip_stream::client::{RulesClient, RulesConfig};
-/// use gnip_stream::protocol::rules::{Rule, RuleSet};
+/// use gnip_stream::unversioned::protocol::rules::{Rule, RuleSet};
 /// let rules = RulesClient::new(
 ///     RulesConfig::new(RuleSet::PowerTrack, "acme", "prod").credentials("user@example.com", "pw"),
 /// )?;

@@ -10,7 +10,7 @@
 //! | `publish.rs` | the JetStream publisher's figures (feature `jetstream`) |
 //!
 //! ```
-//! use gnip_stream::metrics::{render, MetricsView};
+//! use gnip_stream::unversioned::metrics::{render, MetricsView};
 //! let mut text = String::new();
 //! render(&MetricsView::new("powertrack", &[]), &mut text);
 //! assert!(text.contains("# TYPE gnip_stream_records_total counter"));

@@ -15,7 +15,7 @@
 //! | `lease.rs` | [`LeaseTable`]: keys, acquire/renew/lose, the backfill of a gained partition |
 //!
 //! ```
-//! use gnip_stream::nats::{encode, Parser, PubAck, ServerOp};
+//! use gnip_stream::unversioned::nats::{encode, Parser, PubAck, ServerOp};
 //! let mut wire = Vec::new();
 //! encode::publish_with_headers(&mut wire, "gnip.powertrack.0", Some("_INBOX.1"),
 //!     &[("Nats-Msg-Id", "activity:1")], b"{\"id\":1}")?;

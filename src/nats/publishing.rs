@@ -50,7 +50,7 @@ impl Message {
 ///
 /// ```
 /// use gnip_stream::Error;
-/// use gnip_stream::nats::server_error;
+/// use gnip_stream::unversioned::nats::server_error;
 /// assert!(matches!(server_error("Authorization Violation"), Error::NatsAuth { .. }));
 /// assert!(matches!(server_error("Maximum Payload Violation"), Error::JetStream { .. }));
 /// assert!(matches!(server_error("Stale Connection"), Error::Io { .. }));

@@ -18,7 +18,7 @@ pub const BYTES_PER_KEY: usize = 40;
 /// never per key) up to about [`BYTES_PER_KEY`] × `capacity`.
 ///
 /// ```
-/// use gnip_stream::protocol::dedupe::DedupeWindow;
+/// use gnip_stream::unversioned::protocol::dedupe::DedupeWindow;
 /// let mut seen = DedupeWindow::new(2);
 /// assert!(seen.insert(7));   // new
 /// assert!(!seen.insert(7));  // seen before
@@ -250,7 +250,7 @@ fn hash_bytes_from(mut h: u64, bytes: &[u8]) -> u64 {
 ///
 /// ```
 /// use gnip_stream::core::Record;
-/// use gnip_stream::protocol::dedupe::RecordKey;
+/// use gnip_stream::unversioned::protocol::dedupe::RecordKey;
 /// let tweet = Record::new(br#"{"created_at":"x","id_str":"900000000000000001"}"#);
 /// assert_eq!(RecordKey::of(&tweet), Some(RecordKey::Activity(900000000000000001)));
 /// let del = Record::new(br#"{"delete":{"status":{"id_str":"5"},"timestamp_ms":"1432228155593"}}"#);

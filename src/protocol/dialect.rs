@@ -92,8 +92,8 @@ pub enum Line<'a> {
 /// A service dialect. `Default` is Gnip 2.0.
 ///
 /// ```
-/// use gnip_stream::protocol::dialect::{Auth, Dialect, Line};
-/// use gnip_stream::protocol::endpoint::StreamQuery;
+/// use gnip_stream::unversioned::protocol::dialect::{Auth, Dialect, Line};
+/// use gnip_stream::unversioned::protocol::endpoint::StreamQuery;
 /// use gnip_stream::core::Record;
 /// let d = Dialect::default();
 /// assert_eq!(d.auth(), Auth::Basic);

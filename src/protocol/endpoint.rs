@@ -49,7 +49,7 @@ impl Service {
 /// A stream path: `/{stream|replay}/{product}/accounts/{account}/publishers/twitter/{label}.json`.
 ///
 /// ```
-/// use gnip_stream::protocol::endpoint::{Service, StreamPath};
+/// use gnip_stream::unversioned::protocol::endpoint::{Service, StreamPath};
 /// use gnip_stream::Product;
 /// let p = StreamPath::parse("/stream/sample10/accounts/acme/publishers/twitter/prod.json").unwrap();
 /// assert_eq!((p.service, p.product), (Service::Stream, Product::Decahose));
@@ -131,7 +131,7 @@ impl StreamPath {
 /// credentials are a password or a token: they go over TLS, or stay on this machine).
 ///
 /// ```
-/// use gnip_stream::protocol::endpoint::check_transport;
+/// use gnip_stream::unversioned::protocol::endpoint::check_transport;
 /// assert!(check_transport("https://gnip-stream.twitter.com/x", true).is_ok());
 /// assert!(check_transport("http://127.0.0.1:8080/x", true).is_ok());
 /// assert!(check_transport("http://example.com/x", true).is_err());

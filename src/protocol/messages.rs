@@ -55,7 +55,7 @@ pub enum Meaning {
 ///
 /// ```
 /// use gnip_stream::core::Level;
-/// use gnip_stream::protocol::messages::{Meaning, meaning};
+/// use gnip_stream::unversioned::protocol::messages::{Meaning, meaning};
 /// assert_eq!(meaning(Level::Error, "Forced Disconnect: Too many connections. (Allowed Connections = 2)"), Meaning::ClosingConnection);
 /// assert_eq!(meaning(Level::Info, "Replay Request Completed"), Meaning::ReplayCompleted);
 /// assert_eq!(meaning(Level::Warn, "anything"), Meaning::Notice);

@@ -171,7 +171,7 @@ pub fn action_for(ending: Ending) -> Action {
 /// [`BackoffConfig::validate`] checks.
 ///
 /// ```
-/// use gnip_stream::protocol::policy::BackoffConfig;
+/// use gnip_stream::unversioned::protocol::policy::BackoffConfig;
 /// use std::time::Duration;
 /// let fast = BackoffConfig::default().http_base(Duration::from_millis(100));
 /// assert!(fast.validate().is_ok());

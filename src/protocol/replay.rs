@@ -146,7 +146,7 @@ pub enum StepEnd {
 /// fails is kept for the report.
 ///
 /// ```
-/// use gnip_stream::protocol::replay::{ReplayPlan, ReplaySummary, Step, StepEnd};
+/// use gnip_stream::unversioned::protocol::replay::{ReplayPlan, ReplaySummary, Step, StepEnd};
 /// let mut plan = ReplayPlan::new(0, 3 * 3600, 3600);
 /// let (step, range) = plan.next_step().unwrap();
 /// assert_eq!((step, range), (Step::Window, (0, 3600)));
@@ -249,7 +249,7 @@ pub fn record_time(bytes: &[u8]) -> Option<i64> {
 ///
 /// ```
 /// use gnip_stream::core::Record;
-/// use gnip_stream::protocol::replay::ReplayResume;
+/// use gnip_stream::unversioned::protocol::replay::ReplayResume;
 /// let a = Record::new(br#"{"created_at":"Thu Jan 01 00:01:10 +0000 1970","id_str":"1"}"#);
 /// let b = Record::new(br#"{"created_at":"Thu Jan 01 00:01:20 +0000 1970","id_str":"2"}"#);
 /// let mut r = ReplayResume::new(1000);

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::core::{RecordKind, classify, record_id};
 use crate::protocol::time;
-use crate::testing::generator::{FIRST_ID, Generator};
+use crate::simulator::generator::{FIRST_ID, Generator};
 
 /// A piece of a record template.
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +103,7 @@ impl RecordSource {
     /// The real payloads of a corpus directory (`*.ndjson`): activities and compliance events,
     /// in file order; system messages are left out (the simulator sends its own).
     pub fn corpus(dir: &Path) -> std::io::Result<RecordSource> {
-        let files = crate::testing::corpus::load(dir)?;
+        let files = crate::simulator::corpus::load(dir)?;
         let templates: Vec<Template> = files
             .iter()
             .flat_map(|f| &f.records)
@@ -138,9 +138,9 @@ impl RecordSource {
         }
     }
 
-    /// The corpus at [`crate::testing::corpus::dir`] when there is one, else 2,000 generated records.
+    /// The corpus at [`crate::simulator::corpus::dir`] when there is one, else 2,000 generated records.
     pub fn auto() -> RecordSource {
-        crate::testing::corpus::dir()
+        crate::simulator::corpus::dir()
             .and_then(|d| RecordSource::corpus(&d).ok())
             .unwrap_or_else(|| RecordSource::generated(1, 2000))
     }

@@ -1,10 +1,8 @@
-//! Test support, hidden from the docs: the record generator, corpus loading, and the naive
-//! oracle that the tests and the fuzz targets share. Production code (`core`, `protocol`,
-//! `client`) never imports it; the simulator uses the generator and the corpus as its sources.
+//! Test support (feature `testing`, which the tests, benchmarks and fuzz targets turn on;
+//! hidden from the docs): the naive oracle that the tests and the fuzz targets share, and a
+//! real nats-server cluster on loopback. Production code never imports it. The record
+//! generator and the corpus are the simulator's sources (`simulator::{generator, corpus}`).
 
-#[cfg(feature = "simulator")]
-pub mod corpus;
-pub mod generator;
 #[cfg(feature = "jetstream")]
 pub mod nats_cluster;
 pub mod oracle;

@@ -8,10 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::Error;
-use crate::client::jetstream::{NatsConnection, NatsOptions};
 use crate::nats::api::{self, StoredMsg};
 use crate::nats::encode::{self, Auth};
 use crate::nats::{Server, ServerOp};
+use crate::sink::jetstream::{NatsConnection, NatsOptions};
 
 /// The server binary: `GNIP_NATS_SERVER`, else `nats-server` on `PATH`; `Err` says why not.
 pub fn server_binary() -> Result<PathBuf, String> {

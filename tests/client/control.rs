@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use gnip_stream::Product;
 use gnip_stream::client::{Client, ClientEvent, Delivery, Flow};
-use gnip_stream::protocol::policy::Ending;
 use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
+use gnip_stream::unversioned::protocol::policy::Ending;
 
 use crate::harness::*;
 

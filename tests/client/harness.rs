@@ -9,8 +9,8 @@ use gnip_stream::client::{
     Client, ClientConfig, ClientEvent, Delivery, Flow, PartitionReport, Running,
 };
 use gnip_stream::core::record_id;
-use gnip_stream::protocol::policy::BackoffConfig;
 use gnip_stream::simulator::{Simulator, record_id_for};
+use gnip_stream::unversioned::protocol::policy::BackoffConfig;
 
 pub const WAIT: Duration = Duration::from_secs(10);
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use gnip_stream::client::{Client, ClientConfig, ClientEvent, Delivery, Flow, ReplayRange};
 use gnip_stream::core::record_id;
-use gnip_stream::protocol::policy::{BackoffConfig, Ending};
 use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which, record_id_for};
+use gnip_stream::unversioned::protocol::policy::{BackoffConfig, Ending};
 use gnip_stream::{Error, Product};
 
 use crate::harness::*;
@@ -213,7 +213,7 @@ fn http_429_backs_off_on_the_rate_limit_schedule() {
     assert!(seen.events().iter().any(|(_, _, e)| matches!(
         e,
         ClientEvent::BackingOff {
-            kind: Some(gnip_stream::protocol::policy::BackoffKind::RateLimited),
+            kind: Some(gnip_stream::unversioned::protocol::policy::BackoffKind::RateLimited),
             ..
         }
     )));
@@ -241,7 +241,7 @@ fn http_401_stops_after_exactly_one_request() {
 #[test]
 fn http_406_stops_and_reports_the_service_message() {
     let sim = Simulator::start(SimulatorConfig::default()).unwrap();
-    let now = gnip_stream::clock::now_secs() / 60 * 60;
+    let now = gnip_stream::unversioned::clock::now_secs() / 60 * 60;
     // Within the last 30 minutes: the service refuses the range with 406.
     let range = ReplayRange {
         from: now - 20 * 60,

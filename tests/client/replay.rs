@@ -3,15 +3,15 @@
 use gnip_stream::Product;
 use gnip_stream::client::{ClientConfig, ReplayRange};
 use gnip_stream::core::record_id;
-use gnip_stream::protocol::policy::Ending;
-use gnip_stream::protocol::time;
 use gnip_stream::simulator::{Fault, Simulator, SimulatorConfig, Which};
+use gnip_stream::unversioned::protocol::policy::Ending;
+use gnip_stream::unversioned::protocol::time;
 
 use crate::harness::*;
 
 /// A Replay of `minutes` starting three hours ago (whole minutes) from `sim`, and its range.
 fn replay_config(sim: &Simulator, product: Product, minutes: i64) -> (ClientConfig, ReplayRange) {
-    let now = gnip_stream::clock::now_secs() / 60 * 60;
+    let now = gnip_stream::unversioned::clock::now_secs() / 60 * 60;
     let range = ReplayRange {
         from: now - 3 * 3600,
         to: now - 3 * 3600 + minutes * 60,
@@ -77,7 +77,7 @@ fn replay_completes_and_resumes_after_a_drop_without_duplicates() {
 /// three records are compliance events, so every minute has some.
 #[test]
 fn replay_resume_drops_duplicate_compliance_events_too() {
-    use gnip_stream::testing::generator::{Format, Generator};
+    use gnip_stream::simulator::generator::{Format, Generator};
     let dir = std::env::temp_dir().join(format!("gnip-mixed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut g = Generator::new(3);

@@ -4,8 +4,8 @@
 use std::sync::Mutex;
 
 use gnip_stream::client::{Client, ClientConfig, ClientEvent, Delivery, Flow};
-use gnip_stream::protocol::policy::Ending;
 use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which};
+use gnip_stream::unversioned::protocol::policy::Ending;
 use gnip_stream::{Error, Product};
 
 use crate::common;

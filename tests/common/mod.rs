@@ -6,12 +6,12 @@ use gnip_stream::core::{DecoderConfig, GzipEncoder};
 use gnip_stream::testing::oracle::{Owned, decode_in_pieces};
 
 #[cfg(feature = "simulator")]
-pub use gnip_stream::testing::corpus::CorpusFile;
+pub use gnip_stream::simulator::corpus::CorpusFile;
 
 /// The corpus, or `None` after printing why the calling test skips.
 #[cfg(feature = "simulator")]
 pub fn corpus_or_skip(test: &str) -> Option<Vec<CorpusFile>> {
-    match gnip_stream::testing::corpus::load_default() {
+    match gnip_stream::simulator::corpus::load_default() {
         Ok(files) => Some(files),
         Err(why) => {
             eprintln!("SKIP {test}: {why}");

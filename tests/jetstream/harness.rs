@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use gnip_stream::core::{Record, record_id};
-use gnip_stream::nats::api::StoredMsg;
-use gnip_stream::nats::encode::Auth;
-use gnip_stream::protocol::dedupe::RecordKey;
 use gnip_stream::simulator::record_id_for;
 use gnip_stream::testing::nats_cluster::NatsCluster;
+use gnip_stream::unversioned::nats::api::StoredMsg;
+use gnip_stream::unversioned::nats::encode::Auth;
+use gnip_stream::unversioned::protocol::dedupe::RecordKey;
 
 use crate::cli;
 

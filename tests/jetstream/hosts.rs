@@ -7,9 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use gnip_stream::nats::encode::Auth;
 use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
 use gnip_stream::testing::nats_cluster::NatsCluster;
+use gnip_stream::unversioned::nats::encode::Auth;
 
 use crate::cli;
 use crate::harness::*;
@@ -511,13 +511,15 @@ fn a_lease_taken_by_another_host_stops_its_partition_and_a_wrong_ttl_is_refused(
     // Another writer takes partition 1's key (as a host that thought it expired would).
     let key = "$KV.leases.sample10.prod.1.0";
     let mut c = cluster.connect().unwrap();
-    let (subject, body) = gnip_stream::nats::api::last_msg_request("KV_leases", key);
+    let (subject, body) = gnip_stream::unversioned::nats::api::last_msg_request("KV_leases", key);
     let (h, p) = c
         .request(&subject, &[], &body, Duration::from_secs(2))
         .unwrap();
-    let held = gnip_stream::nats::api::stored_msg(gnip_stream::nats::api::reply(h.as_deref(), &p))
-        .unwrap()
-        .unwrap();
+    let held = gnip_stream::unversioned::nats::api::stored_msg(
+        gnip_stream::unversioned::nats::api::reply(h.as_deref(), &p),
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(held.data, b"host-a");
     let seq = held.seq.to_string();
     let (h, p) = c
@@ -528,7 +530,7 @@ fn a_lease_taken_by_another_host_stops_its_partition_and_a_wrong_ttl_is_refused(
             Duration::from_secs(2),
         )
         .unwrap();
-    assert!(gnip_stream::nats::PubAck::parse(h.as_deref(), &p).is_delivered());
+    assert!(gnip_stream::unversioned::nats::PubAck::parse(h.as_deref(), &p).is_delivered());
     let taken = Instant::now();
     let lost = a.wait_for("\"event\":\"lease_lost\"", 1, Duration::from_secs(10));
     assert!(

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gnip_stream::Error;
-use gnip_stream::client::jetstream::{
+use gnip_stream::core::Record;
+use gnip_stream::sink::jetstream::{
     Ensured, Message, NatsConnection, NatsOptions, Publisher, PublisherConfig, ensure_stream,
 };
-use gnip_stream::core::Record;
-use gnip_stream::nats::api::{self, StreamSpec};
-use gnip_stream::nats::encode::Auth;
-use gnip_stream::nats::servers::parse_servers;
 use gnip_stream::testing::nats_cluster::NatsCluster;
+use gnip_stream::unversioned::nats::api::{self, StreamSpec};
+use gnip_stream::unversioned::nats::encode::Auth;
+use gnip_stream::unversioned::nats::servers::parse_servers;
 
 use crate::cli;
 use crate::harness::*;

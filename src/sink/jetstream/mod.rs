@@ -1,15 +1,15 @@
-//! Delivery into NATS JetStream (feature `jetstream`), the IO shell around [`crate::nats`]: a
+//! Delivery into NATS JetStream (feature `jetstream`), the IO shell around the sans-IO `nats` layer: a
 //! blocking NATS connection, the publisher (queue, window, resends, reconnects, drain), the
 //! partition leases, and stream creation.
 //!
 //! | file | job |
 //! |---|---|
 //! | `conn.rs` | [`NatsConnection`]: TCP/TLS, `INFO`/`CONNECT`, reads under a timeout, requests |
-//! | `publisher.rs` | [`Publisher`]: bounded queue, one thread, window of acks, drain on finish |
+//! | `publisher.rs` | [`Publisher`]: bounded queue, one thread, window of acks, drain on finish; [`PublishHandler`], the stream's handler into it |
 //! | `leases.rs` | [`Leases`]: the lease thread, partitions gained and lost |
 //!
 //! ```no_run
-//! use gnip_stream::client::jetstream::{Message, NatsOptions, Publisher, PublisherConfig};
+//! use gnip_stream::sink::jetstream::{Message, NatsOptions, Publisher, PublisherConfig};
 //! use std::sync::Arc;
 //! let nats = NatsOptions::from_env("nats://127.0.0.1:4222")?;
 //! let publisher = Publisher::start(PublisherConfig::new(nats), &["gnip.powertrack.0".into()])?;
@@ -32,10 +32,10 @@ mod publisher;
 pub use conn::{DEFAULT_NATS_CONNECT_TIMEOUT, NatsConnection, NatsOptions, Reply};
 pub use leases::{LeaseConfig, LeaseEvent, Leases, bucket_spec, check_bucket};
 pub use publisher::{
-    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, PublishQueue, PublishReport,
-    PublishStats, Publisher, PublisherConfig, check_captured,
+    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, PublishHandler, PublishQueue,
+    PublishReport, PublishStats, Publisher, PublisherConfig, check_captured,
 };
-// Where it has always been found: the message a handler queues.
+// The message a handler queues (decided sans-IO, in `nats`).
 pub use crate::nats::Message;
 
 use std::time::Duration;

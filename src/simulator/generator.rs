@@ -63,7 +63,7 @@ const WORDS: &[&str] = &[
 /// A deterministic source of service-shaped records.
 ///
 /// ```
-/// use gnip_stream::testing::generator::Generator;
+/// use gnip_stream::simulator::generator::Generator;
 /// use gnip_stream::core::{classify, RecordKind};
 /// let mut g = Generator::new(7);
 /// let mut rec = Vec::new();

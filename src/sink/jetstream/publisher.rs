@@ -5,6 +5,7 @@
 //! within a deadline. What replies mean, when a silent server is pinged or given up, and what
 //! a refusal costs are [`Publishing`]'s decisions.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::conn::{NatsConnection, NatsOptions};
 use crate::Error;
+use crate::client::{Delivery, Flow, Handler};
+use crate::core::RecordKind;
 use crate::metrics::PublishSnapshot;
 use crate::nats::api::{self, MSG_ID};
 use crate::nats::{DEFAULT_PUBLISH_WINDOW, Liveness, Message, Publishing, Verdict, encode};
@@ -103,6 +106,40 @@ impl PublishQueue {
     /// The figures now.
     pub fn snapshot(&self) -> PublishSnapshot {
         self.shared.snapshot()
+    }
+}
+
+/// The stream's handler into a publisher: activities and compliance events go into the queue
+/// on their partition's subject (system messages and malformed lines are not published); a
+/// stopped publisher, or a partition without a subject, stops the stream.
+#[derive(Debug, Clone)]
+pub struct PublishHandler {
+    queue: PublishQueue,
+    subjects: Arc<BTreeMap<u32, Arc<str>>>,
+}
+
+impl PublishHandler {
+    /// Records of partition `p` go to `subjects[p]` through `queue`.
+    pub fn new(queue: PublishQueue, subjects: Arc<BTreeMap<u32, Arc<str>>>) -> Self {
+        PublishHandler { queue, subjects }
+    }
+}
+
+impl Handler for PublishHandler {
+    fn on_record(&self, d: &Delivery<'_>) -> Flow {
+        if !matches!(
+            d.record().kind(),
+            RecordKind::Activity | RecordKind::Compliance(_)
+        ) {
+            return Flow::Continue;
+        }
+        let Some(subject) = self.subjects.get(&d.partition()) else {
+            return Flow::Stop;
+        };
+        match Message::of_record(subject, d.record()).map(|m| self.queue.send(m)) {
+            Some(Err(_)) => Flow::Stop,
+            _ => Flow::Continue,
+        }
     }
 }
 

@@ -186,3 +186,28 @@ pub mod unversioned {
 #[cfg(all(doctest, feature = "simulator", feature = "client"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// ARCHITECTURE.md's Rust examples, as doctests.
+#[cfg(all(doctest, feature = "simulator", feature = "client"))]
+#[doc = include_str!("../ARCHITECTURE.md")]
+pub struct ArchitectureDoctests;
+
+/// The Rust examples of the pages in `docs/`, as doctests.
+#[cfg(all(doctest, feature = "simulator", feature = "client"))]
+pub mod docs_doctests {
+    /// docs/command.md.
+    #[doc = include_str!("../docs/command.md")]
+    pub struct Command;
+    /// docs/operations.md.
+    #[doc = include_str!("../docs/operations.md")]
+    pub struct Operations;
+    /// docs/jetstream.md.
+    #[doc = include_str!("../docs/jetstream.md")]
+    pub struct JetStream;
+    /// docs/benchmarks.md.
+    #[doc = include_str!("../docs/benchmarks.md")]
+    pub struct Benchmarks;
+    /// docs/edge.md.
+    #[doc = include_str!("../docs/edge.md")]
+    pub struct Edge;
+}

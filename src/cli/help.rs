@@ -67,7 +67,7 @@ options:
                          or --backfill-minutes)
   --dedupe-window N      stream: ids remembered per partition (default 1,000,000)
   --metrics-listen ADDR  serve GET /metrics (Prometheus text format) on ADDR, e.g.
-                         127.0.0.1:9464 (README: the metrics table)
+                         127.0.0.1:9464 (docs/operations.md: the metrics)
   --log-format F         text (default) or json: every stderr event one JSON object a line
                          (ts, level, event, partition, connection, fields, message)
   --slow-reader-threshold S  warn when a partition's handler share stays above S (default 0.5)

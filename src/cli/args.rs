@@ -48,6 +48,11 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// The command whose arguments these are (for usage messages).
+    pub fn command(&self) -> &'static str {
+        self.command
+    }
+
     /// The next argument, or `None` at the end. A flag given `=value` whose value was not taken
     /// is an error: that flag takes no value.
     pub fn next(&mut self) -> Result<Option<Arg<'a>>, Usage> {

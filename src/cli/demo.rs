@@ -9,33 +9,69 @@ use gnip_stream::client::{Client, ClientConfig, Delivery, Flow};
 use gnip_stream::core::RecordKind;
 use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
 
-use super::args::{Arg, Args, Usage, usage};
+use super::args::{Args, Usage, usage};
+use super::flags::{self, Flag, Parsed};
 use super::report::{exit_code, print_event, start_error, stats_report};
 use super::supervise::supervise;
 use super::{Command, FATAL};
 
 /// Parses the arguments of `demo`.
 pub fn parse(args: &[String]) -> Result<Command, Usage> {
-    let (mut seconds, mut rate) = (10.0, 500.0);
+    let mut d = DemoArgs {
+        seconds: DEFAULT_SECONDS,
+        rate: DEFAULT_RATE,
+    };
     let mut it = Args::new("demo", args);
-    while let Some(arg) = it.next()? {
-        match arg {
-            Arg::Flag("-h" | "--help") => return Ok(Command::Help("demo")),
-            Arg::Flag(f @ "--seconds") => seconds = it.seconds(f, false)?.as_secs_f64(),
-            Arg::Flag(f @ "--rate") => {
-                rate = it.number(f)?;
-                if !(rate > 0.0 && rate <= 1e6) {
-                    return Err(usage(
-                        "demo",
-                        format!("--rate: '{rate}' must be above 0 and at most 1000000"),
-                    ));
-                }
-            }
-            _ => return Err(it.unknown(arg)),
-        }
+    if let Parsed::Help = flags::read::<_, ()>(&mut it, "demo", FLAGS, &mut d, None, false)? {
+        return Ok(Command::Help("demo"));
     }
-    Ok(Command::Demo { seconds, rate })
+    Ok(Command::Demo {
+        seconds: d.seconds,
+        rate: d.rate,
+    })
 }
+
+/// How long `demo` streams, and how fast the simulator publishes, unless told otherwise.
+const DEFAULT_SECONDS: f64 = 10.0;
+const DEFAULT_RATE: f64 = 500.0;
+
+/// What the flags of `demo` gather.
+pub struct DemoArgs {
+    seconds: f64,
+    rate: f64,
+}
+
+/// The flags of `demo`.
+pub const FLAGS: &[Flag<DemoArgs>] = &[
+    Flag {
+        name: "--seconds",
+        value: Some("N"),
+        default: Some(|| DEFAULT_SECONDS.to_string()),
+        help: "how long to stream",
+        only: &[],
+        set: |d, it, f| {
+            d.seconds = it.seconds(f, false)?.as_secs_f64();
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--rate",
+        value: Some("RECORDS_PER_S"),
+        default: Some(|| DEFAULT_RATE.to_string()),
+        help: "records a second the simulator publishes",
+        only: &[],
+        set: |d, it, f| {
+            d.rate = it.number(f)?;
+            if !(d.rate > 0.0 && d.rate <= 1e6) {
+                return Err(usage(
+                    "demo",
+                    format!("--rate: '{}' must be above 0 and at most 1000000", d.rate),
+                ));
+            }
+            Ok(())
+        },
+    },
+];
 
 /// `demo`: the simulator and the client in one process, offline.
 pub fn run(seconds: f64, rate: f64) -> u8 {

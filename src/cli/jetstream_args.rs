@@ -12,7 +12,8 @@ use gnip_stream::unversioned::nats::lease::{DEFAULT_HOSTS_PER_PARTITION, DEFAULT
 use gnip_stream::unversioned::nats::servers::DEFAULT_SUBJECT;
 use gnip_stream::unversioned::nats::{DEFAULT_PUBLISH_WINDOW, SubjectTemplate};
 
-use super::args::{Args, Usage, usage};
+use super::args::{Usage, usage};
+use super::flags::{Flag, secs};
 
 /// JetStream refused (no stream captures the subject, permission, payload too large), or
 /// records were left unacknowledged at stop.
@@ -52,31 +53,139 @@ impl Default for JetStreamArgs {
     }
 }
 
+/// `stream`'s JetStream flags, in the order `--help` shows them.
+pub const FLAGS: &[Flag<JetStreamArgs>] = &[
+    Flag {
+        name: "--jetstream",
+        value: Some("URLS"),
+        default: None,
+        help: "comma-separated nats://host:port or tls://host:port, tried in turn; credentials from NATS_USER/NATS_PASSWORD or NATS_TOKEN",
+        only: STREAM,
+        set: |j, it, f| {
+            j.urls = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--subject",
+        value: Some("TEMPLATE"),
+        default: Some(|| DEFAULT_SUBJECT.to_owned()),
+        help: "the subject of each partition's records (partition 0 for PowerTrack)",
+        only: STREAM,
+        set: |j, it, f| {
+            j.subject = it.value(f)?.to_owned();
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--nats-ca-file",
+        value: Some("PEM"),
+        default: None,
+        help: "roots for tls:// (default: the system's CA bundle)",
+        only: STREAM,
+        set: |j, it, f| {
+            j.ca_file = Some(PathBuf::from(it.value(f)?));
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--publish-window",
+        value: Some("N"),
+        default: Some(|| DEFAULT_PUBLISH_WINDOW.to_string()),
+        help: "unacknowledged publishes at most",
+        only: STREAM,
+        set: |j, it, f| {
+            j.window = it.number_in(f, 1..=1_000_000)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--ack-timeout",
+        value: Some("SECS"),
+        default: Some(|| secs(DEFAULT_ACK_TIMEOUT)),
+        help: "no ack within SECS: publish again, same Nats-Msg-Id",
+        only: STREAM,
+        set: |j, it, f| {
+            j.ack_timeout = it.seconds(f, false)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--queue",
+        value: Some("N"),
+        default: Some(|| DEFAULT_QUEUE.to_string()),
+        help: "records queued for the publisher; full: the stream waits",
+        only: STREAM,
+        set: |j, it, f| {
+            j.queue = it.number_in(f, 1..=10_000_000)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--drain-timeout",
+        value: Some("SECS"),
+        default: Some(|| secs(DEFAULT_DRAIN_TIMEOUT)),
+        help: "at stop, wait up to SECS for the last acks; exit 7 if any record is still unacknowledged",
+        only: STREAM,
+        set: |j, it, f| {
+            j.drain_timeout = it.seconds(f, true)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--leases",
+        value: Some("BUCKET"),
+        default: None,
+        help: "share the partitions with other hosts through leases in BUCKET",
+        only: STREAM,
+        set: |j, it, f| {
+            j.leases = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--host-id",
+        value: Some("NAME"),
+        default: None,
+        help: "this host's id in the leases (default: the host name)",
+        only: STREAM,
+        set: |j, it, f| {
+            j.host_id = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--lease-ttl",
+        value: Some("SECS"),
+        default: Some(|| secs(Duration::from_millis(DEFAULT_LEASE_TTL_MS))),
+        help: "must equal the bucket's max_age",
+        only: STREAM,
+        set: |j, it, f| {
+            j.lease_ttl = it.seconds(f, false)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--hosts-per-partition",
+        value: Some("N"),
+        default: Some(|| DEFAULT_HOSTS_PER_PARTITION.to_string()),
+        help: "hosts streaming each partition at once",
+        only: STREAM,
+        set: |j, it, f| {
+            j.hosts_per_partition = it.number_in(f, 1..=8)?;
+            Ok(())
+        },
+    },
+];
+
+const STREAM: &[&str] = &["stream"];
+
 /// The lease-only flags, for the message when they come without `--leases`.
 const LEASE_FLAGS: [&str; 3] = ["--host-id", "--lease-ttl", "--hosts-per-partition"];
 
 impl JetStreamArgs {
     pub fn is_on(&self) -> bool {
         self.urls.is_some()
-    }
-
-    /// Takes `flag` if it is one of the JetStream options.
-    pub fn flag(&mut self, flag: &str, it: &mut Args<'_>) -> Result<bool, Usage> {
-        match flag {
-            "--jetstream" => self.urls = Some(it.value(flag)?.to_owned()),
-            "--subject" => self.subject = it.value(flag)?.to_owned(),
-            "--nats-ca-file" => self.ca_file = Some(PathBuf::from(it.value(flag)?)),
-            "--publish-window" => self.window = it.number_in(flag, 1..=1_000_000)?,
-            "--ack-timeout" => self.ack_timeout = it.seconds(flag, false)?,
-            "--queue" => self.queue = it.number_in(flag, 1..=10_000_000)?,
-            "--drain-timeout" => self.drain_timeout = it.seconds(flag, true)?,
-            "--leases" => self.leases = Some(it.value(flag)?.to_owned()),
-            "--host-id" => self.host_id = Some(it.value(flag)?.to_owned()),
-            "--lease-ttl" => self.lease_ttl = it.seconds(flag, false)?,
-            "--hosts-per-partition" => self.hosts_per_partition = it.number_in(flag, 1..=8)?,
-            _ => return Ok(false),
-        }
-        Ok(true)
     }
 
     /// The combinations that make no sense.

@@ -15,7 +15,8 @@ use gnip_stream::sink::jetstream::{
 use gnip_stream::unversioned::nats::DEFAULT_PUBLISH_WINDOW;
 use gnip_stream::unversioned::nats::api::{StreamSpec, parse_duration_ns};
 
-use super::args::{Arg, Args, Usage, usage};
+use super::args::{Args, Usage, usage};
+use super::flags::{self, Flag, Parsed, secs};
 use super::jetstream_delivery::{Delivering, fail};
 use super::stderr;
 use super::{Command, FATAL, OK, USAGE};
@@ -51,46 +52,220 @@ pub enum JsCommand {
     Publish(PublishArgs),
 }
 
+/// What the flags of `jetstream-init` and `publish` gather.
+pub struct Raw {
+    urls: Option<String>,
+    ca_file: Option<PathBuf>,
+    stream: Option<String>,
+    subjects: Option<String>,
+    subject: Option<String>,
+    file: Option<PathBuf>,
+    replicas: u32,
+    window_ns: u64,
+    bucket: Option<String>,
+    ttl: Option<Duration>,
+    window: usize,
+    ack_timeout: Duration,
+    drain_timeout: Duration,
+}
+
+/// Replicas of a stream `jetstream-init` creates, and its duplicate window, unless told.
+const DEFAULT_REPLICAS: u32 = 3;
+const DEFAULT_DUPLICATE_WINDOW_NS: u64 = 600_000_000_000;
+
+const INIT: &[&str] = &["jetstream-init"];
+const PUBLISH: &[&str] = &["publish"];
+
+/// The flags of `jetstream-init` and `publish` (`only` says whose), in `--help`'s order.
+pub const FLAGS: &[Flag<Raw>] = &[
+    Flag {
+        name: "--jetstream",
+        value: Some("URLS"),
+        default: None,
+        help: "comma-separated nats://host:port or tls://host:port, tried in turn; credentials from NATS_USER/NATS_PASSWORD or NATS_TOKEN",
+        only: &[],
+        set: |r, it, f| {
+            r.urls = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--nats-ca-file",
+        value: Some("PEM"),
+        default: None,
+        help: "roots for tls:// (default: the system's CA bundle)",
+        only: &[],
+        set: |r, it, f| {
+            r.ca_file = Some(PathBuf::from(it.value(f)?));
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--stream",
+        value: Some("NAME"),
+        default: None,
+        help: "the stream to create",
+        only: INIT,
+        set: |r, it, f| {
+            r.stream = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--subjects",
+        value: Some("PATTERN"),
+        default: None,
+        help: "e.g. gnip.> (the default subjects are gnip.{product}.{partition})",
+        only: INIT,
+        set: |r, it, f| {
+            r.subjects = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--replicas",
+        value: Some("N"),
+        default: Some(|| DEFAULT_REPLICAS.to_string()),
+        help: "1..5",
+        only: INIT,
+        set: |r, it, f| {
+            r.replicas = it.number_in(f, 1..=5)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--duplicate-window",
+        value: Some("D"),
+        default: Some(|| format!("{}m", DEFAULT_DUPLICATE_WINDOW_NS / 60_000_000_000)),
+        help: "messages with the same Nats-Msg-Id within D are stored once (90s, 10m, 2h)",
+        only: INIT,
+        set: |r, it, f| {
+            let v = it.value(f)?;
+            r.window_ns = parse_duration_ns(v).ok_or_else(|| {
+                usage(
+                    it.command(),
+                    format!("--duplicate-window: '{v}' is not a duration (90s, 10m, 2h)"),
+                )
+            })?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--lease-bucket",
+        value: Some("B"),
+        default: None,
+        help: "also a key-value bucket for leases: stream KV_B, subjects $KV.B.>, one message per key",
+        only: INIT,
+        set: |r, it, f| {
+            r.bucket = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--lease-ttl",
+        value: Some("SECS"),
+        default: None,
+        help: "with --lease-bucket: keys age out after SECS",
+        only: INIT,
+        set: |r, it, f| {
+            r.ttl = Some(it.seconds(f, false)?);
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--subject",
+        value: Some("S"),
+        default: None,
+        help: "the subject to publish to",
+        only: PUBLISH,
+        set: |r, it, f| {
+            r.subject = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--file",
+        value: Some("F"),
+        default: None,
+        help: "NDJSON records (default: stdin)",
+        only: PUBLISH,
+        set: |r, it, f| {
+            r.file = Some(PathBuf::from(it.value(f)?));
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--publish-window",
+        value: Some("N"),
+        default: Some(|| DEFAULT_PUBLISH_WINDOW.to_string()),
+        help: "unacknowledged publishes at most",
+        only: PUBLISH,
+        set: |r, it, f| {
+            r.window = it.number_in(f, 1..=1_000_000)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--ack-timeout",
+        value: Some("SECS"),
+        default: Some(|| secs(DEFAULT_ACK_TIMEOUT)),
+        help: "no ack within SECS: publish again, same Nats-Msg-Id",
+        only: PUBLISH,
+        set: |r, it, f| {
+            r.ack_timeout = it.seconds(f, false)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--drain-timeout",
+        value: Some("SECS"),
+        default: Some(|| secs(DEFAULT_DRAIN_TIMEOUT)),
+        help: "at the end, wait up to SECS for the last acks",
+        only: PUBLISH,
+        set: |r, it, f| {
+            r.drain_timeout = it.seconds(f, true)?;
+            Ok(())
+        },
+    },
+];
+
 /// Parses `jetstream-init` or `publish`.
 pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
+    let mut raw = Raw {
+        urls: None,
+        ca_file: None,
+        stream: None,
+        subjects: None,
+        subject: None,
+        file: None,
+        replicas: DEFAULT_REPLICAS,
+        window_ns: DEFAULT_DUPLICATE_WINDOW_NS,
+        bucket: None,
+        ttl: None,
+        window: DEFAULT_PUBLISH_WINDOW,
+        ack_timeout: DEFAULT_ACK_TIMEOUT,
+        drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+    };
     let mut it = Args::new(command, args);
-    let (mut urls, mut ca_file, mut stream, mut subjects, mut subject, mut file) =
-        (None, None, None, None, None, None);
-    let (mut replicas, mut window_ns) = (3u32, 600_000_000_000u64);
-    let (mut bucket, mut ttl) = (None, None);
-    let mut window = DEFAULT_PUBLISH_WINDOW;
-    let (mut ack_timeout, mut drain_timeout) = (DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT);
-    let init = command == "jetstream-init";
-    while let Some(arg) = it.next()? {
-        let Arg::Flag(f) = arg else {
-            return Err(it.unknown(arg));
-        };
-        match f {
-            "-h" | "--help" => return Ok(Command::Help(command)),
-            "--jetstream" => urls = Some(it.value(f)?.to_owned()),
-            "--nats-ca-file" => ca_file = Some(PathBuf::from(it.value(f)?)),
-            "--stream" if init => stream = Some(it.value(f)?.to_owned()),
-            "--subjects" if init => subjects = Some(it.value(f)?.to_owned()),
-            "--replicas" if init => replicas = it.number_in(f, 1..=5)?,
-            "--duplicate-window" if init => {
-                let v = it.value(f)?;
-                window_ns = parse_duration_ns(v).ok_or_else(|| {
-                    usage(
-                        command,
-                        format!("--duplicate-window: '{v}' is not a duration (90s, 10m, 2h)"),
-                    )
-                })?;
-            }
-            "--lease-bucket" if init => bucket = Some(it.value(f)?.to_owned()),
-            "--lease-ttl" if init => ttl = Some(it.seconds(f, false)?),
-            "--subject" if !init => subject = Some(it.value(f)?.to_owned()),
-            "--file" if !init => file = Some(PathBuf::from(it.value(f)?)),
-            "--publish-window" if !init => window = it.number_in(f, 1..=1_000_000)?,
-            "--ack-timeout" if !init => ack_timeout = it.seconds(f, false)?,
-            "--drain-timeout" if !init => drain_timeout = it.seconds(f, true)?,
-            _ => return Err(it.unknown(arg)),
-        }
+    if let Parsed::Help = flags::read::<_, ()>(&mut it, command, FLAGS, &mut raw, None, false)? {
+        return Ok(Command::Help(command));
     }
+    let init = command == "jetstream-init";
+    let Raw {
+        urls,
+        ca_file,
+        stream,
+        subjects,
+        subject,
+        file,
+        replicas,
+        window_ns,
+        bucket,
+        ttl,
+        window,
+        ack_timeout,
+        drain_timeout,
+    } = raw;
     let urls = urls.ok_or_else(|| usage(command, "--jetstream URLS is required"))?;
     if init {
         let stream = stream.ok_or_else(|| usage(command, "--stream NAME is required"))?;

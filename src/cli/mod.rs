@@ -9,6 +9,7 @@
 pub mod args;
 #[cfg(feature = "simulator")]
 mod demo;
+mod flags;
 mod help;
 #[cfg(feature = "jetstream")]
 mod jetstream;
@@ -103,27 +104,47 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
     }
 }
 
+/// A page: head, `options:` and the block the flag table writes, foot.
+fn page<T>(page: &help::Page, table: &[flags::Flag<T>], command: Option<&str>) -> String {
+    format!(
+        "{}\noptions:\n{}{}",
+        page.head,
+        flags::help(table, command),
+        page.foot
+    )
+    .trim_end()
+    .to_owned()
+}
+
 /// The help text of `which` ("" for the main help).
 pub fn help(which: &str) -> String {
     match which {
+        "stream" => {
+            let text = page(&help::STREAM, stream_args::FLAGS, Some("stream"));
+            #[cfg(feature = "jetstream")]
+            let text = format!(
+                "{text}\n{}{}{}",
+                help::STREAM_JETSTREAM.head,
+                flags::help(jetstream_args::FLAGS, Some("stream")),
+                help::STREAM_JETSTREAM.foot
+            );
+            text
+        }
+        "replay" => page(&help::REPLAY, stream_args::FLAGS, Some("replay")),
+        "recover" => page(&help::RECOVER, stream_args::FLAGS, Some("recover")),
+        #[cfg(feature = "simulator")]
+        "demo" => page(&help::DEMO, demo::FLAGS, None),
+        #[cfg(feature = "simulator")]
+        "simulate" => page(&help::SIMULATE, simulate::FLAGS, None),
+        "rules" => page(&help::RULES, rules::FLAGS, None),
         #[cfg(feature = "jetstream")]
-        "stream" => format!(
-            "{}{}{}",
-            help::STREAM_HELP,
-            help::OPTIONS_HELP,
-            help::STREAM_JETSTREAM_HELP
+        "jetstream-init" => page(
+            &help::JETSTREAM_INIT,
+            jetstream_tools::FLAGS,
+            Some("jetstream-init"),
         ),
-        #[cfg(not(feature = "jetstream"))]
-        "stream" => format!("{}{}", help::STREAM_HELP, help::OPTIONS_HELP),
-        "replay" => format!("{}{}", help::REPLAY_HELP, help::OPTIONS_HELP),
-        "recover" => format!("{}{}", help::RECOVER_HELP, help::OPTIONS_HELP),
-        "demo" => help::DEMO_HELP.to_owned(),
-        "simulate" => help::SIMULATE_HELP.to_owned(),
-        "rules" => help::RULES_HELP.to_owned(),
         #[cfg(feature = "jetstream")]
-        "jetstream-init" => help::JETSTREAM_INIT_HELP.to_owned(),
-        #[cfg(feature = "jetstream")]
-        "publish" => help::PUBLISH_HELP.to_owned(),
+        "publish" => page(&help::PUBLISH, jetstream_tools::FLAGS, Some("publish")),
         #[cfg(feature = "jetstream")]
         _ => format!("{}{}", help::MAIN_HELP, help::JETSTREAM_MAIN_HELP),
         #[cfg(not(feature = "jetstream"))]

@@ -10,7 +10,8 @@ use gnip_stream::client::{RulesClient, RulesConfig};
 use gnip_stream::unversioned::protocol::policy::DEFAULT_CONNECT_TIMEOUT;
 use gnip_stream::unversioned::protocol::rules::{self, Rule, RuleSet};
 
-use super::args::{Arg, Args, Usage, usage};
+use super::args::{Args, Usage, usage};
+use super::flags::{self, Flag, Parsed, secs};
 use super::{AUTH, Command, FATAL, OK, REJECTED, USAGE};
 
 /// Where the rules are.
@@ -62,6 +63,169 @@ pub struct RulesArgs {
 
 const C: &str = "rules";
 
+/// What the flags of `rules` gather before they are checked together.
+#[derive(Default)]
+pub struct Raw {
+    url: Option<String>,
+    set: Option<RuleSet>,
+    account: Option<String>,
+    label: Option<String>,
+    host: Option<String>,
+    tag: Option<String>,
+    file: Option<String>,
+    ids: Vec<u64>,
+    all: bool,
+    dry_run: bool,
+    ca_file: Option<PathBuf>,
+    connect_timeout: Duration,
+}
+
+/// The flags of `rules` (the verbs that take each in `only`), in the order `--help` shows them.
+pub const FLAGS: &[Flag<Raw>] = &[
+    Flag {
+        name: "--url",
+        value: Some("RULES_URL"),
+        default: None,
+        help: "the rules URL",
+        only: &[],
+        set: |r, it, f| {
+            r.url = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--product",
+        value: Some("SET"),
+        default: None,
+        help: "powertrack or powertrack-replay",
+        only: &[],
+        set: |r, it, f| {
+            let v = it.value(f)?;
+            r.set = Some(match v {
+                "powertrack" => RuleSet::PowerTrack,
+                "powertrack-replay" => RuleSet::PowerTrackReplay,
+                _ => {
+                    return Err(usage(
+                        C,
+                        format!("--product: '{v}' is not powertrack or powertrack-replay"),
+                    ));
+                }
+            });
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--account",
+        value: Some("A"),
+        default: None,
+        help: "the account name in the URL",
+        only: &[],
+        set: |r, it, f| {
+            r.account = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--label",
+        value: Some("L"),
+        default: None,
+        help: "the stream label in the URL",
+        only: &[],
+        set: |r, it, f| {
+            r.label = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--host",
+        value: Some("URL"),
+        default: Some(|| rules::RULES_HOST.to_owned()),
+        help: "scheme and host, with --product",
+        only: &[],
+        set: |r, it, f| {
+            r.host = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--tag",
+        value: Some("TAG"),
+        default: None,
+        help: "add: the tag of the VALUEs added",
+        only: &["add"],
+        set: |r, it, f| {
+            r.tag = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--file",
+        value: Some("FILE"),
+        default: None,
+        help: "NDJSON, one {\"value\":…,\"tag\":…} a line (tag optional or null, id ignored, blank lines skipped), or one document {\"rules\":[…]}; - = stdin",
+        only: &["add", "delete", "validate", "sync"],
+        set: |r, it, f| {
+            r.file = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--id",
+        value: Some("ID"),
+        default: None,
+        help: "delete: repeatable, delete by rule id",
+        only: &["delete"],
+        set: |r, it, f| {
+            r.ids.push(it.number::<u64>(f)?);
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--all",
+        value: None,
+        default: None,
+        help: "delete: every rule",
+        only: &["delete"],
+        set: |r, _, _| {
+            r.all = true;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--dry-run",
+        value: None,
+        default: None,
+        help: "sync: print the plan (+ add, ~ retag, - delete) and send no write",
+        only: &["sync"],
+        set: |r, _, _| {
+            r.dry_run = true;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--ca-file",
+        value: Some("PEM"),
+        default: None,
+        help: "trusted root certificates instead of the built-in (or the system's) ones",
+        only: &[],
+        set: |r, it, f| {
+            r.ca_file = Some(PathBuf::from(it.value(f)?));
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--connect-timeout",
+        value: Some("SECS"),
+        default: Some(|| secs(DEFAULT_CONNECT_TIMEOUT)),
+        help: "each step of establishing a connection may take this long",
+        only: &[],
+        set: |r, it, f| {
+            r.connect_timeout = it.seconds(f, false)?;
+            Ok(())
+        },
+    },
+];
+
 /// Parses `rules VERB …`.
 pub fn parse(args: &[String]) -> Result<Command, Usage> {
     let Some(verb) = args.first() else {
@@ -80,43 +244,33 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
             ));
         }
     };
-    let (mut url, mut set, mut account, mut label, mut host) = (None, None, None, None, None);
-    let (mut tag, mut file, mut ids, mut all, mut dry_run) = (None, None, Vec::new(), false, false);
+    let mut raw = Raw {
+        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        ..Raw::default()
+    };
     let mut values = Vec::new();
-    let mut ca_file = None;
-    let mut connect_timeout = DEFAULT_CONNECT_TIMEOUT;
     let mut it = Args::new(C, &args[1..]);
-    while let Some(arg) = it.next()? {
-        match arg {
-            Arg::Positional(v) => values.push(v.to_owned()),
-            Arg::Flag("-h" | "--help") => return Ok(Command::Help(C)),
-            Arg::Flag(f @ "--url") => url = Some(it.value(f)?.to_owned()),
-            Arg::Flag(f @ "--product") => {
-                let v = it.value(f)?;
-                set = Some(match v {
-                    "powertrack" => RuleSet::PowerTrack,
-                    "powertrack-replay" => RuleSet::PowerTrackReplay,
-                    _ => {
-                        return Err(usage(
-                            C,
-                            format!("--product: '{v}' is not powertrack or powertrack-replay"),
-                        ));
-                    }
-                });
-            }
-            Arg::Flag(f @ "--account") => account = Some(it.value(f)?.to_owned()),
-            Arg::Flag(f @ "--label") => label = Some(it.value(f)?.to_owned()),
-            Arg::Flag(f @ "--host") => host = Some(it.value(f)?.to_owned()),
-            Arg::Flag(f @ "--ca-file") => ca_file = Some(PathBuf::from(it.value(f)?)),
-            Arg::Flag(f @ "--connect-timeout") => connect_timeout = it.seconds(f, false)?,
-            Arg::Flag(f @ "--tag") if verb == "add" => tag = Some(it.value(f)?.to_owned()),
-            Arg::Flag(f @ "--file") if verb != "list" => file = Some(it.value(f)?.to_owned()),
-            Arg::Flag(f @ "--id") if verb == "delete" => ids.push(it.number::<u64>(f)?),
-            Arg::Flag("--all") if verb == "delete" => all = true,
-            Arg::Flag("--dry-run") if verb == "sync" => dry_run = true,
-            _ => return Err(it.unknown(arg)),
+    loop {
+        match flags::read::<Raw, Raw>(&mut it, verb, FLAGS, &mut raw, None, true)? {
+            Parsed::Done => break,
+            Parsed::Help => return Ok(Command::Help(C)),
+            Parsed::Positional(v) => values.push(v.to_owned()),
         }
     }
+    let Raw {
+        url,
+        set,
+        account,
+        label,
+        host,
+        tag,
+        file,
+        ids,
+        all,
+        dry_run,
+        ca_file,
+        connect_timeout,
+    } = raw;
     let target = match (url, set, account, label) {
         (Some(u), None, None, None) => {
             if host.is_some() {

@@ -8,42 +8,114 @@ use std::time::Duration;
 use gnip_stream::Product;
 use gnip_stream::simulator::{Rate, RecordSource, Simulator, SimulatorConfig};
 
-use super::args::{Arg, Args, Usage, number, usage};
+use super::args::{Args, Usage, number, usage};
+use super::flags::{self, Flag, Parsed};
 use super::signal;
 use super::{Command, FATAL, OK, USAGE};
 
 /// Parses the arguments of `simulate`.
-pub fn parse(args: &[String]) -> Result<Command, Usage> {
-    let (mut listen, mut rate, mut corpus) = ("127.0.0.1:0".to_owned(), Some(100.0), None);
-    let (mut user, mut password) = (None, None);
-    let mut it = Args::new("simulate", args);
-    while let Some(arg) = it.next()? {
-        let Arg::Flag(f) = arg else {
-            return Err(it.unknown(arg));
-        };
-        match f {
-            "-h" | "--help" => return Ok(Command::Help("simulate")),
-            "--listen" => listen = it.value(f)?.to_owned(),
-            "--rate" => {
-                let v = it.value(f)?;
-                rate = if v == "max" {
-                    None
-                } else {
-                    Some(number("simulate", f, v)?)
-                };
-                if rate.is_some_and(|r| !(0.0..=1e6).contains(&r)) {
-                    return Err(usage(
-                        "simulate",
-                        format!("--rate: '{v}' must be 0 to 1000000, or max"),
-                    ));
-                }
+/// What the flags of `simulate` gather.
+pub struct SimulateArgs {
+    listen: String,
+    rate: Option<f64>,
+    corpus: Option<PathBuf>,
+    user: Option<String>,
+    password: Option<String>,
+}
+
+/// Where `simulate` listens, and how fast it publishes, unless told otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:0";
+const DEFAULT_RATE: f64 = 100.0;
+
+/// The flags of `simulate`.
+pub const FLAGS: &[Flag<SimulateArgs>] = &[
+    Flag {
+        name: "--listen",
+        value: Some("ADDR"),
+        default: Some(|| DEFAULT_LISTEN.to_owned()),
+        help: "address to bind (port 0: a free port; the URL is printed)",
+        only: &[],
+        set: |s, it, f| {
+            s.listen = it.value(f)?.to_owned();
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--rate",
+        value: Some("N"),
+        default: Some(|| DEFAULT_RATE.to_string()),
+        help: "records per second per stream, or 'max' for as fast as read",
+        only: &[],
+        set: |s, it, f| {
+            let v = it.value(f)?;
+            s.rate = if v == "max" {
+                None
+            } else {
+                Some(number("simulate", f, v)?)
+            };
+            if s.rate.is_some_and(|r| !(0.0..=1e6).contains(&r)) {
+                return Err(usage(
+                    "simulate",
+                    format!("--rate: '{v}' must be 0 to 1000000, or max"),
+                ));
             }
-            "--corpus" => corpus = Some(PathBuf::from(it.value(f)?)),
-            "--user" => user = Some(it.value(f)?.to_owned()),
-            "--password" => password = Some(it.value(f)?.to_owned()),
-            _ => return Err(it.unknown(arg)),
-        }
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--corpus",
+        value: Some("DIR"),
+        default: None,
+        help: "serve the *.ndjson records of DIR (default ../shared/corpus when present, else generated records)",
+        only: &[],
+        set: |s, it, f| {
+            s.corpus = Some(PathBuf::from(it.value(f)?));
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--user",
+        value: Some("U"),
+        default: Some(|| "demo".to_owned()),
+        help: "the one valid user, with --password",
+        only: &[],
+        set: |s, it, f| {
+            s.user = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--password",
+        value: Some("P"),
+        default: Some(|| "demo".to_owned()),
+        help: "its password, with --user",
+        only: &[],
+        set: |s, it, f| {
+            s.password = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+];
+
+pub fn parse(args: &[String]) -> Result<Command, Usage> {
+    let mut s = SimulateArgs {
+        listen: DEFAULT_LISTEN.to_owned(),
+        rate: Some(DEFAULT_RATE),
+        corpus: None,
+        user: None,
+        password: None,
+    };
+    let mut it = Args::new("simulate", args);
+    if let Parsed::Help = flags::read::<_, ()>(&mut it, "simulate", FLAGS, &mut s, None, false)? {
+        return Ok(Command::Help("simulate"));
     }
+    let SimulateArgs {
+        listen,
+        rate,
+        corpus,
+        user,
+        password,
+    } = s;
     let (user, password) = match (user, password) {
         (Some(u), Some(p)) => (u, p),
         (None, None) => ("demo".to_owned(), "demo".to_owned()),

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gnip_stream::Product;
-use gnip_stream::client::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange};
+use gnip_stream::client::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange, STREAM_HOST};
 use gnip_stream::core::{DecoderConfig, Inflater};
+use gnip_stream::unversioned::protocol::dedupe::DEFAULT_DEDUPE_WINDOW;
 use gnip_stream::unversioned::protocol::dialect::Dialect;
 use gnip_stream::unversioned::protocol::endpoint::{Service, UrlParts};
 use gnip_stream::unversioned::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT};
@@ -16,7 +17,10 @@ use gnip_stream::unversioned::protocol::slow_reader::{
 };
 use gnip_stream::unversioned::protocol::time;
 
-use super::args::{Arg, Args, Usage, product, usage};
+use super::args::{Args, Usage, product, usage};
+use super::flags::{self, Flag, Parsed, count, secs};
+#[cfg(feature = "jetstream")]
+use super::jetstream_args::JetStreamArgs;
 use super::stderr::LogFormat;
 use super::{Command, USAGE};
 
@@ -69,136 +73,410 @@ pub struct StreamArgs {
     pub jetstream: Box<super::jetstream_args::JetStreamArgs>,
 }
 
-/// Parses the arguments of `stream` or `replay` (`command`).
-pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
-    let (mut url, mut product_, mut account, mut label, mut host) = (None, None, None, None, None);
-    let (mut from, mut to) = (None, None);
-    let mut a = StreamArgs {
-        target: Target::Url(String::new()),
-        range: None,
-        partitions: Vec::new(),
-        backfill_minutes: 0,
-        stall_timeout: DEFAULT_STALL_TIMEOUT,
-        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-        max_records: None,
-        count: false,
-        ca_file: None,
-        stats_interval: None,
-        redundant: 1,
-        no_dedupe: false,
-        dedupe_window: None,
-        window_minutes: 60,
-        recovery: false,
-        metrics_listen: None,
-        log_format: LogFormat::Text,
-        slow_reader_threshold: DEFAULT_SLOW_READER_SHARE,
-        slow_reader_period: DEFAULT_SLOW_READER_PERIOD,
-        inflater: None,
-        backfill_on_start: 0,
-        #[cfg(feature = "jetstream")]
-        jetstream: Box::default(),
-    };
-    let mut it = Args::new(command, args);
-    while let Some(arg) = it.next()? {
-        let Arg::Flag(f) = arg else {
-            return Err(it.unknown(arg));
-        };
-        match f {
-            "-h" | "--help" => return Ok(Command::Help(command)),
-            "--url" => url = Some(it.value(f)?.to_owned()),
-            "--product" => product_ = Some(product(command, it.value(f)?)?),
-            "--account" => account = Some(it.value(f)?.to_owned()),
-            "--label" => label = Some(it.value(f)?.to_owned()),
-            "--host" => host = Some(it.value(f)?.to_owned()),
-            "--from" if command != "stream" => from = Some(it.value(f)?.to_owned()),
-            "--to" if command != "stream" => to = Some(it.value(f)?.to_owned()),
-            "--partition" => {
-                let p: u32 = it.number(f)?;
-                if p == 0 {
-                    return Err(usage(
-                        command,
-                        "--partition: partitions are numbered from 1",
-                    ));
-                }
-                a.partitions.push(p);
+/// What the flags of `stream`, `replay` and `recover` gather before they are checked together.
+pub struct Raw {
+    a: StreamArgs,
+    url: Option<String>,
+    product: Option<Product>,
+    account: Option<String>,
+    label: Option<String>,
+    host: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+const REPLAYS: &[&str] = &["replay", "recover"];
+const STREAM: &[&str] = &["stream"];
+
+/// Minutes per Replay request unless `--window` says otherwise.
+const DEFAULT_WINDOW_MINUTES: u32 = 60;
+
+/// The flags of `stream`, `replay` and `recover`, in the order `--help` shows them.
+pub const FLAGS: &[Flag<Raw>] = &[
+    Flag {
+        name: "--url",
+        value: Some("URL"),
+        default: None,
+        help: "the stream URL (no query); the product is read from its path",
+        only: &[],
+        set: |r, it, f| {
+            r.url = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--product",
+        value: Some("P"),
+        default: None,
+        help: "powertrack, decahose, firehose or compliance",
+        only: &[],
+        set: |r, it, f| {
+            r.product = Some(product(it.command(), it.value(f)?)?);
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--account",
+        value: Some("NAME"),
+        default: None,
+        help: "the account name in the URL",
+        only: &[],
+        set: |r, it, f| {
+            r.account = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--label",
+        value: Some("NAME"),
+        default: None,
+        help: "the stream label in the URL",
+        only: &[],
+        set: |r, it, f| {
+            r.label = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--host",
+        value: Some("URL"),
+        default: Some(|| STREAM_HOST.to_owned()),
+        help: "scheme and host, with --product",
+        only: &[],
+        set: |r, it, f| {
+            r.host = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--from",
+        value: Some("DATE"),
+        default: None,
+        help: "start, UTC, inclusive: YYYYMMDDHHMM (recover: or ISO 8601, 2026-11-27T10:05:00Z)",
+        only: REPLAYS,
+        set: |r, it, f| {
+            r.from = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--to",
+        value: Some("DATE"),
+        default: None,
+        help: "end, UTC, exclusive (recover: both within the last 24 hours)",
+        only: REPLAYS,
+        set: |r, it, f| {
+            r.to = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--window",
+        value: Some("MINUTES"),
+        default: Some(|| DEFAULT_WINDOW_MINUTES.to_string()),
+        help: "minutes per request: a longer range is requested as consecutive windows, one at a time; each window's failed minutes and unprocessed range are requested again once before the next",
+        only: &["replay"],
+        set: |r, it, f| {
+            let n: u32 = it.number(f)?;
+            if n == 0 {
+                return Err(usage(it.command(), "--window must be at least 1 minute"));
             }
-            "--backfill-minutes" => {
-                a.backfill_minutes = it.number_in(f, 1..=MAX_BACKFILL_MINUTES)?
+            r.a.window_minutes = n;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--partition",
+        value: Some("N"),
+        default: None,
+        help: "repeatable; one connection (thread) per partition; default: every partition of the product (none for --url unless given)",
+        only: &[],
+        set: |r, it, f| {
+            let p: u32 = it.number(f)?;
+            if p == 0 {
+                return Err(usage(
+                    it.command(),
+                    "--partition: partitions are numbered from 1",
+                ));
             }
-            "--backfill-on-start" if command == "stream" => {
-                a.backfill_on_start = it.number_in(f, 1..=MAX_BACKFILL_MINUTES)?
+            r.a.partitions.push(p);
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--backfill-minutes",
+        value: Some("N"),
+        default: None,
+        help: "1..5: on reconnects, backfillMinutes sized to the gap, capped at N",
+        only: &[],
+        set: |r, it, f| {
+            r.a.backfill_minutes = it.number_in(f, 1..=MAX_BACKFILL_MINUTES)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--backfill-on-start",
+        value: Some("N"),
+        default: None,
+        help: "1..5: backfill N minutes on the first connection too (a restarted host closes its own gap; --dedupe-window or JetStream's duplicate window removes the overlap downstream)",
+        only: STREAM,
+        set: |r, it, f| {
+            r.a.backfill_on_start = it.number_in(f, 1..=MAX_BACKFILL_MINUTES)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--stall-timeout",
+        value: Some("SECS"),
+        default: Some(|| secs(DEFAULT_STALL_TIMEOUT)),
+        help: "no byte for SECS since the last one is a stall; decimals allowed (0.5)",
+        only: &[],
+        set: |r, it, f| {
+            r.a.stall_timeout = it.seconds(f, false)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--connect-timeout",
+        value: Some("SECS"),
+        default: Some(|| secs(DEFAULT_CONNECT_TIMEOUT)),
+        help: "each of TCP connect with the TLS handshake, sending the request, and the response head may take this long",
+        only: &[],
+        set: |r, it, f| {
+            r.a.connect_timeout = it.seconds(f, false)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--max-records",
+        value: Some("N"),
+        default: None,
+        help: "exit 0 after N records in total",
+        only: &[],
+        set: |r, it, f| {
+            let n: u64 = it.number(f)?;
+            if n == 0 {
+                return Err(usage(it.command(), "--max-records must be at least 1"));
             }
-            "--stall-timeout" => a.stall_timeout = it.seconds(f, false)?,
-            "--connect-timeout" => a.connect_timeout = it.seconds(f, false)?,
-            "--max-records" => {
-                let n: u64 = it.number(f)?;
-                if n == 0 {
-                    return Err(usage(command, "--max-records must be at least 1"));
-                }
-                a.max_records = Some(n);
+            r.a.max_records = Some(n);
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--count",
+        value: None,
+        default: None,
+        help: "write no records; at exit print one line `records=N`",
+        only: &[],
+        set: |r, _, _| {
+            r.a.count = true;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--ca-file",
+        value: Some("PEM"),
+        default: None,
+        help: "trusted root certificates instead of the built-in (or the system's) ones",
+        only: &[],
+        set: |r, it, f| {
+            r.a.ca_file = Some(PathBuf::from(it.value(f)?));
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--stats-interval",
+        value: Some("SECS"),
+        default: None,
+        help: "a statistics (or progress) line on stderr every SECS; 0 = off; default 10 (replay, recover: 0.5) when stderr is a terminal, else 0",
+        only: &[],
+        set: |r, it, f| {
+            r.a.stats_interval = Some(it.seconds(f, true)?);
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--redundant",
+        value: Some("N"),
+        default: Some(|| "1".to_owned()),
+        help: "1..4 connections per partition, each its own thread, reconnects and backfill, under one connection-rate limit",
+        only: STREAM,
+        set: |r, it, f| {
+            r.a.redundant = it.number_in(f, 1..=MAX_REDUNDANT)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--no-dedupe",
+        value: None,
+        default: None,
+        help: "hand out every copy (de-duplication is on with --redundant 2+ or --backfill-minutes)",
+        only: STREAM,
+        set: |r, _, _| {
+            r.a.no_dedupe = true;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--dedupe-window",
+        value: Some("N"),
+        default: Some(|| count(DEFAULT_DEDUPE_WINDOW as u64)),
+        help: "ids remembered per partition",
+        only: STREAM,
+        set: |r, it, f| {
+            let n: usize = it.number(f)?;
+            if n == 0 {
+                return Err(usage(it.command(), "--dedupe-window must be at least 1"));
             }
-            "--count" => a.count = true,
-            "--metrics-listen" => a.metrics_listen = Some(it.value(f)?.to_owned()),
-            "--log-format" => {
-                let v = it.value(f)?;
-                a.log_format = LogFormat::parse(v).ok_or_else(|| {
-                    usage(
-                        command,
-                        format!("--log-format: '{v}' is not one of text, json"),
-                    )
-                })?;
+            r.a.dedupe_window = Some(n);
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--metrics-listen",
+        value: Some("ADDR"),
+        default: None,
+        help: "serve GET /metrics (Prometheus text format) on ADDR, e.g. 127.0.0.1:9464 (docs/operations.md: the metrics)",
+        only: &[],
+        set: |r, it, f| {
+            r.a.metrics_listen = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--log-format",
+        value: Some("F"),
+        default: Some(|| "text".to_owned()),
+        help: "text or json: every stderr event one JSON object a line (ts, level, event, partition, connection, fields, message)",
+        only: &[],
+        set: |r, it, f| {
+            let v = it.value(f)?;
+            r.a.log_format = LogFormat::parse(v).ok_or_else(|| {
+                usage(
+                    it.command(),
+                    format!("--log-format: '{v}' is not one of text, json"),
+                )
+            })?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--slow-reader-threshold",
+        value: Some("S"),
+        default: Some(|| DEFAULT_SLOW_READER_SHARE.to_string()),
+        help: "warn when a partition's handler share stays above S",
+        only: &[],
+        set: |r, it, f| {
+            let v: f64 = it.number(f)?;
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(usage(
+                    it.command(),
+                    format!(
+                        "--slow-reader-threshold: '{v}' must be a share above 0 (0.5 is half the time)"
+                    ),
+                ));
             }
-            "--slow-reader-threshold" => {
-                let v: f64 = it.number(f)?;
-                if !(v > 0.0 && v.is_finite()) {
-                    return Err(usage(
-                        command,
-                        format!(
-                            "--slow-reader-threshold: '{v}' must be a share above 0 (0.5 is half the time)"
-                        ),
-                    ));
-                }
-                a.slow_reader_threshold = v;
-            }
-            "--slow-reader-period" => a.slow_reader_period = it.seconds(f, false)?,
-            "--inflater" => {
-                let v = it.value(f)?;
-                a.inflater = Some(Inflater::from_name(v).ok_or_else(|| {
-                    let names: Vec<&str> = Inflater::ALL.iter().map(|i| i.name()).collect();
-                    usage(
-                        command,
-                        format!(
-                            "--inflater: '{v}' is not one this build has ({})",
-                            names.join(", ")
-                        ),
-                    )
-                })?);
-            }
-            "--ca-file" => a.ca_file = Some(PathBuf::from(it.value(f)?)),
-            "--stats-interval" => a.stats_interval = Some(it.seconds(f, true)?),
-            "--redundant" if command == "stream" => {
-                a.redundant = it.number_in(f, 1..=MAX_REDUNDANT)?
-            }
-            "--no-dedupe" if command == "stream" => a.no_dedupe = true,
-            "--window" if command == "replay" => {
-                let n: u32 = it.number(f)?;
-                if n == 0 {
-                    return Err(usage(command, "--window must be at least 1 minute"));
-                }
-                a.window_minutes = n;
-            }
-            "--dedupe-window" if command == "stream" => {
-                let n: usize = it.number(f)?;
-                if n == 0 {
-                    return Err(usage(command, "--dedupe-window must be at least 1"));
-                }
-                a.dedupe_window = Some(n);
-            }
+            r.a.slow_reader_threshold = v;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--slow-reader-period",
+        value: Some("SECS"),
+        default: Some(|| secs(DEFAULT_SLOW_READER_PERIOD)),
+        help: "... for SECS; again after it recovers and relapses",
+        only: &[],
+        set: |r, it, f| {
+            r.a.slow_reader_period = it.seconds(f, false)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--inflater",
+        value: Some("NAME"),
+        default: Some(|| Inflater::default().name().to_owned()),
+        help: "miniz_oxide, or zlib-rs in a build with that feature",
+        only: &[],
+        set: |r, it, f| {
+            let v = it.value(f)?;
+            r.a.inflater = Some(Inflater::from_name(v).ok_or_else(|| {
+                let names: Vec<&str> = Inflater::ALL.iter().map(|i| i.name()).collect();
+                usage(
+                    it.command(),
+                    format!(
+                        "--inflater: '{v}' is not one this build has ({})",
+                        names.join(", ")
+                    ),
+                )
+            })?);
+            Ok(())
+        },
+    },
+];
+
+impl Default for StreamArgs {
+    fn default() -> Self {
+        StreamArgs {
+            target: Target::Url(String::new()),
+            range: None,
+            partitions: Vec::new(),
+            backfill_minutes: 0,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_records: None,
+            count: false,
+            ca_file: None,
+            stats_interval: None,
+            redundant: 1,
+            no_dedupe: false,
+            dedupe_window: None,
+            window_minutes: DEFAULT_WINDOW_MINUTES,
+            recovery: false,
+            metrics_listen: None,
+            log_format: LogFormat::Text,
+            slow_reader_threshold: DEFAULT_SLOW_READER_SHARE,
+            slow_reader_period: DEFAULT_SLOW_READER_PERIOD,
+            inflater: None,
+            backfill_on_start: 0,
             #[cfg(feature = "jetstream")]
-            _ if command == "stream" && a.jetstream.flag(f, &mut it)? => {}
-            _ => return Err(it.unknown(arg)),
+            jetstream: Box::default(),
         }
     }
+}
+
+/// Parses the arguments of `stream`, `replay` or `recover` (`command`).
+pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
+    let mut raw = Raw {
+        a: StreamArgs::default(),
+        url: None,
+        product: None,
+        account: None,
+        label: None,
+        host: None,
+        from: None,
+        to: None,
+    };
+    let mut it = Args::new(command, args);
+    #[cfg(feature = "jetstream")]
+    let more = Some((
+        super::jetstream_args::FLAGS,
+        (|r: &mut Raw| &mut *r.a.jetstream) as fn(&mut Raw) -> &mut JetStreamArgs,
+    ));
+    #[cfg(not(feature = "jetstream"))]
+    let more: Option<flags::Part<Raw, ()>> = None;
+    if let Parsed::Help = flags::read(&mut it, command, FLAGS, &mut raw, more, false)? {
+        return Ok(Command::Help(command));
+    }
+    let Raw {
+        mut a,
+        url,
+        product: product_,
+        account,
+        label,
+        host,
+        from,
+        to,
+    } = raw;
     #[cfg(feature = "jetstream")]
     a.jetstream
         .check(command, a.count || a.max_records.is_some(), a.redundant)?;

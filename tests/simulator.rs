@@ -11,7 +11,8 @@ use common::records;
 use gnip_stream::Product;
 use gnip_stream::core::record_id;
 use gnip_stream::simulator::{
-    Fault, Rate, RecordSource, Simulator, SimulatorConfig, Which, record_id_for,
+    Fault, Rate, RecordSource, Simulator, SimulatorConfig, Which, record_id_for, record_index,
+    record_index_for,
 };
 use gnip_stream::testing::oracle::Owned;
 use gnip_stream::unversioned::protocol::time;
@@ -40,10 +41,6 @@ fn ids(recs: &[Vec<u8>]) -> Vec<u64> {
         .collect()
 }
 
-fn g_of(id: u64) -> u64 {
-    id - record_id_for(0)
-}
-
 #[test]
 fn serves_records_byte_exact_flushed_one_by_one_with_fresh_ids() {
     let s = sim(SimulatorConfig::default().rate(Rate::PerSecond(200.0)));
@@ -57,7 +54,11 @@ fn serves_records_byte_exact_flushed_one_by_one_with_fresh_ids() {
     let got = ids(&recs);
     for (w, rec) in got.windows(2).zip(&recs) {
         assert_eq!(w[1], w[0] + 1, "consecutive, no gaps or repeats");
-        assert_eq!(*rec, s.record(g_of(w[0])), "byte-exact");
+        assert_eq!(
+            *rec,
+            s.record(record_index_for(w[0]).unwrap()),
+            "byte-exact"
+        );
     }
     // Ids are fresh: above 2^53 and not the corpus's own.
     assert!(got[0] > 1 << 53);
@@ -216,7 +217,8 @@ fn partitions_get_disjoint_shares_that_add_up_to_the_stream() {
         let got = ids(&r.records(40, SECS));
         assert!(got.len() >= 40);
         assert!(
-            got.iter().all(|id| g_of(*id) % 2 == i as u64),
+            got.iter()
+                .all(|id| record_index_for(*id).unwrap() % 2 == i as u64),
             "partition {} has only its lane",
             i + 1
         );
@@ -235,17 +237,17 @@ fn backfill_replays_the_last_minutes_oldest_first_then_goes_live() {
     let mut live = get(s.addr(), &Get::new(&path(Product::PowerTrack, "")));
     let first_live = ids(&live.records(1, SECS))[0];
     assert!(
-        g_of(first_live) >= 100,
+        record_index_for(first_live).unwrap() >= 100,
         "live starts at now: {}",
-        g_of(first_live)
+        record_index_for(first_live).unwrap()
     );
     let mut back = get(
         s.addr(),
         &Get::new(&path(Product::PowerTrack, "backfillMinutes=1")),
     );
-    let got = ids(&back.records((g_of(first_live) + 20) as usize, SECS));
+    let got = ids(&back.records((record_index_for(first_live).unwrap() + 20) as usize, SECS));
     assert_eq!(
-        g_of(got[0]),
+        record_index_for(got[0]).unwrap(),
         0,
         "the minute goes back past the simulator's start"
     );
@@ -417,7 +419,7 @@ fn fault_drop_after_bytes_cuts_the_stream_mid_record() {
     );
     // What did arrive is exact.
     for rec in records(&r.events) {
-        let g = g_of(record_id(&rec).unwrap().parse().unwrap());
+        let g = record_index(&rec).unwrap();
         assert_eq!(rec, s.record(g));
     }
 }
@@ -574,10 +576,7 @@ fn the_generator_source_needs_no_files() {
     let recs = r.records(60, SECS);
     assert!(recs.len() >= 60);
     for rec in &recs {
-        assert_eq!(
-            *rec,
-            s.record(g_of(record_id(rec).unwrap().parse().unwrap()))
-        );
+        assert_eq!(*rec, s.record(record_index(rec).unwrap()));
     }
 }
 

@@ -169,8 +169,7 @@ fn curl_over_tls_with_the_test_ca() {
         &tls,
         SimulatorConfig::default().rate(Rate::PerSecond(200.0)),
     );
-    let dir = std::env::temp_dir().join(format!("gnip-sim-ca-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = gnip_stream::testing::scratch_dir("sim-ca");
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, &tls.cert_pem).unwrap();
     let url = sim.stream_url(Product::PowerTrack, "acme", "prod");

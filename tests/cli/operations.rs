@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 use gnip_stream::Product;
 use gnip_stream::client::{MAX_CONCURRENT_SCRAPES, MetricsServer};
 use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which};
+use gnip_stream::testing::{free_port, scratch_dir};
 use gnip_stream::unversioned::metrics::scrape::MAX_REQUEST_HEAD;
 
 use common::cli::{cmd, exit_within, named, signal};
@@ -382,15 +383,6 @@ fn hostile_scrapers_neither_stall_the_stream_nor_grow_its_memory() {
     assert_eq!(status.code(), Some(0));
 }
 
-/// A free loopback port (bound and released: good enough for a test's own server).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Kills the Prometheus child (ours, unreaped) when the test ends, however it ends.
 struct Reap(Child);
 
@@ -417,9 +409,7 @@ fn a_real_prometheus_scrapes_the_records_counter() {
     .unwrap();
     let c = spawn(&decahose(&sim, &["--metrics-listen", "127.0.0.1:0"]), true);
     let target = c.metrics_addr();
-    let dir = std::env::temp_dir().join(format!("gnip-prometheus-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("prometheus");
     let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
@@ -678,15 +668,11 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         assert!(unit.contains(want), "the unit lacks {want}");
     }
     // verify checks that ExecStart's program exists: point it at the binary just built.
-    let dir = std::env::temp_dir().join(format!("gnip-unit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("unit");
     let path = dir.join("gnip-stream.service");
     std::fs::write(
         &path,
-        unit.replace(
-            "/usr/local/bin/gnip-stream",
-            env!("CARGO_BIN_EXE_gnip-stream"),
-        ),
+        unit.replace("/usr/local/bin/gnip-stream", common::cli::BIN),
     )
     .unwrap();
     let out = Command::new(analyze)

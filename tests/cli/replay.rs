@@ -2,7 +2,7 @@
 //! failed minutes and unprocessed ranges requested again once, exit 6 naming what still failed,
 //! a drop resumed without duplicates, and the progress line's figures.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::process::Output;

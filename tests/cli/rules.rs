@@ -4,7 +4,7 @@
 //! `list > f` then `sync --file f` changing nothing, and `rules add` then `stream` delivering
 //! only matching records against `gnip-stream simulate`.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Output, Stdio};
@@ -87,9 +87,7 @@ fn log(sim: &Simulator) -> Vec<LoggedRequest> {
 }
 
 fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("gnip-cli-rules-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
+    let p = gnip_stream::testing::scratch_dir("cli-rules").join(name);
     std::fs::write(&p, contents).unwrap();
     p
 }

@@ -6,11 +6,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 use gnip_stream::Product;
-use gnip_stream::core::record_id;
-use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which, record_id_for};
+use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which, record_index};
 
 use common::cli::{bin, cmd, exit_within, named, run, signal};
 
@@ -22,10 +21,6 @@ fn lines(out: &Output) -> Vec<Vec<u8>> {
         .collect();
     assert_eq!(l.pop(), Some(Vec::new()), "stdout ends with a newline");
     l
-}
-
-fn g_of(rec: &[u8]) -> u64 {
-    record_id(rec).unwrap().parse::<u64>().unwrap() - record_id_for(0)
 }
 
 #[test]
@@ -49,10 +44,17 @@ fn stream_writes_every_record_byte_exact_and_stops_at_max_records() {
     let recs = lines(&out);
     assert_eq!(recs.len(), 50);
     for w in recs.windows(2) {
-        assert_eq!(g_of(&w[1]), g_of(&w[0]) + 1);
+        assert_eq!(
+            record_index(&w[1]).unwrap(),
+            record_index(&w[0]).unwrap() + 1
+        );
     }
     for r in &recs {
-        assert_eq!(*r, sim.record(g_of(r)), "byte for byte as received");
+        assert_eq!(
+            *r,
+            sim.record(record_index(r).unwrap()),
+            "byte for byte as received"
+        );
     }
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -82,7 +84,8 @@ fn max_records_is_exact_across_partitions_and_count_prints_one_line() {
     assert_eq!(out.status.code(), Some(0));
     let recs = lines(&out);
     assert_eq!(recs.len(), 40);
-    let parts: std::collections::BTreeSet<u64> = recs.iter().map(|r| g_of(r) % 2).collect();
+    let parts: std::collections::BTreeSet<u64> =
+        recs.iter().map(|r| record_index(r).unwrap() % 2).collect();
     assert_eq!(parts.len(), 2, "both partitions wrote");
     let mut c = cmd("demo", "demo");
     c.args([
@@ -127,7 +130,8 @@ fn max_records_and_count_are_exact_with_redundant_copies() {
     );
     let recs = lines(&out);
     assert_eq!(recs.len(), 300);
-    let distinct: std::collections::BTreeSet<u64> = recs.iter().map(|r| g_of(r)).collect();
+    let distinct: std::collections::BTreeSet<u64> =
+        recs.iter().map(|r| record_index(r).unwrap()).collect();
     assert_eq!(distinct.len(), 300, "no record twice");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("delivered first: connection 1 "), "{err}");
@@ -160,7 +164,8 @@ fn max_records_and_count_are_exact_with_redundant_copies() {
     ]);
     let out = run(c, Duration::from_secs(20));
     let recs = lines(&out);
-    let distinct: std::collections::BTreeSet<u64> = recs.iter().map(|r| g_of(r)).collect();
+    let distinct: std::collections::BTreeSet<u64> =
+        recs.iter().map(|r| record_index(r).unwrap()).collect();
     assert_eq!(recs.len(), 800);
     assert!(distinct.len() < 800, "copies without de-duplication");
     let mut c = cmd("demo", "demo");
@@ -404,7 +409,10 @@ fn sigterm_on_an_idle_stream_exits_0_within_2_s_with_stdout_flushed() {
     reader.join().unwrap();
     assert_eq!(got.len() + rx.try_iter().count(), 10);
     for r in &got {
-        assert_eq!(r.as_bytes(), &sim.record(g_of(r.as_bytes()))[..]);
+        assert_eq!(
+            r.as_bytes(),
+            &sim.record(record_index(r.as_bytes()).unwrap())[..]
+        );
     }
 }
 
@@ -526,5 +534,68 @@ fn credentials_never_appear_in_any_output() {
             "leaked: {all}"
         );
         assert!(!all.is_empty());
+    }
+}
+
+/// The block of docs/command.md after `<!-- help: NAME -->`.
+fn documented_help(name: &str) -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/command.md"))
+        .expect("docs/command.md");
+    let marker = format!("<!-- help: {name} -->");
+    let at = doc
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker} in docs/command.md"));
+    let rest = &doc[at..];
+    let start = rest
+        .find("```text\n")
+        .expect("a text block after the marker")
+        + "```text\n".len();
+    let end = rest[start..].find("\n```").expect("the block's end");
+    format!("{}\n", &rest[start..start + end])
+}
+
+fn help_of(command: &str) -> String {
+    let out = run(
+        {
+            let mut c = bin();
+            c.args([command, "--help"]);
+            c
+        },
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(0), "{command} --help");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_commands_help_is_what_docs_command_md_says() {
+    // The options come from the flag tables that parse them; the doc must not drift.
+    for command in ["replay", "recover", "rules", "demo", "simulate"] {
+        assert_eq!(
+            help_of(command),
+            documented_help(command),
+            "{command} --help"
+        );
+    }
+    let stream = help_of("stream");
+    #[cfg(not(feature = "jetstream"))]
+    assert_eq!(stream, documented_help("stream"));
+    #[cfg(feature = "jetstream")]
+    {
+        assert_eq!(
+            stream,
+            format!(
+                "{}\n{}",
+                documented_help("stream"),
+                documented_help("stream (jetstream)")
+            )
+        );
+        for command in ["jetstream-init", "publish"] {
+            assert_eq!(
+                help_of(command),
+                documented_help(command),
+                "{command} --help"
+            );
+        }
     }
 }

@@ -8,8 +8,8 @@ use gnip_stream::Product;
 use gnip_stream::client::{
     Client, ClientConfig, ClientEvent, Delivery, Flow, PartitionReport, Running,
 };
-use gnip_stream::core::record_id;
-use gnip_stream::simulator::{Simulator, record_id_for};
+use gnip_stream::simulator::Simulator;
+pub use gnip_stream::simulator::record_index;
 use gnip_stream::unversioned::protocol::policy::BackoffConfig;
 
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -84,13 +84,9 @@ pub fn start(config: ClientConfig) -> (Running, Arc<Seen>) {
     (running, seen)
 }
 
-pub fn g_of(rec: &[u8]) -> u64 {
-    record_id(rec).unwrap().parse::<u64>().unwrap() - record_id_for(0)
-}
-
 /// Every record is the simulator's own, byte for byte, and none comes twice.
 pub fn assert_exact_once(sim: &Simulator, recs: &[Vec<u8>]) {
-    let mut gs: Vec<u64> = recs.iter().map(|r| g_of(r)).collect();
+    let mut gs: Vec<u64> = recs.iter().map(|r| record_index(r).unwrap()).collect();
     for (r, &g) in recs.iter().zip(&gs) {
         assert_eq!(*r, sim.record(g), "record {g} byte-exact");
     }

@@ -337,7 +337,11 @@ fn backfill_only_on_reconnects_sized_to_the_gap_and_covering_it() {
         "a gap under a minute rounds up to 1"
     );
     // Backfill covers the gap: no id is missing (duplicates are expected, as documented).
-    let mut gs: Vec<u64> = seen.data().iter().map(|r| g_of(r)).collect();
+    let mut gs: Vec<u64> = seen
+        .data()
+        .iter()
+        .map(|r| record_index(r).unwrap())
+        .collect();
     for (r, g) in seen.data().iter().zip(&gs) {
         assert_eq!(*r, sim.record(*g));
     }
@@ -360,7 +364,11 @@ fn backfill_on_start_covers_what_was_published_before_the_first_connect() {
     seen.wait("records", |s| s.records().len() >= 400);
     stop_and_join(running);
     assert_eq!(sim.requests()[0].param("backfillMinutes"), Some("2"));
-    let gs: Vec<u64> = seen.data().iter().map(|r| g_of(r)).collect();
+    let gs: Vec<u64> = seen
+        .data()
+        .iter()
+        .map(|r| record_index(r).unwrap())
+        .collect();
     assert_eq!(gs[0], 0, "from the first record the simulator published");
     assert!(gs.windows(2).all(|w| w[1] == w[0] + 1), "no gap");
     // Without it the first record is one published after the connect.
@@ -368,7 +376,7 @@ fn backfill_on_start_covers_what_was_published_before_the_first_connect() {
     seen.wait("records", |s| !s.records().is_empty());
     stop_and_join(running);
     assert_eq!(sim.requests()[1].param("backfillMinutes"), None);
-    assert!(g_of(&seen.data()[0]) > 300);
+    assert!(record_index(&seen.data()[0]).unwrap() > 300);
 }
 
 /// A live stream has no CRC (its trailer never comes): deflate data corrupted on the way is

@@ -78,8 +78,7 @@ fn replay_completes_and_resumes_after_a_drop_without_duplicates() {
 #[test]
 fn replay_resume_drops_duplicate_compliance_events_too() {
     use gnip_stream::simulator::generator::{Format, Generator};
-    let dir = std::env::temp_dir().join(format!("gnip-mixed-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = gnip_stream::testing::scratch_dir("mixed");
     let mut g = Generator::new(3);
     let mut file = Vec::new();
     for i in 0..60 {

@@ -132,8 +132,7 @@ fn tls_with_the_wrong_ca_stops_at_once_without_a_retry_loop() {
 
 #[test]
 fn a_ca_file_without_certificates_is_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("gnip-empty-ca-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = gnip_stream::testing::scratch_dir("empty-ca");
     let path = dir.join("empty.pem");
     std::fs::write(&path, "not a certificate\n").unwrap();
     let cfg = ClientConfig::stream(Product::PowerTrack, "a", "b").ca_file(&path);

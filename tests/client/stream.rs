@@ -19,7 +19,7 @@ fn normal_stream_delivers_every_record_once_in_order_byte_exact() {
     let reports = stop_and_join(running);
     let recs = seen.data();
     assert_exact_once(&sim, &recs);
-    let gs: Vec<u64> = recs.iter().map(|r| g_of(r)).collect();
+    let gs: Vec<u64> = recs.iter().map(|r| record_index(r).unwrap()).collect();
     assert!(gs.windows(2).all(|w| w[1] == w[0] + 1), "in order, no gap");
     let req = &sim.requests()[0];
     assert_eq!(req.header("accept-encoding"), Some("gzip"));
@@ -56,7 +56,7 @@ fn random_chunking_changes_nothing() {
     assert_exact_once(&sim, &recs);
     assert!(
         recs.iter()
-            .map(|r| g_of(r))
+            .map(|r| record_index(r).unwrap())
             .collect::<Vec<_>>()
             .windows(2)
             .all(|w| w[1] == w[0] + 1)
@@ -167,7 +167,7 @@ fn partitions_test(product: Product, n: u32) {
     );
     for (p, rec) in seen.records() {
         assert_eq!(
-            g_of(&rec) % u64::from(n),
+            record_index(&rec).unwrap() % u64::from(n),
             u64::from(p - 1),
             "partition {p} has only its share"
         );

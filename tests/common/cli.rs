@@ -6,7 +6,8 @@ use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gnip-stream");
+/// The command under test, as cargo built it.
+pub const BIN: &str = env!("CARGO_BIN_EXE_gnip-stream");
 
 /// The binary as a command. Under cross-testing the binary is for another CPU: `.ci/cross`
 /// names the emulator in `GNIP_TEST_RUNNER` (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`).

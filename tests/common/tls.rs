@@ -48,9 +48,7 @@ pub fn tls_simulator(tls: &Tls, config: SimulatorConfig) -> Simulator {
 
 /// Writes the CA's PEM to a fresh temporary file; returns its path.
 pub fn ca_file(tls: &Tls, name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("gnip-test-ca-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("ca.pem");
+    let path = gnip_stream::testing::scratch_dir(&format!("test-ca-{name}")).join("ca.pem");
     std::fs::write(&path, &tls.cert_pem).unwrap();
     path
 }

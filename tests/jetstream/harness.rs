@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use gnip_stream::core::{Record, record_id};
-use gnip_stream::simulator::record_id_for;
+use gnip_stream::simulator::record_index;
 use gnip_stream::testing::nats_cluster::NatsCluster;
 use gnip_stream::unversioned::nats::api::StoredMsg;
 use gnip_stream::unversioned::nats::encode::Auth;
@@ -113,9 +113,7 @@ pub fn publish(
 
 /// A fresh directory for one test's files.
 pub fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("gnip-js-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    gnip_stream::testing::scratch_dir(&format!("js-{name}"))
 }
 
 /// A `gnip-stream` process: stderr lines kept with the time they came.
@@ -237,14 +235,6 @@ impl Drop for Host {
     }
 }
 
-/// The simulator's record index of a stored record.
-pub fn g_of(payload: &[u8]) -> u64 {
-    record_id(payload)
-        .and_then(|id| id.parse::<u64>().ok())
-        .expect("a simulator record")
-        - record_id_for(0)
-}
-
 /// Per partition (`g % partitions + 1`): (first, last, count); asserts that each partition's
 /// records are contiguous (missing 0), stored once (duplicates 0), and that every message id
 /// is the record's own.
@@ -252,7 +242,7 @@ pub fn check_exactly_once(msgs: &[StoredMsg], partitions: u64) -> BTreeMap<u64, 
     let mut by: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     let mut ids = std::collections::HashSet::new();
     for m in msgs {
-        let g = g_of(&m.data);
+        let g = record_index(&m.data).unwrap();
         let id = m.msg_id.clone().unwrap_or_default();
         let own = RecordKey::of(&Record::new(&m.data))
             .expect("a record")

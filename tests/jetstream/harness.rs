@@ -8,7 +8,7 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use gnip_stream::core::{Record, record_id};
+use gnip_stream::core::Record;
 use gnip_stream::simulator::record_index;
 use gnip_stream::testing::nats_cluster::NatsCluster;
 use gnip_stream::unversioned::nats::api::StoredMsg;

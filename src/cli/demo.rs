@@ -12,7 +12,7 @@ use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
 use super::args::{Args, Usage, usage};
 use super::flags::{self, Flag, Parsed};
 use super::report::{exit_code, print_event, start_error, stats_report};
-use super::supervise::supervise;
+use super::supervise::supervise_client;
 use super::{Command, FATAL};
 
 /// Parses the arguments of `demo`.
@@ -121,7 +121,7 @@ pub fn run(seconds: f64, rate: f64) -> u8 {
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let stop = running.stop_handle();
-    let drew = supervise(
+    let drew = supervise_client(
         &running,
         None,
         Duration::from_secs(1),

@@ -58,7 +58,7 @@ pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 
     let started = Instant::now();
     let interval = a.stats_interval.unwrap_or(Duration::ZERO);
     let stop = running.stop_handle();
-    super::supervise::supervise(
+    super::supervise::supervise_client(
         &running,
         None,
         interval,

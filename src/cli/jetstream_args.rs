@@ -60,7 +60,7 @@ pub const FLAGS: &[Flag<JetStreamArgs>] = &[
         value: Some("URLS"),
         default: None,
         help: "comma-separated nats://host:port or tls://host:port, tried in turn; credentials from NATS_USER/NATS_PASSWORD or NATS_TOKEN",
-        only: STREAM,
+        only: TOOLS,
         set: |j, it, f| {
             j.urls = Some(it.value(f)?.to_owned());
             Ok(())
@@ -82,7 +82,7 @@ pub const FLAGS: &[Flag<JetStreamArgs>] = &[
         value: Some("PEM"),
         default: None,
         help: "roots for tls:// (default: the system's CA bundle)",
-        only: STREAM,
+        only: TOOLS,
         set: |j, it, f| {
             j.ca_file = Some(PathBuf::from(it.value(f)?));
             Ok(())
@@ -93,7 +93,7 @@ pub const FLAGS: &[Flag<JetStreamArgs>] = &[
         value: Some("N"),
         default: Some(|| DEFAULT_PUBLISH_WINDOW.to_string()),
         help: "unacknowledged publishes at most",
-        only: STREAM,
+        only: PUBLISHERS,
         set: |j, it, f| {
             j.window = it.number_in(f, 1..=1_000_000)?;
             Ok(())
@@ -104,7 +104,7 @@ pub const FLAGS: &[Flag<JetStreamArgs>] = &[
         value: Some("SECS"),
         default: Some(|| secs(DEFAULT_ACK_TIMEOUT)),
         help: "no ack within SECS: publish again, same Nats-Msg-Id",
-        only: STREAM,
+        only: PUBLISHERS,
         set: |j, it, f| {
             j.ack_timeout = it.seconds(f, false)?;
             Ok(())
@@ -125,8 +125,8 @@ pub const FLAGS: &[Flag<JetStreamArgs>] = &[
         name: "--drain-timeout",
         value: Some("SECS"),
         default: Some(|| secs(DEFAULT_DRAIN_TIMEOUT)),
-        help: "at stop, wait up to SECS for the last acks; exit 7 if any record is still unacknowledged",
-        only: STREAM,
+        help: "at the end (or a stop), wait up to SECS for the last acks; exit 7 if any record is still unacknowledged",
+        only: PUBLISHERS,
         set: |j, it, f| {
             j.drain_timeout = it.seconds(f, true)?;
             Ok(())
@@ -179,6 +179,9 @@ pub const FLAGS: &[Flag<JetStreamArgs>] = &[
 ];
 
 const STREAM: &[&str] = &["stream"];
+/// The commands that talk to NATS, and those that publish.
+const TOOLS: &[&str] = &["stream", "jetstream-init", "publish"];
+const PUBLISHERS: &[&str] = &["stream", "publish"];
 
 /// The lease-only flags, for the message when they come without `--leases`.
 const LEASE_FLAGS: [&str; 3] = ["--host-id", "--lease-ttl", "--hosts-per-partition"];

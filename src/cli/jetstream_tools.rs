@@ -9,14 +9,14 @@ use std::time::Duration;
 use gnip_stream::Error;
 use gnip_stream::core::{Record, RecordKind};
 use gnip_stream::sink::jetstream::{
-    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, Ensured, Message, NatsConnection, NatsOptions,
-    Publisher, PublisherConfig, bucket_spec, ensure_stream,
+    Ensured, Message, NatsConnection, NatsOptions, Publisher, PublisherConfig, bucket_spec,
+    ensure_stream,
 };
-use gnip_stream::unversioned::nats::DEFAULT_PUBLISH_WINDOW;
 use gnip_stream::unversioned::nats::api::{StreamSpec, parse_duration_ns};
 
 use super::args::{Args, Usage, usage};
-use super::flags::{self, Flag, Parsed, secs};
+use super::flags::{self, Flag, Parsed};
+use super::jetstream_args::{self, JetStreamArgs};
 use super::jetstream_delivery::{Delivering, fail};
 use super::stderr;
 use super::{Command, FATAL, OK, USAGE};
@@ -54,8 +54,8 @@ pub enum JsCommand {
 
 /// What the flags of `jetstream-init` and `publish` gather.
 pub struct Raw {
-    urls: Option<String>,
-    ca_file: Option<PathBuf>,
+    /// The options `stream --jetstream` has too (their flags are declared there).
+    js: JetStreamArgs,
     stream: Option<String>,
     subjects: Option<String>,
     subject: Option<String>,
@@ -64,9 +64,6 @@ pub struct Raw {
     window_ns: u64,
     bucket: Option<String>,
     ttl: Option<Duration>,
-    window: usize,
-    ack_timeout: Duration,
-    drain_timeout: Duration,
 }
 
 /// Replicas of a stream `jetstream-init` creates, and its duplicate window, unless told.
@@ -78,28 +75,6 @@ const PUBLISH: &[&str] = &["publish"];
 
 /// The flags of `jetstream-init` and `publish` (`only` says whose), in `--help`'s order.
 pub const FLAGS: &[Flag<Raw>] = &[
-    Flag {
-        name: "--jetstream",
-        value: Some("URLS"),
-        default: None,
-        help: "comma-separated nats://host:port or tls://host:port, tried in turn; credentials from NATS_USER/NATS_PASSWORD or NATS_TOKEN",
-        only: &[],
-        set: |r, it, f| {
-            r.urls = Some(it.value(f)?.to_owned());
-            Ok(())
-        },
-    },
-    Flag {
-        name: "--nats-ca-file",
-        value: Some("PEM"),
-        default: None,
-        help: "roots for tls:// (default: the system's CA bundle)",
-        only: &[],
-        set: |r, it, f| {
-            r.ca_file = Some(PathBuf::from(it.value(f)?));
-            Ok(())
-        },
-    },
     Flag {
         name: "--stream",
         value: Some("NAME"),
@@ -194,46 +169,12 @@ pub const FLAGS: &[Flag<Raw>] = &[
             Ok(())
         },
     },
-    Flag {
-        name: "--publish-window",
-        value: Some("N"),
-        default: Some(|| DEFAULT_PUBLISH_WINDOW.to_string()),
-        help: "unacknowledged publishes at most",
-        only: PUBLISH,
-        set: |r, it, f| {
-            r.window = it.number_in(f, 1..=1_000_000)?;
-            Ok(())
-        },
-    },
-    Flag {
-        name: "--ack-timeout",
-        value: Some("SECS"),
-        default: Some(|| secs(DEFAULT_ACK_TIMEOUT)),
-        help: "no ack within SECS: publish again, same Nats-Msg-Id",
-        only: PUBLISH,
-        set: |r, it, f| {
-            r.ack_timeout = it.seconds(f, false)?;
-            Ok(())
-        },
-    },
-    Flag {
-        name: "--drain-timeout",
-        value: Some("SECS"),
-        default: Some(|| secs(DEFAULT_DRAIN_TIMEOUT)),
-        help: "at the end, wait up to SECS for the last acks",
-        only: PUBLISH,
-        set: |r, it, f| {
-            r.drain_timeout = it.seconds(f, true)?;
-            Ok(())
-        },
-    },
 ];
 
 /// Parses `jetstream-init` or `publish`.
 pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     let mut raw = Raw {
-        urls: None,
-        ca_file: None,
+        js: JetStreamArgs::default(),
         stream: None,
         subjects: None,
         subject: None,
@@ -242,18 +183,15 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         window_ns: DEFAULT_DUPLICATE_WINDOW_NS,
         bucket: None,
         ttl: None,
-        window: DEFAULT_PUBLISH_WINDOW,
-        ack_timeout: DEFAULT_ACK_TIMEOUT,
-        drain_timeout: DEFAULT_DRAIN_TIMEOUT,
     };
     let mut it = Args::new(command, args);
-    if let Parsed::Help = flags::read::<_, ()>(&mut it, command, FLAGS, &mut raw, None, false)? {
+    let shared: flags::Part<Raw, JetStreamArgs> = (jetstream_args::FLAGS, |r| &mut r.js);
+    if let Parsed::Help = flags::read(&mut it, command, FLAGS, &mut raw, Some(shared), false)? {
         return Ok(Command::Help(command));
     }
     let init = command == "jetstream-init";
     let Raw {
-        urls,
-        ca_file,
+        js,
         stream,
         subjects,
         subject,
@@ -262,10 +200,15 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         window_ns,
         bucket,
         ttl,
+    } = raw;
+    let JetStreamArgs {
+        urls,
+        ca_file,
         window,
         ack_timeout,
         drain_timeout,
-    } = raw;
+        ..
+    } = js;
     let urls = urls.ok_or_else(|| usage(command, "--jetstream URLS is required"))?;
     if init {
         let stream = stream.ok_or_else(|| usage(command, "--stream NAME is required"))?;

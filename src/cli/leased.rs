@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 use gnip_stream::client::{Client, ClientConfig, PartitionReport, Running, StatsSnapshot};
-use gnip_stream::sink::jetstream::{LeaseConfig, LeaseEvent, Leases, PublishHandler};
+use gnip_stream::sink::jetstream::{LeaseConfig, LeaseEvent, Leases, PublishHandler, PublishQueue};
 use gnip_stream::unversioned::protocol::dialect::Dialect;
 use gnip_stream::unversioned::protocol::endpoint::UrlParts;
 use gnip_stream::unversioned::protocol::product::MAX_BACKFILL_MINUTES;
@@ -17,6 +17,7 @@ use super::monitor::Monitor;
 use super::report::{print_event, start_error};
 use super::stderr;
 use super::stream_args::StreamArgs;
+use super::supervise::{Supervised, supervise};
 use super::{FATAL, OK};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -46,6 +47,122 @@ fn host_id(given: Option<&str>) -> String {
         "host".into()
     } else {
         clean
+    }
+}
+
+/// A host streaming the partitions it holds leases on, as the supervising loop sees it: lease
+/// events start and stop a client per partition while it waits.
+struct LeasedHost<'a> {
+    rx: mpsc::Receiver<LeaseEvent>,
+    running: &'a Mutex<BTreeMap<u32, Running>>,
+    reports: Vec<PartitionReport>,
+    code: u8,
+    stopping: bool,
+    disconnected: bool,
+    d: &'a Delivering,
+    config: &'a ClientConfig,
+    queue: &'a PublishQueue,
+    monitor: &'a mut Monitor,
+    started: Instant,
+}
+
+impl LeasedHost<'_> {
+    fn stats(&self) -> Vec<StatsSnapshot> {
+        lock(self.running)
+            .values()
+            .flat_map(Running::stats)
+            .collect()
+    }
+
+    fn on(&mut self, event: LeaseEvent) {
+        match event {
+            LeaseEvent::Gained(g) => {
+                let backfill = g.backfill_minutes.unwrap_or(0).min(MAX_BACKFILL_MINUTES);
+                stderr::event("info", "lease_gained")
+                    .partition(g.partition)
+                    .field("backfill_minutes", backfill)
+                    .emit(&format!(
+                        "gnip-stream: partition {}: lease gained, starting (backfill {backfill} min)",
+                        g.partition
+                    ));
+                let c = self
+                    .config
+                    .clone()
+                    .partitions(&[g.partition])
+                    .backfill_on_start(backfill);
+                match Client::start_observed(
+                    c,
+                    PublishHandler::new(self.queue.clone(), Arc::clone(&self.d.subjects)),
+                    Some(Arc::new(print_event)),
+                ) {
+                    Ok(r) => {
+                        lock(self.running).insert(g.partition, r);
+                    }
+                    Err(e) => self.code = start_error(&e),
+                }
+            }
+            LeaseEvent::Lost(p) => {
+                stderr::event("warn", "lease_lost")
+                    .partition(p)
+                    .emit(&format!("gnip-stream: partition {p}: lease lost, stopping"));
+                let r = lock(self.running).remove(&p);
+                if let Some(r) = r {
+                    self.reports.extend(r.stop_and_join());
+                }
+            }
+            LeaseEvent::Failed(e) => self.code = fail(&e),
+        }
+    }
+}
+
+impl Supervised for LeasedHost<'_> {
+    fn is_finished(&self) -> bool {
+        self.stopping
+            || self.disconnected
+            || self.code != OK
+            || self.d.publisher.failure().is_some()
+    }
+
+    fn stop(&mut self) {
+        self.stopping = true;
+    }
+
+    fn line(&self) -> Option<(stderr::Event, String)> {
+        Some(stats_line(
+            self.started.elapsed(),
+            &self.stats(),
+            &self.d.publisher.snapshot(),
+        ))
+    }
+
+    fn each_second(&mut self) {
+        let stats = self.stats();
+        self.monitor.check(&stats);
+    }
+
+    /// Lease events, then the partitions that ended by themselves (credentials refused, …),
+    /// which end the host.
+    fn wait(&mut self, pace: Duration) {
+        match self.rx.recv_timeout(pace.min(Duration::from_millis(50))) {
+            Ok(event) => self.on(event),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => self.disconnected = true,
+        }
+        if self.code != OK {
+            return;
+        }
+        let ended: Vec<u32> = lock(self.running)
+            .iter()
+            .filter(|(_, r)| r.is_finished())
+            .map(|(p, _)| *p)
+            .collect();
+        for p in ended {
+            if let Some(r) = lock(self.running).remove(&p) {
+                let rs = r.join();
+                self.code = self.code.max(stream_status(&rs));
+                self.reports.extend(rs);
+            }
+        }
     }
 }
 
@@ -115,90 +232,23 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
         drop(queue);
         return d.finish(js.drain_timeout, code);
     }
-    let mut reports: Vec<PartitionReport> = Vec::new();
-    let mut code = OK;
-    let mut last_tick = Instant::now();
-    let started = Instant::now();
     let interval = a.stats_interval.unwrap_or(Duration::ZERO);
-    let mut next_stats = interval;
-    loop {
-        if super::signal::received() || d.publisher.failure().is_some() {
-            break;
-        }
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(LeaseEvent::Gained(g)) => {
-                let backfill = g.backfill_minutes.unwrap_or(0).min(MAX_BACKFILL_MINUTES);
-                stderr::event("info", "lease_gained")
-                    .partition(g.partition)
-                    .field("backfill_minutes", backfill)
-                    .emit(&format!(
-                        "gnip-stream: partition {}: lease gained, starting (backfill {backfill} min)",
-                        g.partition
-                    ));
-                let c = config
-                    .clone()
-                    .partitions(&[g.partition])
-                    .backfill_on_start(backfill);
-                match Client::start_observed(
-                    c,
-                    PublishHandler::new(queue.clone(), Arc::clone(&d.subjects)),
-                    Some(Arc::new(print_event)),
-                ) {
-                    Ok(r) => {
-                        lock(&running).insert(g.partition, r);
-                    }
-                    Err(e) => {
-                        code = start_error(&e);
-                        break;
-                    }
-                }
-            }
-            Ok(LeaseEvent::Lost(p)) => {
-                stderr::event("warn", "lease_lost")
-                    .partition(p)
-                    .emit(&format!("gnip-stream: partition {p}: lease lost, stopping"));
-                let r = lock(&running).remove(&p);
-                if let Some(r) = r {
-                    reports.extend(r.stop_and_join());
-                }
-            }
-            Ok(LeaseEvent::Failed(e)) => {
-                code = fail(&e);
-                break;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-        // A partition that ended by itself (credentials refused, …) ends the host.
-        let ended: Vec<u32> = lock(&running)
-            .iter()
-            .filter(|(_, r)| r.is_finished())
-            .map(|(p, _)| *p)
-            .collect();
-        for p in ended {
-            if let Some(r) = lock(&running).remove(&p) {
-                let rs = r.join();
-                code = code.max(stream_status(&rs));
-                reports.extend(rs);
-            }
-        }
-        if code != OK {
-            break;
-        }
-        if last_tick.elapsed() >= Duration::from_secs(1) {
-            last_tick = Instant::now();
-            let stats: Vec<StatsSnapshot> =
-                lock(&running).values().flat_map(Running::stats).collect();
-            monitor.check(&stats);
-        }
-        if !interval.is_zero() && started.elapsed() >= next_stats {
-            next_stats += interval;
-            let stats: Vec<StatsSnapshot> =
-                lock(&running).values().flat_map(Running::stats).collect();
-            let (event, text) = stats_line(started.elapsed(), &stats, &d.publisher.snapshot());
-            event.emit(&text);
-        }
-    }
+    let started = Instant::now();
+    let mut host = LeasedHost {
+        rx,
+        running: &running,
+        reports: Vec::new(),
+        code: OK,
+        stopping: false,
+        disconnected: false,
+        d: &d,
+        config: &config,
+        queue: &queue,
+        monitor: &mut monitor,
+        started,
+    };
+    supervise(&mut host, None, interval, started, false);
+    let (mut reports, code) = (host.reports, host.code);
     leases.stop();
     let all: Vec<Running> = std::mem::take(&mut *lock(&running)).into_values().collect();
     for r in all {

@@ -106,14 +106,14 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
 
 /// A page: head, `options:` and the block the flag table writes, foot.
 fn page<T>(page: &help::Page, table: &[flags::Flag<T>], command: Option<&str>) -> String {
-    format!(
-        "{}\noptions:\n{}{}",
-        page.head,
-        flags::help(table, command),
-        page.foot
-    )
-    .trim_end()
-    .to_owned()
+    page_with(page, &flags::help(table, command))
+}
+
+/// A page around an options block.
+fn page_with(page: &help::Page, options: &str) -> String {
+    format!("{}\noptions:\n{options}{}", page.head, page.foot)
+        .trim_end()
+        .to_owned()
 }
 
 /// The help text of `which` ("" for the main help).
@@ -138,13 +138,18 @@ pub fn help(which: &str) -> String {
         "simulate" => page(&help::SIMULATE, simulate::FLAGS, None),
         "rules" => page(&help::RULES, rules::FLAGS, None),
         #[cfg(feature = "jetstream")]
-        "jetstream-init" => page(
-            &help::JETSTREAM_INIT,
-            jetstream_tools::FLAGS,
-            Some("jetstream-init"),
+        "jetstream-init" | "publish" => page_with(
+            if which == "publish" {
+                &help::PUBLISH
+            } else {
+                &help::JETSTREAM_INIT
+            },
+            &format!(
+                "{}{}",
+                flags::help(jetstream_args::FLAGS, Some(which)),
+                flags::help(jetstream_tools::FLAGS, Some(which))
+            ),
         ),
-        #[cfg(feature = "jetstream")]
-        "publish" => page(&help::PUBLISH, jetstream_tools::FLAGS, Some("publish")),
         #[cfg(feature = "jetstream")]
         _ => format!("{}{}", help::MAIN_HELP, help::JETSTREAM_MAIN_HELP),
         #[cfg(not(feature = "jetstream"))]

@@ -5,11 +5,13 @@
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use gnip_stream::Error;
 use gnip_stream::client::{
-    Client, ClientConfig, Delivery, JobProgress, ReplayJob, StatsHandle, StatsSnapshot,
+    Client, ClientConfig, Delivery, JobProgress, ReplayJob, ReplayJobReport, StatsHandle,
+    StatsSnapshot, StopHandle,
 };
 use gnip_stream::sink::NdjsonSink;
 use gnip_stream::unversioned::metrics::JobKind;
@@ -19,10 +21,9 @@ use gnip_stream::unversioned::protocol::time;
 
 use super::monitor::Monitor;
 use super::report::{exit_code, print_event, start_error};
-use super::signal;
 use super::stderr::{self, Event};
 use super::stream_args::StreamArgs;
-use super::supervise::supervise;
+use super::supervise::{Supervised, supervise, supervise_client};
 use super::{AUTH, FATAL, INCOMPLETE, OK};
 
 /// A minute as the progress line shows it: `2026-11-27T10:05`.
@@ -62,6 +63,46 @@ pub fn progress_line(p: &JobProgress) -> String {
     )
 }
 
+/// A `ReplayJob` running on its own thread, as the supervising loop sees it.
+struct ReplayRun<'a> {
+    thread: &'a JoinHandle<Result<ReplayJobReport, Error>>,
+    stop: StopHandle,
+    latest: &'a Mutex<Option<JobProgress>>,
+    monitor: &'a mut Monitor,
+    tty: bool,
+}
+
+impl ReplayRun<'_> {
+    fn latest(&self) -> Option<JobProgress> {
+        self.latest.lock().ok().and_then(|p| p.clone())
+    }
+}
+
+impl Supervised for ReplayRun<'_> {
+    fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
+    fn stop(&mut self) {
+        self.stop.stop();
+    }
+
+    fn line(&self) -> Option<(Event, String)> {
+        let p = self.latest()?;
+        Some(if self.tty {
+            (stderr::event("info", "progress"), progress_line(&p))
+        } else {
+            progress_report(&p)
+        })
+    }
+
+    fn each_second(&mut self) {
+        if let Some(p) = self.latest() {
+            self.monitor.check(&p.stats);
+        }
+    }
+}
+
 /// `replay`, planned and run by the library's `ReplayJob`.
 pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     let product = config.product().path_name();
@@ -90,32 +131,41 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     } else {
         Duration::ZERO
     });
+    // The job runs on its own thread; this one supervises it like every other run.
     let stop = job.stop_handle();
-    let mut last = Instant::now();
-    let mut last_check = Instant::now();
-    let mut drew = false;
-    let result = job.run(handler, Some(Arc::new(print_event)), |p| {
-        if let Ok(mut s) = shared.lock() {
-            *s = Some(p.clone());
+    let s = Arc::clone(&shared);
+    let thread = match std::thread::Builder::new()
+        .name("replay-job".into())
+        .spawn(move || {
+            job.run(handler, Some(Arc::new(print_event)), move |p| {
+                if let Ok(mut latest) = s.lock() {
+                    *latest = Some(p.clone());
+                }
+            })
+        }) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("gnip-stream: cannot start the replay job: {e}");
+            return FATAL;
         }
-        if last_check.elapsed() >= Duration::from_secs(1) {
-            last_check = Instant::now();
-            monitor.check(&p.stats);
-        }
-        if signal::received() || out.is_broken() {
-            stop.stop();
-        }
-        out.flush(false);
-        if !interval.is_zero() && last.elapsed() >= interval {
-            last = Instant::now();
-            if tty {
-                eprint!("\r{}", progress_line(p));
-                drew = true;
-            } else {
-                let (event, text) = progress_report(p);
-                event.emit(&text);
-            }
-        }
+    };
+    let mut running = ReplayRun {
+        thread: &thread,
+        stop,
+        latest: &shared,
+        monitor: &mut monitor,
+        tty,
+    };
+    let drew = supervise(&mut running, Some(&out), interval, Instant::now(), tty);
+    let result = thread.join().unwrap_or_else(|payload| {
+        Err(Error::Panicked {
+            message: payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the replay job panicked".to_owned())
+                .into(),
+        })
     });
     // The last figures, always (the job may end between two lines).
     let latest = shared.lock().ok().and_then(|s| s.clone());
@@ -235,7 +285,7 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) 
     } else {
         Duration::ZERO
     });
-    let drew = supervise(
+    let drew = supervise_client(
         &running,
         Some(&out),
         interval,

@@ -15,7 +15,7 @@ use super::report::{
 };
 use super::stderr;
 use super::stream_args::{StreamArgs, config_for};
-use super::supervise::supervise;
+use super::supervise::supervise_client;
 
 /// `stream`, `replay` and `recover`.
 pub fn run(a: StreamArgs) -> u8 {
@@ -76,7 +76,7 @@ fn run_stream(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 
             Duration::ZERO
         });
     let started = Instant::now();
-    supervise(
+    supervise_client(
         &running,
         Some(&out),
         interval,

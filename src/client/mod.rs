@@ -18,8 +18,7 @@
 //! | `rules.rs` | [`RulesClient`]: the Rules API, batched, one request at a time, retried |
 //!
 //! ```no_run
-//! use gnip_stream::client::{Client, ClientConfig, Flow};
-//! use gnip_stream::core::RecordKind;
+//! use gnip_stream::client::{Client, ClientConfig, Flow, RecordKind};
 //! use gnip_stream::Product;
 //!
 //! let config = ClientConfig::stream(Product::Decahose, "acme", "prod")
@@ -60,6 +59,7 @@ pub use rules::{AddSummary, DeleteSummary, RulesClient, RulesConfig, SyncSummary
 pub use stats::{ConnectionSnapshot, PartitionStats, StatsHandle, StatsSnapshot};
 // The types the client's API names, from the sans-IO layers below it (which are otherwise
 // `unversioned`): a user needs nothing else for `Client::start`, `ReplayJob` and `RulesClient`.
+pub use crate::core::{ComplianceKind, Level, Record, RecordKind, SystemMessage};
 pub use crate::metrics::RulesProgress;
 pub use crate::protocol::dialect::Dialect;
 pub use crate::protocol::endpoint::{REPLAY_HOST, STREAM_HOST};

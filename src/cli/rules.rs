@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gnip_stream::Error;
@@ -12,7 +13,8 @@ use gnip_stream::unversioned::protocol::rules::{self, Rule, RuleSet};
 
 use super::args::{Args, Usage, usage};
 use super::flags::{self, Flag, Parsed, secs};
-use super::{AUTH, Command, FATAL, OK, REJECTED, USAGE};
+use super::supervise::within_signal;
+use super::{AUTH, Command, FATAL, OK, REJECTED, USAGE, signal};
 
 /// Where the rules are.
 #[derive(Debug, Clone)]
@@ -422,18 +424,40 @@ fn config(a: &RulesArgs, user: &str, password: &str) -> Result<RulesConfig, (u8,
     })
 }
 
-/// `rules`: runs the verb; returns the exit status.
+/// `rules`: runs the verb; returns the exit status. A signal stops it within 2 s: the requests
+/// made so far and their counts are said, and the status is 128 + the signal's number.
 pub fn run(a: RulesArgs) -> u8 {
-    match run_verb(&a) {
-        Ok(code) => code,
+    let (client, wanted) = match prepare(&a) {
+        Ok(p) => p,
         Err((code, message)) => {
+            eprintln!("gnip-stream: {message}");
+            return code;
+        }
+    };
+    let client = Arc::new(client);
+    let (c, stop) = (Arc::clone(&client), client.stop_handle());
+    let done = within_signal(move || act(&a, &c, &wanted), move || stop.stop());
+    if signal::received() {
+        let p = client.progress();
+        eprintln!(
+            "gnip-stream: stopped by a signal after {} requests: created {}, deleted {}, rejected {}",
+            p.requests, p.created, p.deleted, p.rejected
+        );
+        return signal::interrupted_status();
+    }
+    match done {
+        Some(Ok(code)) => code,
+        Some(Err((code, message))) => {
             eprintln!("gnip-stream: {message}");
             code
         }
+        None => FATAL,
     }
 }
 
-fn run_verb(a: &RulesArgs) -> Result<u8, (u8, String)> {
+/// The credentials, the rules to send (read before anything is sent: a bad file sends
+/// nothing) and the client.
+fn prepare(a: &RulesArgs) -> Result<(RulesClient, Vec<Rule>), (u8, String)> {
     let (Ok(user), Ok(password)) = (
         std::env::var("GNIP_USERNAME"),
         std::env::var("GNIP_PASSWORD"),
@@ -460,6 +484,11 @@ fn run_verb(a: &RulesArgs) -> Result<u8, (u8, String)> {
         Error::InsecureTransport { .. } => (FATAL, e.to_string()),
         _ => (USAGE, e.to_string()),
     })?;
+    Ok((client, wanted))
+}
+
+/// The verb, on the client.
+fn act(a: &RulesArgs, client: &RulesClient, wanted: &[Rule]) -> Result<u8, (u8, String)> {
     match &a.verb {
         Verb::List => {
             let list = client.list().map_err(|e| failed(&e))?;
@@ -472,7 +501,7 @@ fn run_verb(a: &RulesArgs) -> Result<u8, (u8, String)> {
             Ok(OK)
         }
         Verb::Add { .. } => {
-            let s = client.add(&wanted).map_err(|e| failed(&e))?;
+            let s = client.add(wanted).map_err(|e| failed(&e))?;
             for (r, m) in &s.rejected {
                 eprintln!("gnip-stream: rejected: {:?}: {}", r.value, one_line(m));
             }
@@ -515,7 +544,7 @@ fn run_verb(a: &RulesArgs) -> Result<u8, (u8, String)> {
             Ok(if s.failed.is_empty() { OK } else { FATAL })
         }
         Verb::Validate(_) => {
-            let v = client.validate(&wanted).map_err(|e| failed(&e))?;
+            let v = client.validate(wanted).map_err(|e| failed(&e))?;
             for (r, m) in &v.invalid {
                 eprintln!("gnip-stream: invalid: {:?}: {}", r.value, one_line(m));
             }
@@ -527,7 +556,7 @@ fn run_verb(a: &RulesArgs) -> Result<u8, (u8, String)> {
             Ok(if v.invalid.is_empty() { OK } else { REJECTED })
         }
         Verb::Sync { dry_run, .. } => {
-            let plan = client.plan_sync(&wanted).map_err(|e| failed(&e))?;
+            let plan = client.plan_sync(wanted).map_err(|e| failed(&e))?;
             if *dry_run {
                 let mut out = std::io::stdout().lock();
                 for line in plan.lines() {

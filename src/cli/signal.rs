@@ -1,10 +1,13 @@
 //! SIGINT and SIGTERM set a flag the main loop turns into a stop; a second one exits at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
+/// The first signal's number.
+static NUMBER: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_signal(_: libc::c_int) {
+extern "C" fn on_signal(number: libc::c_int) {
+    let _ = NUMBER.compare_exchange(0, number, Ordering::SeqCst, Ordering::SeqCst);
     if SIGNALLED.swap(true, Ordering::SeqCst) {
         // A second signal: the user insists. `_exit` is async-signal-safe; 130 = 128 + SIGINT.
         // SAFETY: `_exit` takes any status and never returns; it is on POSIX's list of
@@ -30,4 +33,10 @@ pub fn install() {
 /// Whether SIGINT or SIGTERM has arrived.
 pub fn received() -> bool {
     SIGNALLED.load(Ordering::SeqCst)
+}
+
+/// The exit status of a command a signal cut short: 128 + the signal's number (130 for
+/// SIGINT, 143 for SIGTERM), as shells report it.
+pub fn interrupted_status() -> u8 {
+    u8::try_from(128 + NUMBER.load(Ordering::SeqCst).clamp(0, 127)).unwrap_or(130)
 }

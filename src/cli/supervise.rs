@@ -2,7 +2,8 @@
 //! or JetStream, leased JetStream, `replay`, `recover`, `demo`): signals and a closed stdout
 //! become a stop, idle output is flushed, a line (statistics, or a job's progress) is printed
 //! every interval, and the job's own once-a-second work (the slow-reader monitor, a publisher's
-//! failure, lease events) runs at its pace.
+//! failure, lease events) runs at its pace. Commands that run one blocking task (`rules`,
+//! `publish`, `jetstream-init`) run it through [`within_signal`], so a signal stops them too.
 
 use std::time::{Duration, Instant};
 
@@ -123,4 +124,43 @@ pub fn supervise_client(
         each_second,
     };
     supervise(&mut job, out, interval, started, redraw)
+}
+
+/// How long a task a signal asked to stop may take to end before the command exits without it.
+pub const GRACE: Duration = Duration::from_millis(1500);
+
+/// Runs `work` on a thread of its own and waits for it. A signal calls `stop` (which should make
+/// the work end soon) and gives it [`GRACE`] to end: `None` when it did not, and the caller
+/// says what was done and returns (the process exits with the work's thread).
+pub fn within_signal<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+    stop: impl FnOnce(),
+) -> Option<T> {
+    let thread = match std::thread::Builder::new()
+        .name("command".into())
+        .spawn(work)
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("gnip-stream: cannot start a thread: {e}");
+            return None;
+        }
+    };
+    let mut stop = Some(stop);
+    let mut deadline = None;
+    loop {
+        if thread.is_finished() {
+            return thread.join().ok();
+        }
+        if signal::received() && deadline.is_none() {
+            if let Some(stop) = stop.take() {
+                stop();
+            }
+            deadline = Some(Instant::now() + GRACE);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::handler::StopHandle;
 use super::http::{basic_auth, classify_ureq, tls_config};
 use crate::Error;
 use crate::core::GzipDecoder;
@@ -202,6 +203,7 @@ fn gate_for(url: &str) -> Arc<Mutex<ConnectRateLimiter>> {
 /// ```
 pub struct RulesClient {
     config: RulesConfig,
+    stop: StopHandle,
     agent: ureq::Agent,
     gate: Arc<Mutex<ConnectRateLimiter>>,
     requests: AtomicU64,
@@ -231,6 +233,7 @@ impl RulesClient {
             .tls_config(tls_config(config.ca_file.as_deref(), &config.url)?)
             .build();
         Ok(RulesClient {
+            stop: StopHandle::default(),
             gate: gate_for(&config.url),
             agent: ureq::Agent::new_with_config(cfg),
             config,
@@ -239,6 +242,31 @@ impl RulesClient {
             deleted: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
         })
+    }
+
+    /// Stops the client from any thread: a wait (the rate limit, a backoff, a 429's
+    /// `Retry-After`) ends within 50 ms, and no request is sent after it; the call under way
+    /// returns [`Error::Io`] of kind `Interrupted`.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Sleeps `d` unless stopped first.
+    fn pause(&self, d: Duration) -> Result<(), Error> {
+        let until = Instant::now() + d;
+        loop {
+            if self.stop.is_stopped() {
+                return Err(Error::Io {
+                    kind: std::io::ErrorKind::Interrupted,
+                    message: "stopped".into(),
+                });
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
     }
 
     /// Requests sent so far (retries included).
@@ -402,7 +430,7 @@ impl RulesClient {
             let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
             let slot = gate.reserve(now);
-            std::thread::sleep(slot.saturating_duration_since(now));
+            self.pause(slot.saturating_duration_since(now))?;
             self.requests.fetch_add(1, Relaxed);
             let result = self.send(url, body.as_deref());
             drop(gate);
@@ -432,7 +460,7 @@ impl RulesClient {
                         "rules: {error}; trying again in {:.1} s",
                         wait.as_secs_f64()
                     );
-                    std::thread::sleep(wait);
+                    self.pause(wait)?;
                 }
                 _ => return Err(error),
             }

@@ -653,3 +653,54 @@ fn rules_add_then_stream_against_simulate_delivers_only_matching_records() {
         }
     }
 }
+
+/// Spawns `rules VERB --url … ARGS` with stderr piped.
+fn spawn_rules(sim: &Simulator, verb: &str, args: &[&str]) -> std::process::Child {
+    let mut c = cmd("demo", "demo");
+    c.args([
+        "rules",
+        verb,
+        "--url",
+        &sim.rules_url(RuleSet::PowerTrack, "acme", "prod"),
+    ]);
+    c.args(args);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_signal_stops_rules_within_2_s_even_in_a_429_wait() {
+    // Every request is answered 429 without Retry-After: the command backs off from 60 s.
+    let sim = Simulator::start(SimulatorConfig::default().fault(
+        Which::Every,
+        Fault::Status {
+            status: 429,
+            message: "Too Many Requests".into(),
+        },
+    ))
+    .unwrap();
+    for (sig, status) in [("-TERM", 143), ("-INT", 130)] {
+        let before = log(&sim).len();
+        let mut child = spawn_rules(&sim, "add", &["cat", "dog"]);
+        let waited = Instant::now();
+        while log(&sim).len() == before {
+            assert!(waited.elapsed() < LIMIT, "no request");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300)); // inside the 60 s backoff now
+        signal(&child, sig);
+        let since = Instant::now();
+        let exit = exit_within(&mut child, since, Duration::from_secs(2));
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+        assert_eq!(exit.code(), Some(status), "{sig}: {err}");
+        assert!(
+            err.contains("stopped by a signal after 1 requests: created 0"),
+            "{sig}: {err}"
+        );
+        assert_eq!(log(&sim).len(), before + 1, "no request after the signal");
+    }
+}

@@ -3,22 +3,26 @@
 
 use std::io::BufRead;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use gnip_stream::Error;
 use gnip_stream::core::{Record, RecordKind};
 use gnip_stream::sink::jetstream::{
-    Ensured, Message, NatsConnection, NatsOptions, Publisher, PublisherConfig, bucket_spec,
-    ensure_stream,
+    Ensured, Message, NatsConnection, NatsOptions, PublishStats, Publisher, PublisherConfig,
+    bucket_spec, ensure_stream,
 };
 use gnip_stream::unversioned::nats::api::{StreamSpec, parse_duration_ns};
 
 use super::args::{Args, Usage, usage};
 use super::flags::{self, Flag, Parsed};
+use super::jetstream_args::REFUSED;
 use super::jetstream_args::{self, JetStreamArgs};
 use super::jetstream_delivery::{Delivering, fail};
+use super::signal;
 use super::stderr;
+use super::supervise::within_signal;
 use super::{Command, FATAL, OK, USAGE};
 
 /// `jetstream-init`'s arguments.
@@ -246,12 +250,53 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
 }
 
 /// Runs `jetstream-init` or `publish`.
+/// A signal stops either within 2 s (supervise::within_signal). `jetstream-init` cut short
+/// exits 128 + the signal's number. For `publish` a signal is its normal end, as for `stream`:
+/// it stops reading, waits at most 1 s for the last acks, and exits 0 when every record it took
+/// was acknowledged, else 7 (also when it was cut short, e.g. blocked on a full queue).
 pub fn run(c: JsCommand) -> u8 {
     match c {
-        JsCommand::Init(a) => init(&a),
-        JsCommand::Publish(a) => publish(&a),
+        JsCommand::Init(a) => {
+            let done = within_signal(move || init(&a), || {});
+            match done {
+                Some(code) if !signal::received() => code,
+                _ => {
+                    eprintln!("gnip-stream: jetstream-init stopped by a signal");
+                    signal::interrupted_status()
+                }
+            }
+        }
+        JsCommand::Publish(a) => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let stats: Arc<OnceLock<PublishStats>> = Arc::default();
+            let (st, s) = (Arc::clone(&stop), Arc::clone(&stats));
+            let done = within_signal(
+                move || publish(&a, &st, &s),
+                move || stop.store(true, Ordering::SeqCst),
+            );
+            match (done, stats.get()) {
+                (Some(code), _) => code,
+                (None, Some(stats)) => {
+                    // Cut short (reading an idle input, or waiting on a full queue).
+                    let p = stats.snapshot();
+                    let unacknowledged = p.taken.saturating_sub(p.delivered);
+                    eprintln!(
+                        "gnip-stream: publish stopped by a signal: {} records taken, {} acknowledged, {unacknowledged} not acknowledged",
+                        p.taken, p.delivered
+                    );
+                    if unacknowledged == 0 { OK } else { REFUSED }
+                }
+                (None, None) => {
+                    eprintln!("gnip-stream: publish stopped by a signal before NATS answered");
+                    signal::interrupted_status()
+                }
+            }
+        }
     }
 }
+
+/// How long `publish` waits for the last acks after a signal.
+const DRAIN_AFTER_SIGNAL: Duration = Duration::from_secs(1);
 
 fn options(urls: &str, ca_file: &Option<PathBuf>) -> Result<NatsOptions, Error> {
     let mut o = NatsOptions::from_env(urls)?;
@@ -304,7 +349,7 @@ fn init(a: &InitArgs) -> u8 {
     OK
 }
 
-fn publish(a: &PublishArgs) -> u8 {
+fn publish(a: &PublishArgs, stop: &AtomicBool, stats: &OnceLock<PublishStats>) -> u8 {
     let input: Box<dyn BufRead> = match &a.file {
         Some(path) => match std::fs::File::open(path) {
             Ok(f) => Box::new(std::io::BufReader::new(f)),
@@ -326,6 +371,7 @@ fn publish(a: &PublishArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
+    let _ = stats.set(publisher.stats());
     let Some(queue) = publisher.queue() else {
         return FATAL;
     };
@@ -336,6 +382,9 @@ fn publish(a: &PublishArgs) -> u8 {
     let mut n = 0u64;
     let mut read_error = None;
     loop {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
         line.clear();
         match input.read_until(b'\n', &mut line) {
             Ok(0) => break,
@@ -388,5 +437,10 @@ fn publish(a: &PublishArgs) -> u8 {
             "gnip-stream: not published: {skipped_system} system messages, {malformed} malformed lines"
         );
     }
-    Delivering::new(publisher).finish(a.drain_timeout, code)
+    let drain = if stop.load(Ordering::SeqCst) {
+        a.drain_timeout.min(DRAIN_AFTER_SIGNAL)
+    } else {
+        a.drain_timeout
+    };
+    Delivering::new(publisher).finish(drain, code)
 }

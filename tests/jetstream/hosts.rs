@@ -557,3 +557,76 @@ fn a_lease_taken_by_another_host_stops_its_partition_and_a_wrong_ttl_is_refused(
         a.stderr()
     );
 }
+
+#[test]
+fn publish_and_jetstream_init_stop_within_2_s_of_a_signal() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("signals", 1, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 1, None);
+    // publish reading an input that stays open: a signal is its end, as for stream.
+    let mut c = cli::bin();
+    c.env_remove("NATS_USER")
+        .env_remove("NATS_PASSWORD")
+        .env_remove("NATS_TOKEN")
+        .args([
+            "publish",
+            "--jetstream",
+            &cluster.urls_from(0),
+            "--subject",
+            "gnip.signals.1",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    for id in 1..=3 {
+        use std::io::Write as _;
+        writeln!(
+            input,
+            "{{\"id\":\"tag:search.twitter.com,2005:{id}\",\"verb\":\"post\"}}"
+        )
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    cli::signal(&child, "-TERM");
+    let since = Instant::now();
+    let status = cli::exit_within(&mut child, since, Duration::from_secs(2));
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+    drop(input);
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("3 records taken, 3 acknowledged, 0 not acknowledged"),
+        "{err}"
+    );
+    // jetstream-init against a server that does not answer: stopped, 128 + SIGTERM.
+    cluster.signal(0, "-STOP");
+    let mut c = cli::bin();
+    c.env_remove("NATS_USER")
+        .env_remove("NATS_PASSWORD")
+        .env_remove("NATS_TOKEN")
+        .args([
+            "jetstream-init",
+            "--jetstream",
+            &cluster.urls_from(0),
+            "--stream",
+            "OTHER",
+            "--subjects",
+            "other.>",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    cli::signal(&child, "-TERM");
+    let since = Instant::now();
+    let status = cli::exit_within(&mut child, since, Duration::from_secs(2));
+    cluster.signal(0, "-CONT");
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(err.contains("jetstream-init stopped by a signal"), "{err}");
+}

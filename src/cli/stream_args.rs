@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gnip_stream::Product;
-use gnip_stream::client::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange, STREAM_HOST};
+use gnip_stream::client::{
+    ClientConfig, DedupeConfig, MAX_REDUNDANT, REPLAY_HOST, ReplayRange, STREAM_HOST,
+};
 use gnip_stream::core::{DecoderConfig, Inflater};
 use gnip_stream::unversioned::protocol::dedupe::DEFAULT_DEDUPE_WINDOW;
 use gnip_stream::unversioned::protocol::dialect::Dialect;
@@ -140,7 +142,7 @@ pub const FLAGS: &[Flag<Raw>] = &[
     Flag {
         name: "--host",
         value: Some("URL"),
-        default: Some(|| STREAM_HOST.to_owned()),
+        default: Some(|| format!("{STREAM_HOST}; replay: {REPLAY_HOST}")),
         help: "scheme and host, with --product",
         only: &[],
         set: |r, it, f| {

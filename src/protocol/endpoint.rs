@@ -135,6 +135,7 @@ impl StreamPath {
 /// assert!(check_transport("https://gnip-stream.twitter.com/x", true).is_ok());
 /// assert!(check_transport("http://127.0.0.1:8080/x", true).is_ok());
 /// assert!(check_transport("http://example.com/x", true).is_err());
+/// assert!(check_transport("http://localhost:x@evil.example/x", false).is_err()); // userinfo
 /// ```
 pub fn check_transport(url: &str, has_credentials: bool) -> Result<(), Error> {
     let Some(parts) = UrlParts::split(url) else {
@@ -142,6 +143,12 @@ pub fn check_transport(url: &str, has_credentials: bool) -> Result<(), Error> {
             reason: format!("not a URL: {url}").into(),
         });
     };
+    if parts.authority.contains('@') {
+        // The URL is not echoed: what stands before the `@` is a password.
+        return Err(Error::BadInput {
+            reason: "a URL with credentials in it (user:password@host) is refused: give them in GNIP_USERNAME and GNIP_PASSWORD".into(),
+        });
+    }
     let host = parts.host();
     match parts.scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
@@ -196,10 +203,12 @@ impl<'a> UrlParts<'a> {
 
     /// The host alone: no port, no brackets around an IPv6 address.
     pub fn host(&self) -> &'a str {
-        if let Some(v6) = self.authority.strip_prefix('[') {
+        // As http and ureq read it: after the last `@` (userinfo is refused anyway).
+        let authority = self.authority.rsplit('@').next().unwrap_or_default();
+        if let Some(v6) = authority.strip_prefix('[') {
             v6.split(']').next().unwrap_or_default()
         } else {
-            self.authority.split(':').next().unwrap_or_default()
+            authority.split(':').next().unwrap_or_default()
         }
     }
 
@@ -270,6 +279,31 @@ pub fn raw_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_with_userinfo_are_refused_and_never_echoed() {
+        for url in [
+            "http://localhost:x@evil.example/stream/powertrack/accounts/a/publishers/twitter/l.json",
+            "http://u:p@remote.example/x",
+            "https://u:secret@gnip-stream.twitter.com/x",
+            "http://u@127.0.0.1:8080/x",
+        ] {
+            for creds in [true, false] {
+                match check_transport(url, creds) {
+                    Err(Error::BadInput { reason }) => {
+                        assert!(reason.contains("credentials in it"), "{reason}");
+                        assert!(
+                            !reason.contains("secret") && !reason.contains(":x@"),
+                            "{reason}"
+                        );
+                    }
+                    other => panic!("{url}: {other:?}"),
+                }
+            }
+        }
+        let p = UrlParts::split("http://a:b@host.example:81/x").unwrap();
+        assert_eq!(p.host(), "host.example", "the host http would connect to");
+    }
 
     #[test]
     fn credentials_never_go_over_plain_http_to_a_remote_host() {

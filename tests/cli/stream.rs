@@ -599,3 +599,32 @@ fn every_commands_help_is_what_docs_command_md_says() {
         }
     }
 }
+
+#[test]
+fn a_url_with_credentials_in_it_is_refused_before_any_connection_and_never_printed() {
+    // audit M7: the guard saw `localhost`, http would have connected to the host after `@`.
+    let sim = Simulator::start(SimulatorConfig::default()).unwrap();
+    let addr = sim.addr();
+    for url in [
+        format!(
+            "http://localhost:hunter2@{addr}/stream/powertrack/accounts/acme/publishers/twitter/prod.json"
+        ),
+        format!(
+            "http://u:hunter2@{addr}/stream/sample10/accounts/acme/publishers/twitter/prod.json"
+        ),
+    ] {
+        for user in ["demo", ""] {
+            let mut c = cmd(user, "demo");
+            c.args(["stream", "--url", &url, "--count", "--stats-interval", "0"]);
+            let out = run(c, Duration::from_secs(10));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+            assert!(err.contains("credentials in it"), "{err}");
+            assert!(
+                !err.contains("hunter2"),
+                "the password is never printed: {err}"
+            );
+        }
+    }
+    assert!(sim.requests().is_empty(), "no connection was made");
+}

@@ -109,7 +109,7 @@ usage:
   gnip-stream rules add      TARGET [--tag TAG] VALUE...  | TARGET --file FILE
   gnip-stream rules delete   TARGET VALUE...  | --id ID...  | --file FILE | --all
   gnip-stream rules validate TARGET VALUE...  | --file FILE
-  gnip-stream rules sync     TARGET --file FILE [--dry-run]
+  gnip-stream rules sync     TARGET --file FILE [--dry-run] [--allow-empty]
 
 TARGET: --url RULES_URL
       | --product powertrack|powertrack-replay --account A --label L [--host URL]

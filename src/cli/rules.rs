@@ -48,10 +48,18 @@ pub enum Deletion {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verb {
     List,
-    Add { tag: Option<String>, source: Source },
+    Add {
+        tag: Option<String>,
+        source: Source,
+    },
     Delete(Deletion),
     Validate(Source),
-    Sync { file: String, dry_run: bool },
+    Sync {
+        file: String,
+        dry_run: bool,
+        /// `--allow-empty`: a file without rules may delete every rule.
+        allow_empty: bool,
+    },
 }
 
 /// Options of `rules`.
@@ -78,6 +86,7 @@ pub struct Raw {
     ids: Vec<u64>,
     all: bool,
     dry_run: bool,
+    allow_empty: bool,
     ca_file: Option<PathBuf>,
     connect_timeout: Duration,
 }
@@ -205,6 +214,17 @@ pub const FLAGS: &[Flag<Raw>] = &[
         },
     },
     Flag {
+        name: "--allow-empty",
+        value: None,
+        default: None,
+        help: "sync: a file with no rules deletes every rule (refused without it, exit 2)",
+        only: &["sync"],
+        set: |r, _, _| {
+            r.allow_empty = true;
+            Ok(())
+        },
+    },
+    Flag {
         name: "--ca-file",
         value: Some("PEM"),
         default: None,
@@ -270,6 +290,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         ids,
         all,
         dry_run,
+        allow_empty,
         ca_file,
         connect_timeout,
     } = raw;
@@ -333,7 +354,11 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
             if !values.is_empty() {
                 return Err(usage(C, "sync takes its rules from --file only"));
             }
-            Verb::Sync { file, dry_run }
+            Verb::Sync {
+                file,
+                dry_run,
+                allow_empty,
+            }
         }
         _ => {
             let given = usize::from(!values.is_empty())
@@ -555,7 +580,11 @@ fn act(a: &RulesArgs, client: &RulesClient, wanted: &[Rule]) -> Result<u8, (u8, 
             );
             Ok(if v.invalid.is_empty() { OK } else { REJECTED })
         }
-        Verb::Sync { dry_run, .. } => {
+        Verb::Sync {
+            file,
+            dry_run,
+            allow_empty,
+        } => {
             let plan = client.plan_sync(wanted).map_err(|e| failed(&e))?;
             if *dry_run {
                 let mut out = std::io::stdout().lock();
@@ -568,6 +597,16 @@ fn act(a: &RulesArgs, client: &RulesClient, wanted: &[Rule]) -> Result<u8, (u8, 
                     plan.summary()
                 );
                 return Ok(OK);
+            }
+            if wanted.is_empty() && !allow_empty && !plan.delete.is_empty() {
+                // An empty or truncated file would silently empty the stream (audit M5).
+                return Err((
+                    USAGE,
+                    format!(
+                        "{file} has no rules: the sync would delete all {} rules of the stream; check the file, or give --allow-empty to do that",
+                        plan.delete.len()
+                    ),
+                ));
             }
             eprintln!("gnip-stream: plan: {}", plan.summary());
             let s = client.apply(&plan).map_err(|e| failed(&e))?;

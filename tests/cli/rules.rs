@@ -704,3 +704,79 @@ fn a_signal_stops_rules_within_2_s_even_in_a_429_wait() {
         assert_eq!(log(&sim).len(), before + 1, "no request after the signal");
     }
 }
+
+#[test]
+fn a_rules_url_with_credentials_in_it_is_refused_before_any_request() {
+    let sim = sim();
+    let url = sim.rules_url(RuleSet::PowerTrack, "acme", "prod").replacen(
+        "http://",
+        "http://localhost:hunter2@",
+        1,
+    );
+    let mut c = cmd("demo", "demo");
+    c.args(["rules", "list", "--url", &url]);
+    let o = run(c, LIMIT);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("credentials in it"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("hunter2"));
+    assert!(log(&sim).is_empty());
+}
+
+#[test]
+fn a_sync_from_a_file_without_rules_is_refused_unless_allow_empty() {
+    // audit M5: an empty or truncated file planned to delete every rule.
+    let sim = sim();
+    let o = rules(&sim, "add", "prod", &["cat", "dog"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for empty in [&b""[..], b"\n\n"] {
+        let before = log(&sim).len();
+        let o = rules_as(
+            &sim,
+            "demo",
+            "demo",
+            "sync",
+            "prod",
+            &["--file", "-"],
+            Some(empty),
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("the sync would delete all 2 rules")
+                && stderr(&o).contains("--allow-empty"),
+            "{}",
+            stderr(&o)
+        );
+        let sent: Vec<String> = log(&sim)[before..]
+            .iter()
+            .map(|r| r.method.clone())
+            .collect();
+        assert_eq!(sent, vec!["GET"], "only the list was asked for");
+    }
+    // The dry run shows the plan; --allow-empty does it.
+    let o = rules_as(
+        &sim,
+        "demo",
+        "demo",
+        "sync",
+        "prod",
+        &["--file", "-", "--dry-run"],
+        Some(b""),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).lines().filter(|l| l.starts_with("- ")).count(),
+        2
+    );
+    let o = rules_as(
+        &sim,
+        "demo",
+        "demo",
+        "sync",
+        "prod",
+        &["--file", "-", "--allow-empty"],
+        Some(b""),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = rules(&sim, "list", "prod", &[]);
+    assert_eq!(stdout(&o), "", "every rule deleted");
+}

@@ -1,5 +1,28 @@
 //! `gnip-stream`: stream, replay, demo and simulate from the command line.
 
+// The command's printing never panics: Rust ignores SIGPIPE, so a reader that went away
+// (`gnip-stream stream … 2>&1 | head -1`) makes every write fail with EPIPE, and std's macros
+// would panic (exit 101). These shadow them for the whole command (audit L6): a failed write
+// is dropped, and the command ends as it would have (exit 0 for a closed stdout).
+macro_rules! println {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+macro_rules! eprintln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+macro_rules! eprint {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod cli;
 
 use std::io::Write;

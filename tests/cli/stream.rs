@@ -628,3 +628,25 @@ fn a_url_with_credentials_in_it_is_refused_before_any_connection_and_never_print
     }
     assert!(sim.requests().is_empty(), "no connection was made");
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_with_exit_0_not_a_panic() {
+    // audit L6: `stream … 2>&1 | head -1` exited 101 (println!/eprintln! panic on EPIPE).
+    if Command::new("bash").arg("-c").arg("true").status().is_err() {
+        eprintln!("SKIP a_reader_that_goes_away: bash is not installed here");
+        return;
+    }
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(300.0))).unwrap();
+    let url = sim.stream_url(Product::PowerTrack, "acme", "prod");
+    let script = format!(
+        "timeout 20 {} stream --url '{url}' --stats-interval 0 2>&1 | head -1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+        common::cli::BIN
+    );
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .env("GNIP_USERNAME", "demo")
+        .env("GNIP_PASSWORD", "demo")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+}

@@ -398,10 +398,34 @@ impl ClientConfig {
                 return cfg("a Replay needs a range with from before to");
             }
         }
-        if let (Some(n), Some(p)) = (self.product.partitions(), &self.partitions) {
-            if p.iter().any(|&x| x == 0 || x > n) {
-                return cfg("a partition is out of the product's range");
+        let asked = self.partitions.as_deref().unwrap_or_default();
+        match (self.product.partitions(), asked.iter().find(|&&x| x != 0)) {
+            (None, Some(p)) => {
+                let with: Vec<String> = Product::ALL
+                    .iter()
+                    .filter_map(|x| x.partitions().map(|n| format!("{} 1..{n}", x.path_name())))
+                    .collect();
+                return Err(Error::BadInput {
+                    reason: format!(
+                        "partition {p}: {} has no partitions (those with partitions: {})",
+                        self.product.path_name(),
+                        with.join(", ")
+                    )
+                    .into(),
+                });
             }
+            (Some(n), _) => {
+                if let Some(p) = asked.iter().find(|&&x| x == 0 || x > n) {
+                    return Err(Error::BadInput {
+                        reason: format!(
+                            "partition {p} is out of {}'s range 1..{n}",
+                            self.product.path_name()
+                        )
+                        .into(),
+                    });
+                }
+            }
+            (None, None) => {}
         }
         self.backoff.validate()?;
         self.decoder.validate()?;
@@ -413,6 +437,32 @@ impl ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partitions_are_checked_against_the_product_and_the_error_names_both() {
+        let err = |c: ClientConfig| match c.validate() {
+            Err(Error::BadInput { reason }) => reason.to_string(),
+            other => panic!("{other:?}"),
+        };
+        let pt = ClientConfig::stream(Product::PowerTrack, "a", "l").partitions(&[3]);
+        let e = err(pt);
+        assert!(
+            e.contains("partition 3: powertrack has no partitions"),
+            "{e}"
+        );
+        assert!(
+            e.contains("sample10 1..2") && e.contains("firehose 1..20"),
+            "{e}"
+        );
+        let dh = ClientConfig::stream(Product::Decahose, "a", "l").partitions(&[1, 3]);
+        assert_eq!(err(dh), "partition 3 is out of sample10's range 1..2");
+        assert!(
+            ClientConfig::stream(Product::Firehose, "a", "l")
+                .partitions(&[20])
+                .validate()
+                .is_ok()
+        );
+    }
 
     #[test]
     fn an_invalid_decoder_or_backoff_is_an_error_not_a_silent_default() {

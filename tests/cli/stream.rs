@@ -650,3 +650,32 @@ fn a_reader_that_goes_away_ends_the_command_with_exit_0_not_a_panic() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
 }
+
+#[test]
+fn a_partition_the_product_does_not_have_is_a_usage_error_naming_it() {
+    // audit L14: --partition was accepted for PowerTrack, and a partition out of range was
+    // reported without the partition or the range.
+    let sim = Simulator::start(SimulatorConfig::default()).unwrap();
+    for (product, partition, says) in [
+        (
+            "powertrack",
+            "2",
+            "partition 2: powertrack has no partitions",
+        ),
+        (
+            "decahose",
+            "3",
+            "partition 3 is out of sample10's range 1..2",
+        ),
+    ] {
+        let mut c = cmd("demo", "demo");
+        c.arg("stream");
+        c.args(named(product, &sim.base_url()));
+        c.args(["--partition", partition, "--count"]);
+        let out = run(c, Duration::from_secs(10));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+    assert!(sim.requests().is_empty());
+}

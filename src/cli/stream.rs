@@ -14,7 +14,7 @@ use super::report::{
     exit_code, print_dedupe, print_event, say_partition_errors, start_error, stats_report,
 };
 use super::stderr;
-use super::stream_args::{StreamArgs, config_for};
+use super::stream_args::{StreamArgs, Target, config_for};
 use super::supervise::supervise_client;
 
 /// `stream`, `replay` and `recover`.
@@ -42,6 +42,21 @@ pub fn run(a: StreamArgs) -> u8 {
     }
     if a.range.is_some() {
         return super::replay::run(&a, config, monitor);
+    }
+    if matches!(a.target, Target::Url(_)) && a.partitions.is_empty() {
+        // The product is known from the URL's path: every partition, as with --product.
+        let partitions = config.partition_list();
+        if partitions != [0] {
+            stderr::event("info", "partitions_from_url")
+                .field("product", config.product().path_name())
+                .field("partitions", partitions.clone())
+                .emit(&format!(
+                    "gnip-stream: the URL names {}: streaming every partition ({}..{}); --partition N picks some",
+                    config.product().path_name(),
+                    partitions.first().copied().unwrap_or_default(),
+                    partitions.last().copied().unwrap_or_default()
+                ));
+        }
     }
     #[cfg(feature = "jetstream")]
     if a.jetstream.is_on() {

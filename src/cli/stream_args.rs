@@ -191,7 +191,7 @@ pub const FLAGS: &[Flag<Raw>] = &[
         name: "--partition",
         value: Some("N"),
         default: None,
-        help: "repeatable; one connection (thread) per partition; default: every partition of the product (none for --url unless given)",
+        help: "repeatable; one connection (thread) per partition; default: every partition of the product (read from --url's path too)",
         only: &[],
         set: |r, it, f| {
             let p: u32 = it.number(f)?;

@@ -198,8 +198,9 @@ impl ClientConfig {
 
     /// A stream at a full URL (a query is ignored): the product, and whether it is Replay, come
     /// from the path (`/stream/{product}/accounts/{account}/publishers/twitter/{label}.json`, or
-    /// the same under `/replay/`). A Replay URL needs [`ClientConfig::replay_range`]. No
-    /// `partition` is sent unless [`ClientConfig::partitions`] names some.
+    /// the same under `/replay/`). A Replay URL needs [`ClientConfig::replay_range`]. Every
+    /// partition of the product the path names is streamed, as with [`ClientConfig::stream`]
+    /// ([`ClientConfig::partitions`] picks some).
     pub fn url(url: &str) -> Result<Self, Error> {
         let bad = |reason: String| Error::BadInput {
             reason: reason.into(),
@@ -216,7 +217,6 @@ impl ClientConfig {
         if path.service == Service::Replay {
             c.replay = Some(ReplayRange { from: 0, to: 0 });
         }
-        c.partitions = Some(Vec::new());
         Ok(c)
     }
 

@@ -679,3 +679,36 @@ fn a_partition_the_product_does_not_have_is_a_usage_error_naming_it() {
     }
     assert!(sim.requests().is_empty());
 }
+
+#[test]
+fn a_url_naming_a_partitioned_product_streams_every_partition_and_says_so() {
+    // audit, usability: `--url …/sample10/…` without --partition connected with no partition
+    // (the service's 400, exit 4).
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(200.0))).unwrap();
+    let mut c = cmd("demo", "demo");
+    c.args([
+        "stream",
+        "--url",
+        &sim.stream_url(Product::Decahose, "acme", "prod"),
+        "--max-records",
+        "40",
+        "--count",
+        "--stats-interval",
+        "0",
+    ]);
+    let out = run(c, Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("the URL names sample10: streaming every partition (1..2)"),
+        "{err}"
+    );
+    let mut asked: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter_map(|r| r.param("partition").map(str::to_owned))
+        .collect();
+    asked.sort();
+    asked.dedup();
+    assert_eq!(asked, vec!["1", "2"]);
+}

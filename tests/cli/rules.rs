@@ -728,55 +728,35 @@ fn a_sync_from_a_file_without_rules_is_refused_unless_allow_empty() {
     let sim = sim();
     let o = rules(&sim, "add", "prod", &["cat", "dog"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let sync = |input: &[u8], more: &[&str]| {
+        let args: Vec<&str> = ["--file", "-"].iter().chain(more).copied().collect();
+        rules_as(&sim, "demo", "demo", "sync", "prod", &args, Some(input))
+    };
     for empty in [&b""[..], b"\n\n"] {
         let before = log(&sim).len();
-        let o = rules_as(
-            &sim,
-            "demo",
-            "demo",
-            "sync",
-            "prod",
-            &["--file", "-"],
-            Some(empty),
-        );
+        let o = sync(empty, &[]);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let err = stderr(&o);
         assert!(
-            stderr(&o).contains("the sync would delete all 2 rules")
-                && stderr(&o).contains("--allow-empty"),
-            "{}",
-            stderr(&o)
+            err.contains("the sync would delete all 2 rules") && err.contains("--allow-empty"),
+            "{err}"
         );
-        let sent: Vec<String> = log(&sim)[before..]
-            .iter()
-            .map(|r| r.method.clone())
-            .collect();
+        let log = log(&sim);
+        let sent: Vec<&str> = log[before..].iter().map(|r| r.method.as_str()).collect();
         assert_eq!(sent, vec!["GET"], "only the list was asked for");
     }
     // The dry run shows the plan; --allow-empty does it.
-    let o = rules_as(
-        &sim,
-        "demo",
-        "demo",
-        "sync",
-        "prod",
-        &["--file", "-", "--dry-run"],
-        Some(b""),
-    );
+    let o = sync(b"", &["--dry-run"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         stdout(&o).lines().filter(|l| l.starts_with("- ")).count(),
         2
     );
-    let o = rules_as(
-        &sim,
-        "demo",
-        "demo",
-        "sync",
-        "prod",
-        &["--file", "-", "--allow-empty"],
-        Some(b""),
-    );
+    let o = sync(b"", &["--allow-empty"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = rules(&sim, "list", "prod", &[]);
-    assert_eq!(stdout(&o), "", "every rule deleted");
+    assert_eq!(
+        stdout(&rules(&sim, "list", "prod", &[])),
+        "",
+        "every rule deleted"
+    );
 }

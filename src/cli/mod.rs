@@ -1,5 +1,5 @@
 //! The `gnip-stream` command: one file per command (`stream.rs` serves `stream`, `replay.rs`
-//! `replay` and `recover`, all three parsed in `stream_args.rs`; `rules.rs`, `demo.rs`,
+//! `replay` and `recover`, all three parsed in `stream_args.rs`; `rules.rs` (its arguments in `rules_args.rs`), `demo.rs`,
 //! `simulate.rs`; with feature `jetstream`, `jetstream.rs` for `stream --jetstream` (its options
 //! in `jetstream_args.rs`), `leased.rs` for its leases, `jetstream_tools.rs` for
 //! `jetstream-init` and `publish`, what they share in `jetstream_delivery.rs`), argument
@@ -25,6 +25,7 @@ mod monitor;
 mod replay;
 mod report;
 mod rules;
+mod rules_args;
 pub mod signal;
 #[cfg(feature = "simulator")]
 mod simulate;
@@ -51,7 +52,7 @@ pub const INCOMPLETE: u8 = 6;
 #[derive(Debug, Clone)]
 pub enum Command {
     Stream(stream_args::StreamArgs),
-    Rules(rules::RulesArgs),
+    Rules(rules_args::RulesArgs),
     #[cfg(feature = "simulator")]
     Demo {
         seconds: f64,
@@ -95,7 +96,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
                 "'{cmd}' needs the simulator, and this build has none (an edge build: cargo feature `simulator` off)"
             ),
         )),
-        "rules" => rules::parse(rest),
+        "rules" => rules_args::parse(rest),
         #[cfg(feature = "jetstream")]
         "jetstream-init" => jetstream_tools::parse("jetstream-init", rest),
         #[cfg(feature = "jetstream")]
@@ -136,7 +137,7 @@ pub fn help(which: &str) -> String {
         "demo" => page(&help::DEMO, demo::FLAGS, None),
         #[cfg(feature = "simulator")]
         "simulate" => page(&help::SIMULATE, simulate::FLAGS, None),
-        "rules" => page(&help::RULES, rules::FLAGS, None),
+        "rules" => page(&help::RULES, rules_args::FLAGS, None),
         #[cfg(feature = "jetstream")]
         "jetstream-init" | "publish" => page_with(
             if which == "publish" {

@@ -225,27 +225,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_gnip_query_is_what_stream_query_always_wrote() {
-        for q in [
-            StreamQuery::default(),
-            StreamQuery {
-                partition: Some(20),
-                backfill_minutes: Some(5),
-                ..StreamQuery::default()
-            },
-            StreamQuery {
-                replay: Some((1_764_000_000, 1_764_003_600)),
-                ..StreamQuery::default()
-            },
-            StreamQuery {
-                partition: Some(2),
-                recovery: Some((1_764_000_000, 1_764_003_600)),
-                ..StreamQuery::default()
-            },
-        ] {
-            assert_eq!(Dialect::Gnip.query(&q), q.to_query());
-            assert_eq!(Dialect::Gnip.url("http://h/x", &q), q.apply("http://h/x"));
-        }
+    fn the_gnip_query_names_and_formats_are_the_documented_ones() {
+        let d = Dialect::Gnip;
+        let q = StreamQuery {
+            partition: Some(2),
+            backfill_minutes: Some(5),
+            ..StreamQuery::default()
+        };
+        assert_eq!(d.query(&q), "partition=2&backfillMinutes=5");
+        let r = StreamQuery {
+            replay: Some((1_500_000_000, 1_500_003_600)),
+            ..StreamQuery::default()
+        };
+        assert_eq!(
+            d.url("https://h/replay/x.json", &r),
+            "https://h/replay/x.json?fromDate=201707140240&toDate=201707140340"
+        );
+        assert_eq!(d.url("u", &StreamQuery::default()), "u");
+        let rec = StreamQuery {
+            partition: Some(1),
+            recovery: Some((1_500_000_000, 1_500_003_600)),
+            ..StreamQuery::default()
+        };
+        assert_eq!(
+            d.query(&rec),
+            "partition=1&startTime=2017-07-14T02:40:00Z&endTime=2017-07-14T03:40:00Z"
+        );
     }
 
     #[test]

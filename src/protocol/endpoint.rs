@@ -1,10 +1,7 @@
 //! The service's URLs, built and parsed in one place: stream and Replay paths, hosts, and the
 //! query parameters the client sends and the simulator reads.
 
-use std::fmt::Write as _;
-
 use super::product::Product;
-use super::time;
 use crate::Error;
 
 /// The default stream host (also seen: `https://gnip-stream.x.com`).
@@ -218,7 +215,8 @@ impl<'a> UrlParts<'a> {
     }
 }
 
-/// The query a stream connection sends: partition, backfill, Replay dates.
+/// What a stream connection asks for: partition, backfill, Replay or Recovery range. A
+/// dialect writes it as its query ([`Dialect::url`](super::dialect::Dialect::url)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StreamQuery {
     /// `partition=N` (volume streams; `None` for PowerTrack and Replay).
@@ -229,42 +227,6 @@ pub struct StreamQuery {
     pub replay: Option<(i64, i64)>,
     /// Recovery's `startTime` and `endTime` (seconds since the epoch, sent as ISO 8601).
     pub recovery: Option<(i64, i64)>,
-}
-
-impl StreamQuery {
-    /// The query string, without `?` (empty when there is nothing to send).
-    pub fn to_query(&self) -> String {
-        let mut q = String::new();
-        let mut add = |name: &str, value: &dyn std::fmt::Display| {
-            let sep = if q.is_empty() { "" } else { "&" };
-            let _ = write!(q, "{sep}{name}={value}");
-        };
-        if let Some(p) = self.partition {
-            add(PARAM_PARTITION, &p);
-        }
-        if let Some(m) = self.backfill_minutes {
-            add(PARAM_BACKFILL, &m);
-        }
-        if let Some((from, to)) = self.replay {
-            add(PARAM_FROM_DATE, &time::replay_date(from));
-            add(PARAM_TO_DATE, &time::replay_date(to));
-        }
-        if let Some((from, to)) = self.recovery {
-            add(PARAM_START_TIME, &time::iso8601_z(from));
-            add(PARAM_END_TIME, &time::iso8601_z(to));
-        }
-        q
-    }
-
-    /// `base` with this query appended.
-    pub fn apply(&self, base: &str) -> String {
-        let q = self.to_query();
-        if q.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{q}")
-        }
-    }
 }
 
 /// A query parameter's raw (still percent-encoded) value.
@@ -379,31 +341,7 @@ mod tests {
     }
 
     #[test]
-    fn the_query_names_and_formats_are_the_documented_ones() {
-        let q = StreamQuery {
-            partition: Some(2),
-            backfill_minutes: Some(5),
-            ..StreamQuery::default()
-        };
-        assert_eq!(q.to_query(), "partition=2&backfillMinutes=5");
-        let r = StreamQuery {
-            replay: Some((1_500_000_000, 1_500_003_600)),
-            ..StreamQuery::default()
-        };
-        assert_eq!(
-            r.apply("https://h/replay/x.json"),
-            "https://h/replay/x.json?fromDate=201707140240&toDate=201707140340"
-        );
-        assert_eq!(StreamQuery::default().apply("u"), "u");
-        let rec = StreamQuery {
-            partition: Some(1),
-            recovery: Some((1_500_000_000, 1_500_003_600)),
-            ..StreamQuery::default()
-        };
-        assert_eq!(
-            rec.to_query(),
-            "partition=1&startTime=2017-07-14T02:40:00Z&endTime=2017-07-14T03:40:00Z"
-        );
+    fn raw_params_are_read_from_a_query() {
         assert_eq!(raw_param("a=1&partition=3", "partition"), Some("3"));
         assert_eq!(raw_param("flag&a=1", "flag"), Some(""));
         assert_eq!(raw_param("a=1", "b"), None);

@@ -328,10 +328,6 @@ impl Session {
             };
         };
         self.last_byte = Some(now);
-        self.state = State::Streaming {
-            closing,
-            delivered: true,
-        };
         let before = self.decoder.bytes_out();
         let mut steps = Steps {
             out,
@@ -348,6 +344,7 @@ impl Session {
         let (closing, completed, stopped, records) =
             (steps.closing, steps.completed, steps.stopped, steps.records);
         let inflated = self.decoder.bytes_out().saturating_sub(before);
+        // A body byte arrived; a closing message in it marks the connection.
         self.state = State::Streaming {
             closing,
             delivered: true,

@@ -140,6 +140,51 @@ impl<'a> Args<'a> {
     }
 }
 
+/// Where a command's stream (or its rules) is: a URL, or a product, account and label (on
+/// `host`, when given).
+#[derive(Debug, Clone)]
+pub enum Target<P> {
+    Url(String),
+    Named {
+        product: P,
+        account: String,
+        label: String,
+        host: Option<String>,
+    },
+}
+
+/// The target of `--url`, or of `--product`/`--account`/`--label` with `--host`, checked:
+/// one or the other, whole; `missing` says what to give when neither is.
+pub fn target<P>(
+    command: &'static str,
+    url: Option<String>,
+    product: Option<P>,
+    account: Option<String>,
+    label: Option<String>,
+    host: Option<String>,
+    missing: &str,
+) -> Result<Target<P>, Usage> {
+    match (url, product, account, label) {
+        (Some(u), None, None, None) => {
+            if host.is_some() {
+                return Err(usage(command, "--host goes with --product, not with --url"));
+            }
+            Ok(Target::Url(u))
+        }
+        (None, Some(product), Some(account), Some(label)) => Ok(Target::Named {
+            product,
+            account,
+            label,
+            host,
+        }),
+        (Some(_), ..) => Err(usage(
+            command,
+            "give either --url or --product/--account/--label, not both",
+        )),
+        (None, ..) => Err(usage(command, format!("missing the {missing}"))),
+    }
+}
+
 pub fn number<T: std::str::FromStr>(
     command: &'static str,
     flag: &str,

@@ -50,12 +50,12 @@ fn config(a: &RulesArgs, user: &str, password: &str) -> Result<RulesConfig, (u8,
     let c = match &a.target {
         RulesTarget::Url(u) => RulesConfig::url(u).map_err(|e| (USAGE, e.to_string()))?,
         RulesTarget::Named {
-            set,
+            product,
             account,
             label,
             host,
         } => {
-            let c = RulesConfig::new(*set, account, label);
+            let c = RulesConfig::new(*product, account, label);
             match host {
                 Some(h) => c.host(h),
                 None => c,

@@ -8,20 +8,11 @@ use gnip_stream::unversioned::protocol::policy::DEFAULT_CONNECT_TIMEOUT;
 use gnip_stream::unversioned::protocol::rules::{self, RuleSet};
 
 use super::Command;
-use super::args::{Args, Usage, usage};
+use super::args::{self, Args, Usage, usage};
 use super::flags::{self, Flag, Parsed, secs};
 
 /// Where the rules are.
-#[derive(Debug, Clone)]
-pub enum RulesTarget {
-    Url(String),
-    Named {
-        set: RuleSet,
-        account: String,
-        label: String,
-        host: Option<String>,
-    },
-}
+pub type RulesTarget = args::Target<RuleSet>;
 
 /// Rules given on the command line, or a file of them (`-`: stdin).
 #[derive(Debug, Clone, PartialEq)]
@@ -289,32 +280,15 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         ca_file,
         connect_timeout,
     } = raw;
-    let target = match (url, set, account, label) {
-        (Some(u), None, None, None) => {
-            if host.is_some() {
-                return Err(usage(C, "--host goes with --product, not with --url"));
-            }
-            RulesTarget::Url(u)
-        }
-        (None, Some(set), Some(account), Some(label)) => RulesTarget::Named {
-            set,
-            account,
-            label,
-            host,
-        },
-        (Some(_), ..) => {
-            return Err(usage(
-                C,
-                "give either --url or --product/--account/--label, not both",
-            ));
-        }
-        (None, ..) => {
-            return Err(usage(
-                C,
-                "missing the rules: --url RULES_URL, or --product powertrack|powertrack-replay --account A --label L",
-            ));
-        }
-    };
+    let target = args::target(
+        C,
+        url,
+        set,
+        account,
+        label,
+        host,
+        "rules: --url RULES_URL, or --product powertrack|powertrack-replay --account A --label L",
+    )?;
     let one_source = |values: Vec<String>, file: Option<String>| match (values.is_empty(), file) {
         (false, None) => Ok(Source::Values(values)),
         (true, Some(f)) => Ok(Source::File(f)),

@@ -19,7 +19,7 @@ use gnip_stream::unversioned::protocol::slow_reader::{
 };
 use gnip_stream::unversioned::protocol::time;
 
-use super::args::{Args, Usage, product, usage};
+use super::args::{self, Args, Usage, product, usage};
 use super::flags::{self, Flag, Parsed, count, secs};
 #[cfg(feature = "jetstream")]
 use super::jetstream_args::JetStreamArgs;
@@ -27,16 +27,7 @@ use super::stderr::LogFormat;
 use super::{Command, USAGE};
 
 /// Where the stream is.
-#[derive(Debug, Clone)]
-pub enum Target {
-    Url(String),
-    Named {
-        product: Product,
-        account: String,
-        label: String,
-        host: Option<String>,
-    },
-}
+pub type Target = args::Target<Product>;
 
 /// Options of `stream` and `replay`.
 #[derive(Debug, Clone)]
@@ -482,32 +473,15 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     #[cfg(feature = "jetstream")]
     a.jetstream
         .check(command, a.count || a.max_records.is_some(), a.redundant)?;
-    a.target = match (url, product_, account, label) {
-        (Some(u), None, None, None) => {
-            if host.is_some() {
-                return Err(usage(command, "--host goes with --product, not with --url"));
-            }
-            Target::Url(u)
-        }
-        (None, Some(product), Some(account), Some(label)) => Target::Named {
-            product,
-            account,
-            label,
-            host,
-        },
-        (Some(_), ..) => {
-            return Err(usage(
-                command,
-                "give either --url or --product/--account/--label, not both",
-            ));
-        }
-        (None, ..) => {
-            return Err(usage(
-                command,
-                "missing the stream: --url URL, or --product P --account NAME --label NAME",
-            ));
-        }
-    };
+    a.target = args::target(
+        command,
+        url,
+        product_,
+        account,
+        label,
+        host,
+        "stream: --url URL, or --product P --account NAME --label NAME",
+    )?;
     if command != "stream" {
         // Replay takes YYYYMMDDHHMM; Recovery that or ISO 8601 (2026-11-27T10:05:00Z).
         let recover = command == "recover";

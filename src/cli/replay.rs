@@ -157,14 +157,11 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
         tty,
     };
     let drew = supervise(&mut running, Some(&out), interval, Instant::now(), tty);
-    let result = thread.join().unwrap_or_else(|payload| {
+    // A handler's panic is caught per partition by the client (Ending::Panicked, with its
+    // message); the job's own thread panicking is a bug of ours, said as such.
+    let result = thread.join().unwrap_or_else(|_| {
         Err(Error::Panicked {
-            message: payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "the replay job panicked".to_owned())
-                .into(),
+            message: "the replay job's thread panicked".into(),
         })
     });
     // The last figures, always (the job may end between two lines).

@@ -42,9 +42,10 @@ pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 
     ) {
         return code;
     }
+    let dialect = config.dialect();
     let running = match Client::start_observed(
         config,
-        PublishHandler::new(queue.clone(), Arc::clone(&d.subjects)),
+        PublishHandler::new(queue.clone(), Arc::clone(&d.subjects), dialect),
         Some(Arc::new(print_event)),
     ) {
         Ok(r) => r,

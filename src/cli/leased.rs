@@ -92,7 +92,11 @@ impl LeasedHost<'_> {
                     .backfill_on_start(backfill);
                 match Client::start_observed(
                     c,
-                    PublishHandler::new(self.queue.clone(), Arc::clone(&self.d.subjects)),
+                    PublishHandler::new(
+                        self.queue.clone(),
+                        Arc::clone(&self.d.subjects),
+                        self.config.dialect(),
+                    ),
                     Some(Arc::new(print_event)),
                 ) {
                     Ok(r) => {

@@ -13,7 +13,7 @@ use crate::Error;
 use crate::core::RecordKind;
 pub use crate::metrics::JobProgress;
 use crate::metrics::StatsSnapshot;
-use crate::protocol::dedupe::{DEFAULT_DEDUPE_WINDOW, DedupeWindow, RecordKey};
+use crate::protocol::dedupe::{DEFAULT_DEDUPE_WINDOW, DedupeWindow};
 use crate::protocol::policy::Ending;
 use crate::protocol::replay::{ReplayPlan, ReplaySummary, Step, StepEnd, record_time};
 
@@ -168,6 +168,7 @@ impl ReplayJob {
                 to: range.1,
             });
             let before = records.load(Ordering::Relaxed);
+            let dialect = config.dialect();
             let (h, s, n, r) = (
                 Arc::clone(&handler),
                 Arc::clone(&seen),
@@ -179,7 +180,7 @@ impl ReplayJob {
                 move |d: &Delivery<'_>| {
                     let rec = d.record();
                     if matches!(rec.kind(), RecordKind::Activity | RecordKind::Compliance(_)) {
-                        if let Some(key) = RecordKey::of(rec) {
+                        if let Some(key) = dialect.record_key(rec) {
                             let fresh = s
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())

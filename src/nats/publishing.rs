@@ -19,24 +19,33 @@ use super::window::{Acked, PublishWindow};
 use super::{PubAck, ServerOp};
 use crate::Error;
 use crate::core::Record;
-use crate::protocol::dedupe::RecordKey;
+use crate::protocol::dialect::Dialect;
 
 /// One record to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// The subject.
     pub subject: Arc<str>,
-    /// Its `Nats-Msg-Id` ([`RecordKey::message_id`]).
+    /// Its `Nats-Msg-Id` ([`RecordKey::message_id`](crate::protocol::dedupe::RecordKey::message_id)).
     pub id: String,
     /// The record's bytes, without a line terminator.
     pub payload: Vec<u8>,
 }
 
 impl Message {
-    /// The message for `record` on `subject`: `None` for system messages and heartbeats
+    /// The message for a Gnip `record` on `subject`: `None` for system messages and heartbeats
     /// (they are not published).
     pub fn of_record(subject: &Arc<str>, record: &Record<'_>) -> Option<Message> {
-        let key = RecordKey::of(record)?;
+        Message::of_record_in(Dialect::Gnip, subject, record)
+    }
+
+    /// The message for `record` of `dialect` on `subject`, its id from the dialect's key.
+    pub fn of_record_in(
+        dialect: Dialect,
+        subject: &Arc<str>,
+        record: &Record<'_>,
+    ) -> Option<Message> {
+        let key = dialect.record_key(record)?;
         Some(Message {
             subject: Arc::clone(subject),
             id: key.message_id(),

@@ -303,6 +303,12 @@ impl ReplayResume {
     /// record before it: Replay sends in time order, and a resumed connection starts in the
     /// resume minute.
     pub fn is_duplicate(&mut self, record: &Record<'_>) -> bool {
+        self.is_duplicate_keyed(record, RecordKey::of(record))
+    }
+
+    /// [`ReplayResume::is_duplicate`] with the record's key as its dialect gives it
+    /// ([`Dialect::record_key`](super::dialect::Dialect::record_key)); `None`: its bytes' hash.
+    pub fn is_duplicate_keyed(&mut self, record: &Record<'_>, key: Option<RecordKey<'_>>) -> bool {
         let minute = match record_time(record.bytes()) {
             Some(t) => t - t.rem_euclid(60),
             None => match self.resume_from {
@@ -310,7 +316,7 @@ impl ReplayResume {
                 None => return false, // nothing timed yet on the first connection: no resume point
             },
         };
-        let key = RecordKey::of(record).map_or_else(|| hash_bytes(record.bytes()), |k| k.as_u64());
+        let key = key.map_or_else(|| hash_bytes(record.bytes()), |k| k.as_u64());
         let dup = match self.resumed_from {
             Some(m) if minute < m => true,
             Some(m) if minute == m => self.seen_in_minute.contains(key),

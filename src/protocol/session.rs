@@ -203,7 +203,9 @@ impl<O: Output> Steps<'_, O> {
                         record.kind(),
                         RecordKind::Activity | RecordKind::Compliance(_)
                     )
-                    && self.resume.is_duplicate(&record) =>
+                    && self
+                        .resume
+                        .is_duplicate_keyed(&record, self.dialect.record_key(&record)) =>
             {
                 self.out.on_skipped(Skipped::Resent);
                 return ControlFlow::Continue(());

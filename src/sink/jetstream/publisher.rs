@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::{NatsConnection, NatsOptions};
 use crate::Error;
-use crate::client::{Delivery, Flow, Handler};
+use crate::client::{Delivery, Dialect, Flow, Handler};
 use crate::core::RecordKind;
 use crate::metrics::PublishSnapshot;
 use crate::nats::api::{self, MSG_ID};
@@ -116,12 +116,22 @@ impl PublishQueue {
 pub struct PublishHandler {
     queue: PublishQueue,
     subjects: Arc<BTreeMap<u32, Arc<str>>>,
+    dialect: Dialect,
 }
 
 impl PublishHandler {
-    /// Records of partition `p` go to `subjects[p]` through `queue`.
-    pub fn new(queue: PublishQueue, subjects: Arc<BTreeMap<u32, Arc<str>>>) -> Self {
-        PublishHandler { queue, subjects }
+    /// Records of partition `p` go to `subjects[p]` through `queue`, each with the message id
+    /// of its `dialect`'s record key.
+    pub fn new(
+        queue: PublishQueue,
+        subjects: Arc<BTreeMap<u32, Arc<str>>>,
+        dialect: Dialect,
+    ) -> Self {
+        PublishHandler {
+            queue,
+            subjects,
+            dialect,
+        }
     }
 }
 
@@ -136,7 +146,7 @@ impl Handler for PublishHandler {
         let Some(subject) = self.subjects.get(&d.partition()) else {
             return Flow::Stop;
         };
-        match Message::of_record(subject, d.record()).map(|m| self.queue.send(m)) {
+        match Message::of_record_in(self.dialect, subject, d.record()).map(|m| self.queue.send(m)) {
             Some(Err(_)) => Flow::Stop,
             _ => Flow::Continue,
         }

@@ -131,6 +131,37 @@ impl<'a> Args<'a> {
         Ok(Duration::from_secs_f64(s))
     }
 
+    /// The flag's value as a duration: an integer and a unit `s`, `m`, `h` or `d` (`10s`,
+    /// `5m`, `1h`, `1d`), at least `min`.
+    pub fn duration(&mut self, flag: &str, min: Duration) -> Result<Duration, Usage> {
+        let v = self.value(flag)?;
+        parse_duration(v)
+            .filter(|d| *d >= min)
+            .ok_or_else(|| {
+                usage(
+                    self.command,
+                    format!(
+                        "{flag}: '{v}' is not a duration of at least {}s: an integer and a unit s, m, h or d (10s, 5m, 1h, 1d)",
+                        min.as_secs()
+                    ),
+                )
+            })
+    }
+
+    /// The flag's value as a size in bytes: an integer with an optional `k`, `M` or `G`
+    /// (1024-based), at least `min`.
+    pub fn bytes(&mut self, flag: &str, min: u64) -> Result<u64, Usage> {
+        let v = self.value(flag)?;
+        parse_bytes(v).filter(|b| *b >= min).ok_or_else(|| {
+            usage(
+                self.command,
+                format!(
+                    "{flag}: '{v}' is not a size of at least {min} bytes: an integer with an optional k, M or G (4k, 64M, 1G)"
+                ),
+            )
+        })
+    }
+
     /// An error for an argument this command does not know.
     pub fn unknown(&self, arg: Arg<'_>) -> Usage {
         match arg {
@@ -246,5 +277,64 @@ mod tests {
             all(&["-h", "-"]).unwrap(),
             vec![(Arg::Flag("-h"), None), (Arg::Positional("-"), None)]
         );
+    }
+}
+
+/// `10s`, `5m`, `1h`, `1d` (at most 10 years).
+pub fn parse_duration(v: &str) -> Option<Duration> {
+    let unit = match v.as_bytes().last()? {
+        b's' => 1,
+        b'm' => 60,
+        b'h' => 3600,
+        b'd' => 86_400,
+        _ => return None,
+    };
+    let n: u64 = v[..v.len() - 1].parse().ok()?;
+    n.checked_mul(unit)
+        .filter(|s| *s <= 3650 * 86_400)
+        .map(Duration::from_secs)
+}
+
+/// `4096`, `4k`, `64M`, `1G` (1024-based; at most 1 TiB).
+pub fn parse_bytes(v: &str) -> Option<u64> {
+    let (digits, unit) = match v.as_bytes().last()? {
+        b'k' | b'K' => (&v[..v.len() - 1], 1u64 << 10),
+        b'M' => (&v[..v.len() - 1], 1 << 20),
+        b'G' => (&v[..v.len() - 1], 1 << 30),
+        _ => (v, 1),
+    };
+    let n: u64 = digits.parse().ok()?;
+    n.checked_mul(unit).filter(|b| *b <= 1 << 40)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_take_a_unit() {
+        assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86_400)));
+        for bad in [
+            "",
+            "s",
+            "10",
+            "1.5h",
+            "-1m",
+            "10x",
+            "1 h",
+            "99999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        assert_eq!(parse_bytes("4096"), Some(4096));
+        assert_eq!(parse_bytes("4k"), Some(4096));
+        assert_eq!(parse_bytes("64M"), Some(64 << 20));
+        assert_eq!(parse_bytes("1G"), Some(1 << 30));
+        for bad in ["", "k", "1.5G", "-4k", "4 k", "1T", "99999999999G"] {
+            assert_eq!(parse_bytes(bad), None, "{bad}");
+        }
     }
 }

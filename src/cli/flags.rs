@@ -45,13 +45,14 @@ pub enum Parsed<'a> {
 const WIDTH: usize = 96;
 const COLUMN: usize = 25;
 
-/// Reads `command`'s arguments from `it` into `into` through `table`, and `more` (a second
-/// table, e.g. the JetStream flags of `stream`, over a part of `into`) when given. Stops at
+/// Reads `command`'s arguments from `it` into `into` through `tables` (one, or a few written
+/// in different files), and `more` (a table over a part of `into`, e.g. the JetStream flags
+/// of `stream`) when given. Stops at
 /// `--help` and at a positional argument when `positionals`, else a positional is an error.
 pub fn read<'a, T, U>(
     it: &mut Args<'a>,
     command: &str,
-    table: &[Flag<T>],
+    tables: &[&[Flag<T>]],
     into: &mut T,
     more: Option<Part<'_, T, U>>,
     positionals: bool,
@@ -63,7 +64,11 @@ pub fn read<'a, T, U>(
             Arg::Positional(_) => return Err(it.unknown(arg)),
             Arg::Flag(f) => f,
         };
-        if let Some(flag) = table.iter().find(|x| x.name == f && x.takes(command)) {
+        if let Some(flag) = tables
+            .iter()
+            .flat_map(|t| t.iter())
+            .find(|x| x.name == f && x.takes(command))
+        {
             (flag.set)(into, it, flag.name)?;
             continue;
         }
@@ -179,7 +184,7 @@ mod tests {
         let owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut it = Args::new(command, &owned);
         let mut t = T::default();
-        read::<T, T>(&mut it, command, TABLE, &mut t, None, false).map_err(|u| u.message)?;
+        read::<T, T>(&mut it, command, &[TABLE], &mut t, None, false).map_err(|u| u.message)?;
         Ok(t)
     }
 

@@ -125,6 +125,16 @@ Exit status: 0 done, 2 usage, 3 authentication refused, 4 other non-retryable fa
 5 rules rejected (each on stderr with the service's message).",
 };
 
+/// The archive section of `stream --help`.
+pub const STREAM_ARCHIVE: Page = Page {
+    head: "
+Archive: records go into files under DIR instead of stdout
+",
+    foot: "Files: {product}-p{N}-{YYYYMMDDTHHMMSSZ}[-n].ndjson[.gz], written as a hidden .part and
+sealed (fsync, rename) at the window's end, at the size limit, and at a clean stop; a restart
+seals what a crash left and asks for its gap (see docs/archive.md).",
+};
+
 /// `stream`'s JetStream options' heading and foot (feature `jetstream`).
 #[cfg(feature = "jetstream")]
 pub const STREAM_JETSTREAM: Page = Page {

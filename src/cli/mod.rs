@@ -6,6 +6,8 @@
 //! reading in `args.rs`, help texts in `help.rs`, stderr and exit
 //! statuses in `report.rs`, stderr lines (text or JSON) in `stderr.rs`, signals in `signal.rs`.
 
+mod archive;
+mod archive_args;
 pub mod args;
 #[cfg(feature = "simulator")]
 mod demo;
@@ -59,13 +61,7 @@ pub enum Command {
         rate: f64,
     },
     #[cfg(feature = "simulator")]
-    Simulate {
-        listen: String,
-        rate: Option<f64>,
-        corpus: Option<std::path::PathBuf>,
-        user: String,
-        password: String,
-    },
+    Simulate(simulate::SimulateArgs),
     #[cfg(feature = "jetstream")]
     JetStream(jetstream_tools::JsCommand),
     Help(&'static str),
@@ -122,6 +118,12 @@ pub fn help(which: &str) -> String {
     match which {
         "stream" => {
             let text = page(&help::STREAM, stream_args::FLAGS, Some("stream"));
+            let text = format!(
+                "{text}\n{}{}{}",
+                help::STREAM_ARCHIVE.head,
+                flags::help(archive_args::FLAGS, Some("stream")),
+                help::STREAM_ARCHIVE.foot
+            );
             #[cfg(feature = "jetstream")]
             let text = format!(
                 "{text}\n{}{}{}",
@@ -176,13 +178,7 @@ pub fn run(command: Command) -> u8 {
         #[cfg(feature = "simulator")]
         Command::Demo { seconds, rate } => demo::run(seconds, rate),
         #[cfg(feature = "simulator")]
-        Command::Simulate {
-            listen,
-            rate,
-            corpus,
-            user,
-            password,
-        } => simulate::run(&listen, rate, corpus, &user, &password),
+        Command::Simulate(a) => simulate::run(a),
     }
 }
 
@@ -224,7 +220,7 @@ mod tests {
         );
         assert!(matches!(
             p("simulate --rate max --user u --password p"),
-            Ok(Command::Simulate { rate: None, .. })
+            Ok(Command::Simulate(simulate::SimulateArgs { rate: None, .. }))
         ));
         assert!(matches!(p("stream --help"), Ok(Command::Help("stream"))));
         assert!(matches!(p("--help"), Ok(Command::Help(""))));

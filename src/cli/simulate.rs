@@ -15,12 +15,14 @@ use super::{Command, FATAL, OK, USAGE};
 
 /// Parses the arguments of `simulate`.
 /// What the flags of `simulate` gather.
+#[derive(Debug, Clone)]
 pub struct SimulateArgs {
-    listen: String,
-    rate: Option<f64>,
-    corpus: Option<PathBuf>,
-    user: Option<String>,
-    password: Option<String>,
+    pub listen: String,
+    pub rate: Option<f64>,
+    pub corpus: Option<PathBuf>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub clock_back: Duration,
 }
 
 /// Where `simulate` listens, and how fast it publishes, unless told otherwise.
@@ -74,6 +76,17 @@ pub const FLAGS: &[Flag<SimulateArgs>] = &[
         },
     },
     Flag {
+        name: "--clock-back",
+        value: Some("DURATION"),
+        default: None,
+        help: "start the clock this far behind the machine's (10s, 5m, 1h, 1d): records carry old times, so a client's checkpoint is old without waiting",
+        only: &[],
+        set: |s, it, f| {
+            s.clock_back = it.duration(f, Duration::ZERO)?;
+            Ok(())
+        },
+    },
+    Flag {
         name: "--user",
         value: Some("U"),
         default: Some(|| "demo".to_owned()),
@@ -104,40 +117,36 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         corpus: None,
         user: None,
         password: None,
+        clock_back: Duration::ZERO,
     };
     let mut it = Args::new("simulate", args);
-    if let Parsed::Help = flags::read::<_, ()>(&mut it, "simulate", FLAGS, &mut s, None, false)? {
+    if let Parsed::Help = flags::read::<_, ()>(&mut it, "simulate", &[FLAGS], &mut s, None, false)?
+    {
         return Ok(Command::Help("simulate"));
     }
+    match (&s.user, &s.password) {
+        (Some(_), Some(_)) => {}
+        (None, None) => (s.user, s.password) = (Some("demo".into()), Some("demo".into())),
+        _ => return Err(usage("simulate", "--user and --password go together")),
+    }
+    Ok(Command::Simulate(s))
+}
+
+/// `simulate`: the simulator alone until SIGINT/SIGTERM.
+pub fn run(a: SimulateArgs) -> u8 {
     let SimulateArgs {
         listen,
         rate,
         corpus,
         user,
         password,
-    } = s;
-    let (user, password) = match (user, password) {
-        (Some(u), Some(p)) => (u, p),
-        (None, None) => ("demo".to_owned(), "demo".to_owned()),
-        _ => return Err(usage("simulate", "--user and --password go together")),
-    };
-    Ok(Command::Simulate {
-        listen,
-        rate,
-        corpus,
-        user,
-        password,
-    })
-}
-
-/// `simulate`: the simulator alone until SIGINT/SIGTERM.
-pub fn run(
-    listen: &str,
-    rate: Option<f64>,
-    corpus: Option<PathBuf>,
-    user: &str,
-    password: &str,
-) -> u8 {
+        clock_back,
+    } = a;
+    let (listen, user, password) = (
+        listen.as_str(),
+        user.unwrap_or_default(),
+        password.unwrap_or_default(),
+    );
     let addr = match listen.to_socket_addrs().ok().and_then(|mut a| a.next()) {
         Some(a) => a,
         None => {
@@ -160,7 +169,8 @@ pub fn run(
     let rate = rate.map_or(Rate::Unlimited, Rate::PerSecond);
     let config = SimulatorConfig::default()
         .listen(addr)
-        .credentials(user, password)
+        .credentials(&user, &password)
+        .clock_back(clock_back)
         .rate(rate)
         .source(source);
     let sim = match Simulator::start(config) {

@@ -62,6 +62,9 @@ pub fn run(a: StreamArgs) -> u8 {
     if a.jetstream.is_on() {
         return super::jetstream::run_stream(&a, config, monitor);
     }
+    if a.archive.dir.is_some() {
+        return super::archive::run(&a, config, monitor);
+    }
     run_stream(&a, config, monitor)
 }
 

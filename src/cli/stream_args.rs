@@ -64,6 +64,8 @@ pub struct StreamArgs {
     /// `--jetstream` and its options: records to JetStream instead of stdout.
     #[cfg(feature = "jetstream")]
     pub jetstream: Box<super::jetstream_args::JetStreamArgs>,
+    /// `--archive` and its options: records to files instead of stdout.
+    pub archive: Box<super::archive_args::ArchiveArgs>,
 }
 
 /// What the flags of `stream`, `replay` and `recover` gather before they are checked together.
@@ -76,6 +78,13 @@ pub struct Raw {
     host: Option<String>,
     from: Option<String>,
     to: Option<String>,
+}
+
+impl Raw {
+    /// The archive's part of the arguments.
+    pub(super) fn archive(&mut self) -> &mut super::archive_args::ArchiveArgs {
+        &mut self.a.archive
+    }
 }
 
 const REPLAYS: &[&str] = &["replay", "recover"];
@@ -433,6 +442,7 @@ impl Default for StreamArgs {
             backfill_on_start: 0,
             #[cfg(feature = "jetstream")]
             jetstream: Box::default(),
+            archive: Box::default(),
         }
     }
 }
@@ -457,7 +467,14 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     ));
     #[cfg(not(feature = "jetstream"))]
     let more: Option<flags::Part<Raw, ()>> = None;
-    if let Parsed::Help = flags::read(&mut it, command, FLAGS, &mut raw, more, false)? {
+    if let Parsed::Help = flags::read(
+        &mut it,
+        command,
+        &[FLAGS, super::archive_args::FLAGS],
+        &mut raw,
+        more,
+        false,
+    )? {
         return Ok(Command::Help(command));
     }
     let Raw {
@@ -473,6 +490,11 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     #[cfg(feature = "jetstream")]
     a.jetstream
         .check(command, a.count || a.max_records.is_some(), a.redundant)?;
+    #[cfg(feature = "jetstream")]
+    let jetstream = a.jetstream.is_on();
+    #[cfg(not(feature = "jetstream"))]
+    let jetstream = false;
+    a.archive.check(a.count, jetstream)?;
     a.target = args::target(
         command,
         url,

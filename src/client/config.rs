@@ -113,6 +113,8 @@ pub struct ClientConfig {
     pub(crate) partitions: Option<Vec<u32>>,
     pub(crate) backfill_max: u8,
     pub(crate) backfill_on_start: u8,
+    /// Per-partition overrides of `backfill_on_start` (a restart plan per partition).
+    pub(crate) backfill_on_start_for: Vec<(u32, u8)>,
     pub(crate) stall_timeout: Duration,
     pub(crate) read_tick: Duration,
     pub(crate) connect_timeout: Duration,
@@ -159,6 +161,7 @@ impl ClientConfig {
             partitions: None,
             backfill_max: 0,
             backfill_on_start: 0,
+            backfill_on_start_for: Vec::new(),
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             read_tick: DEFAULT_READ_TICK,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -253,6 +256,22 @@ impl ClientConfig {
     pub fn backfill_minutes(mut self, max: u8) -> Self {
         self.backfill_max = max;
         self
+    }
+
+    /// `backfillMinutes` on the first connection of each listed partition (`(partition,
+    /// minutes)`, minutes 0..=5; 0: none), in place of [`ClientConfig::backfill_on_start`]
+    /// for those partitions: what a restart plan sized to each partition's own gap asks.
+    pub fn backfill_on_start_for(mut self, plans: &[(u32, u8)]) -> Self {
+        self.backfill_on_start_for = plans.to_vec();
+        self
+    }
+
+    /// The first connection's backfill for `partition`.
+    pub(crate) fn start_backfill(&self, partition: u32) -> u8 {
+        self.backfill_on_start_for
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map_or(self.backfill_on_start, |(_, m)| (*m).min(5))
     }
 
     /// Backfill on the first connection too: `backfillMinutes=minutes` until the first byte

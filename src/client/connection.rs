@@ -180,7 +180,7 @@ impl Connection {
             decoder: self.config.decoder_config(),
             stall_timeout: self.config.stall_timeout,
             job: self.config.replay.is_some(),
-            backfill_on_start: self.config.backfill_on_start,
+            backfill_on_start: self.config.start_backfill(partition),
             backfill_max: self.config.backfill_max,
         };
         // Validated before the threads started.

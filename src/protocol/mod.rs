@@ -10,6 +10,8 @@
 //! - [`policy`]: the ending → action table, backoff schedules, the connection-rate limiter,
 //!   backfill sizing, the timeouts' defaults.
 //! - [`replay`]: Replay's completion summary, resume point and resume de-duplication.
+//! - [`restart`]: restart plans: a checkpoint's gap → backfill minutes, a Recovery range, the
+//!   span nothing can fetch.
 //! - [`rules`]: the Rules API: URLs, bodies, batching, responses, rule files, the sync diff.
 //! - [`dedupe`]: the bounded set of record keys that recognises a record seen before.
 //! - [`session`]: one connection's life as a state machine: bytes and instants in, records and
@@ -29,6 +31,7 @@ pub mod messages;
 pub mod policy;
 pub mod product;
 pub mod replay;
+pub mod restart;
 pub mod rules;
 pub mod session;
 pub mod slow_reader;

@@ -84,7 +84,11 @@ pub(super) fn admit(
     } else {
         match (
             route::live_params(&route, req)?,
-            route::recovery_range(req, clock::now_secs())?,
+            route::recovery_range(
+                req,
+                shared.now_secs(),
+                shared.now_secs().max(clock::now_secs()),
+            )?,
         ) {
             (Plan::Live { partition, .. }, Some((from, to))) => Plan::Recovery {
                 partition,

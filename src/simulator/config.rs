@@ -144,6 +144,7 @@ pub struct SimulatorConfig {
     pub(super) wrapper: Option<Arc<Wrapper>>,
     pub(super) compress_rules_responses: bool,
     pub(super) rules_latency: Duration,
+    pub(super) clock_back: Duration,
 }
 
 impl std::fmt::Debug for SimulatorConfig {
@@ -181,11 +182,22 @@ impl Default for SimulatorConfig {
             wrapper: None,
             compress_rules_responses: true,
             rules_latency: Duration::ZERO,
+            clock_back: Duration::ZERO,
         }
     }
 }
 
 impl SimulatorConfig {
+    /// Starts the simulator's clock this far behind the machine's (default: none): records
+    /// carry times that old, so a client's checkpoint is old without waiting.
+    /// [`Simulator::advance_clock`](super::Simulator::advance_clock) moves it forward later.
+    /// Recovery requests are judged against the machine's clock (an `endTime` ahead of the
+    /// simulator's is accepted) and stream what was published in their range.
+    pub fn clock_back(mut self, by: Duration) -> Self {
+        self.clock_back = by;
+        self
+    }
+
     /// Address to bind (default `127.0.0.1:0`: loopback, a free port).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;

@@ -1,5 +1,8 @@
 //! Where the simulator's records come from, and when each is published.
 //!
+//! Record times (`created_at`, `postedTime`, a compliance event's `timestamp_ms` or
+//! `timestampMs`) are the publication time.
+//!
 //! A stream is a deterministic sequence: global record `g` is published at
 //! `start + g / rate` and belongs to partition `g % partitions`, so partitions get disjoint
 //! shares, redundant connections get identical copies, and backfill is simply "start from the
@@ -22,6 +25,10 @@ enum Part {
     CreatedAt,
     /// Activity Streams `postedTime`, replaced by the publication time.
     PostedTime,
+    /// A native compliance event's `timestamp_ms`, replaced by the publication time.
+    TimestampMs,
+    /// An Activity Streams compliance event's `timestampMs`, replaced by the publication time.
+    TimestampIso,
 }
 
 /// A real record with holes where the fresh id and the publication time go.
@@ -62,6 +69,18 @@ impl Template {
                 holes.push((at, at + text.len(), part));
             }
         }
+        // A compliance event's own time, wherever it sits (native: inside the event's object).
+        for (name, part) in [
+            (&b"\"timestamp_ms\":\""[..], Part::TimestampMs),
+            (&b"\"timestampMs\":\""[..], Part::TimestampIso),
+        ] {
+            if let Some(at) = memchr::memmem::find(record, name) {
+                let start = at + name.len();
+                if let Some(len) = memchr::memchr(b'"', &record[start..]) {
+                    holes.push((start, start + len, part));
+                }
+            }
+        }
         holes.sort_by_key(|h| h.0);
         let mut parts = Vec::new();
         let mut at = 0;
@@ -87,6 +106,11 @@ impl Template {
                 Part::Id => out.extend_from_slice(id.to_string().as_bytes()),
                 Part::CreatedAt => out.extend_from_slice(time::created_at(secs).as_bytes()),
                 Part::PostedTime => out.extend_from_slice(time::posted_time(secs).as_bytes()),
+                Part::TimestampMs => out.extend_from_slice((secs * 1000).to_string().as_bytes()),
+                Part::TimestampIso => {
+                    out.extend_from_slice(time::posted_time(secs).trim_end_matches('Z').as_bytes());
+                    out.extend_from_slice(b"+00:00");
+                }
             }
         }
     }

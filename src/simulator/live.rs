@@ -18,9 +18,7 @@ use crate::protocol::product::Product;
 /// Global records published by `at` (`g < due` are out).
 pub(super) fn due(shared: &Shared, at: Instant) -> u64 {
     match shared.config.rate {
-        Rate::PerSecond(r) if r > 0.0 => {
-            (at.saturating_duration_since(shared.started).as_secs_f64() * r) as u64
-        }
+        Rate::PerSecond(r) if r > 0.0 => (shared.elapsed_at(at).as_secs_f64() * r) as u64,
         _ => 0,
     }
 }
@@ -85,10 +83,14 @@ impl Streamer<'_> {
         };
         let parts = u64::from(route.product.partitions().unwrap_or(1));
         let lane = u64::from(partition.saturating_sub(1));
-        let from = opened
-            .checked_sub(Duration::from_secs(60 * u64::from(backfill_minutes)))
-            .unwrap_or(self.shared.started);
-        let g0 = due(self.shared, from.max(self.shared.started));
+        let from = self
+            .shared
+            .elapsed_at(opened)
+            .saturating_sub(Duration::from_secs(60 * u64::from(backfill_minutes)));
+        let g0 = match config.rate {
+            Rate::PerSecond(r) if r > 0.0 => (from.as_secs_f64() * r) as u64,
+            _ => 0,
+        };
         // The first record of this partition at or after g0.
         let mut g = g0 + (lane + parts - g0 % parts) % parts;
         let mut last_send = Instant::now();
@@ -105,7 +107,7 @@ impl Streamer<'_> {
                 let m = messages::system_message(
                     Level::Error,
                     &messages::forced_disconnect(config.redundant_connections),
-                    crate::clock::now_secs(),
+                    self.shared.now_secs(),
                     "",
                 );
                 self.send(format!("{m}\r\n").as_bytes())?;
@@ -183,7 +185,8 @@ impl Streamer<'_> {
             }
             // Sleep until the next record of this partition, the heartbeat, or a tick.
             let next_at = if rate > 0.0 {
-                self.shared.started + Duration::from_secs_f64(g as f64 / rate)
+                self.shared
+                    .instant_of(Duration::from_secs_f64(g as f64 / rate))
             } else {
                 now + TICK
             };

@@ -108,9 +108,15 @@ pub(crate) fn replay_dates(
 }
 
 /// Recovery's parameters on a realtime URL, if the request has them: `startTime` and `endTime`
-/// in ISO 8601, start before end, within the last 24 hours. The documentation gives no status
-/// for a bad one; 400 with a message, like the other bad parameters of a live URL.
-pub(crate) fn recovery_range(req: &Request, now: i64) -> Result<Option<(i64, i64)>, Refusal> {
+/// in ISO 8601, start before end, within the last 24 hours of `now`, and not after `latest`
+/// (the machine's clock, when the simulator's is set back) by more than a minute. The
+/// documentation gives no status for a bad one; 400 with a message, like the other bad
+/// parameters of a live URL.
+pub(crate) fn recovery_range(
+    req: &Request,
+    now: i64,
+    latest: i64,
+) -> Result<Option<(i64, i64)>, Refusal> {
     let (start, end) = (req.param(PARAM_START_TIME), req.param(PARAM_END_TIME));
     if start.is_none() && end.is_none() {
         return Ok(None);
@@ -128,7 +134,7 @@ pub(crate) fn recovery_range(req: &Request, now: i64) -> Result<Option<(i64, i64
     if from >= to {
         return Err(refuse(400, "The 'startTime' must be before the 'endTime'."));
     }
-    if from < now - RECOVERY_MAX_AGE_SECS || to > now + 60 {
+    if from < now - RECOVERY_MAX_AGE_SECS || to > latest + 60 {
         return Err(refuse(
             400,
             "Recovery covers the last 24 hours: 'startTime' and 'endTime' must be within them.",

@@ -41,7 +41,7 @@ impl Simulator {
         let listener = TcpListener::bind(config.listen)?;
         let addr = listener.local_addr()?;
         let source = config.source.clone().unwrap_or_else(RecordSource::auto);
-        let started_secs = crate::clock::now_secs();
+        let started_secs = crate::clock::now_secs() - config.clock_back.as_secs() as i64;
         let unlimited_block = (config.rate == Rate::Unlimited)
             .then(|| unlimited_block(&source, config.level, started_secs));
         let shared = Arc::new(Shared {
@@ -56,6 +56,7 @@ impl Simulator {
             addr,
             started: Instant::now(),
             started_secs,
+            advanced_ms: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             live_connections: AtomicUsize::new(0),
@@ -164,6 +165,19 @@ impl Simulator {
         let mut out = Vec::new();
         render_live(&self.shared, g, &mut out);
         out
+    }
+
+    /// Moves the simulator's clock forward by `by` (see [`SimulatorConfig::clock_back`]): what
+    /// would have been published in that time is published at once, stamped with its times.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared
+            .advanced_ms
+            .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// The simulator's clock, Unix seconds (the machine's unless set back or advanced).
+    pub fn now_secs(&self) -> i64 {
+        self.shared.now_secs()
     }
 
     /// Stops accepting, ends every connection (within about 20 ms of its next step) and joins

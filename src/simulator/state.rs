@@ -68,6 +68,9 @@ pub(super) struct Shared {
     pub(super) addr: SocketAddr,
     pub(super) started: Instant,
     pub(super) started_secs: i64,
+    /// How far [`Simulator::advance_clock`](super::Simulator::advance_clock) has moved the
+    /// clock forward since the start, in milliseconds.
+    pub(super) advanced_ms: AtomicU64,
     pub(super) stop: AtomicBool,
     pub(super) requests: AtomicU64,
     pub(super) live_connections: AtomicUsize,
@@ -83,6 +86,28 @@ pub(super) struct Shared {
     pub(super) disruptions_pending: AtomicUsize,
     /// Live streams' connection numbers.
     pub(super) streaming: Mutex<std::collections::BTreeSet<u64>>,
+}
+
+impl Shared {
+    /// The simulator's clock, Unix seconds: the machine's, less `clock_back`, plus what
+    /// [`Simulator::advance_clock`](super::Simulator::advance_clock) added.
+    pub(super) fn now_secs(&self) -> i64 {
+        let advanced = self.advanced_ms.load(std::sync::atomic::Ordering::SeqCst) / 1000;
+        crate::clock::now_secs() - self.config.clock_back.as_secs() as i64 + advanced as i64
+    }
+
+    /// Time on the simulator's clock since it started, at `at`.
+    pub(super) fn elapsed_at(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.started)
+            + Duration::from_millis(self.advanced_ms.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// The instant the simulator's clock reads `started + since`.
+    pub(super) fn instant_of(&self, since: Duration) -> Instant {
+        let advanced =
+            Duration::from_millis(self.advanced_ms.load(std::sync::atomic::Ordering::SeqCst));
+        self.started + since.saturating_sub(advanced)
+    }
 }
 
 /// Locks, shrugging off poisoning: a connection thread that panicked must not take the whole

@@ -107,7 +107,7 @@ impl<'a> Streamer<'a> {
                     let m = messages::system_message(
                         Level::Info,
                         "This system message ends in a bare newline",
-                        crate::clock::now_secs(),
+                        shared.now_secs(),
                         "",
                     );
                     s.prelude.extend_from_slice(m.as_bytes());
@@ -207,7 +207,7 @@ impl<'a> Streamer<'a> {
         let m = messages::system_message(
             Level::Error,
             &messages::slow_reader(&ip, self.backlog_limit),
-            crate::clock::now_secs(),
+            self.shared.now_secs(),
             "",
         );
         self.wire.clear();
@@ -326,7 +326,7 @@ impl<'a> Streamer<'a> {
         message: &str,
         extra: &str,
     ) -> Result<(), End> {
-        let done = messages::system_message(Level::Info, message, crate::clock::now_secs(), extra);
+        let done = messages::system_message(Level::Info, message, self.shared.now_secs(), extra);
         batch.extend_from_slice(done.as_bytes());
         batch.extend_from_slice(b"\r\n");
         self.send(&batch)?;

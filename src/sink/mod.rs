@@ -5,6 +5,7 @@
 //! | file | job |
 //! |---|---|
 //! | `ndjson.rs` | [`NdjsonSink`]: records one a line into stdout (or any writer), a record limit, count-only |
+//! | `archive/` | [`archive::Archive`]: crash-safe rotating files per partition, a checkpoint and keys per partition, `--on-close` |
 //! | `jetstream/` | delivery into NATS JetStream: the publisher, its handler, partition leases (feature `jetstream`) |
 //!
 //! ```no_run
@@ -22,6 +23,7 @@
 //! # Ok::<(), gnip_stream::Error>(())
 //! ```
 
+pub mod archive;
 #[cfg(feature = "jetstream")]
 pub mod jetstream;
 mod ndjson;

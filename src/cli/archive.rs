@@ -1,0 +1,366 @@
+//! `stream --archive DIR`: opens the archive (sealing what a crash left), plans each
+//! partition's restart from its checkpoint (backfill sized to the gap, Recovery beside the
+//! live stream, a warning for what neither reaches), runs the live client and the Recoveries
+//! (two at a time, as the service allows per stream) into it, and seals every file at the end.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use gnip_stream::client::{
+    Client, ClientConfig, DedupeConfig, Ending, ReplayRange, Running, StatsHandle, StopHandle,
+};
+use gnip_stream::sink::archive::{Archive, ArchiveConfig, DEFAULT_GZIP_LEVEL};
+use gnip_stream::unversioned::protocol::restart::RestartPlan;
+use gnip_stream::unversioned::protocol::time;
+
+use super::monitor::Monitor;
+use super::report::{exit_code, print_event, say_partition_errors, start_error, stats_report};
+use super::stderr::{self, Event};
+use super::stream_args::{StreamArgs, Target};
+use super::supervise::{Supervised, supervise};
+use super::{OK, USAGE};
+
+/// How many Recoveries run at once: the service allows 2 concurrent Recovery jobs per stream.
+const RECOVERIES_AT_ONCE: usize = 2;
+
+/// `stream --archive DIR`.
+pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
+    let aa = &a.archive;
+    let Some(dir) = aa.dir.clone() else {
+        return USAGE;
+    };
+    let product = config.product().path_name();
+    let partitions = config.partition_list();
+    let archive_config = ArchiveConfig::new(&dir, product)
+        .rotate_every(aa.rotate_every)
+        .rotate_size(aa.rotate_size)
+        .gzip(aa.gzip.then_some(DEFAULT_GZIP_LEVEL))
+        .on_close(aa.on_close.clone())
+        .dialect(config.dialect())
+        .max_records(a.max_records);
+    let archive_config = match a.dedupe_window {
+        Some(n) => archive_config.dedupe_window(n),
+        None => archive_config,
+    };
+    let archive = match Archive::open(archive_config, &partitions) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("gnip-stream: --archive {}: {e}", dir.display());
+            return USAGE;
+        }
+    };
+    // Each partition's restart, from its own checkpoint.
+    let now = time_now();
+    let mut starts = Vec::new();
+    let mut recoveries = Vec::new();
+    for &p in &partitions {
+        let checkpoint = archive.checkpoint(p);
+        let plan = RestartPlan::new(checkpoint, now, !aa.no_recover_gaps);
+        if let Some(c) = checkpoint {
+            starts.push((p, plan.backfill_minutes));
+            stderr::event("info", "restart_plan")
+                .field("partition", p)
+                .field("checkpoint", time::iso8601_z(c))
+                .field("gap_seconds", now - c)
+                .field("backfill_minutes", plan.backfill_minutes)
+                .emit(&format!(
+                    "gnip-stream: partition {p}: last record archived {} ({} s ago): backfill {} minutes{}",
+                    time::iso8601_z(c),
+                    now - c,
+                    plan.backfill_minutes,
+                    plan.recovery.map_or(String::new(), |(f, t)| format!(
+                        ", Recovery {} to {}",
+                        time::iso8601_z(f),
+                        time::iso8601_z(t)
+                    ))
+                ));
+        }
+        for range in archive.pending_recoveries(p) {
+            recoveries.push((p, range));
+        }
+        if let Some(range) = plan.recovery {
+            recoveries.push((p, range));
+        }
+        if let Some((from, to)) = plan.unrecoverable {
+            archive.note_unrecoverable();
+            warn_unrecoverable(a, product, p, from, to, aa.no_recover_gaps);
+        }
+    }
+    // The archive recognises what comes twice (backfill, Recovery, redundant connections).
+    let config = config
+        .backfill_on_start_for(&starts)
+        .dedupe(DedupeConfig::off());
+    let live: Arc<OnceLock<StatsHandle>> = Arc::default();
+    let l = Arc::clone(&live);
+    let source = move || (l.get().map(StatsHandle::snapshot).unwrap_or_default(), None);
+    if let Err(code) = monitor.serve(a.metrics_listen.as_deref(), product, Arc::new(source)) {
+        archive.close();
+        return code;
+    }
+    let handler = Arc::clone(&archive);
+    let running = match Client::start_observed(
+        config.clone(),
+        move |d: &gnip_stream::client::Delivery<'_>| handler.deliver(d),
+        Some(Arc::new(print_event)),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            archive.close();
+            return start_error(&e);
+        }
+    };
+    let _ = live.set(running.stats_handle());
+    let recovering = Recoveries::start(&config, &archive, recoveries);
+    let started = Instant::now();
+    let interval = a.stats_interval.unwrap_or(Duration::ZERO);
+    let mut job = Job {
+        running: &running,
+        recovering: &recovering,
+        archive: &archive,
+        started,
+        monitor: &mut monitor,
+    };
+    supervise(&mut job, None, interval, started, false);
+    recovering.stop();
+    let reports = running.join();
+    recovering.join();
+    let errors = archive.close();
+    say_partition_errors(&reports);
+    let s = archive.stats();
+    let code = match exit_code(&reports) {
+        OK if !errors.is_empty() => super::FATAL,
+        c => c,
+    };
+    stderr::event(if code == 0 { "info" } else { "error" }, "summary")
+        .field("records", s.records)
+        .field("duplicates", s.duplicates)
+        .field("files_sealed", s.files_sealed)
+        .field("write_errors", s.write_errors)
+        .field("exit_status", code)
+        .emit(&format!(
+            "gnip-stream: archive: {} records ({} duplicates dropped) in {} sealed files; exit status {code}",
+            s.records, s.duplicates, s.files_sealed
+        ));
+    code
+}
+
+fn time_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Says which span of `partition`'s gap nothing will fetch, and the Replay that would.
+fn warn_unrecoverable(a: &StreamArgs, product: &str, p: u32, from: i64, to: i64, off: bool) {
+    let minute = |t: i64| time::replay_date(t - t.rem_euclid(60));
+    let (f, t) = (minute(from), minute(to + 59));
+    let target = match &a.target {
+        Target::Named { account, label, .. } => {
+            format!("--product {product} --account {account} --label {label}")
+        }
+        Target::Url(_) => format!("--product {product} --account ACCOUNT --label LABEL"),
+    };
+    let why = if off {
+        "Recovery is off (--no-recover-gaps)"
+    } else {
+        "it is older than Recovery's 24 hours"
+    };
+    stderr::event("warn", "gap_not_recoverable")
+        .field("partition", p)
+        .field("from", time::iso8601_z(from))
+        .field("to", time::iso8601_z(to))
+        .emit(&format!(
+            "gnip-stream: partition {p}: the gap from {} to {} will not be fetched: {why}; Replay can: gnip-stream replay {target} --from {f} --to {t}",
+            time::iso8601_z(from),
+            time::iso8601_z(to)
+        ));
+}
+
+/// The Recoveries of a restart, run two at a time on a thread of their own.
+struct Recoveries {
+    stop: Arc<AtomicBool>,
+    current: Arc<Mutex<Vec<StopHandle>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Recoveries {
+    fn start(
+        config: &ClientConfig,
+        archive: &Arc<Archive>,
+        ranges: Vec<(u32, (i64, i64))>,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let current: Arc<Mutex<Vec<StopHandle>>> = Arc::default();
+        let (s, c, config, archive) = (
+            Arc::clone(&stop),
+            Arc::clone(&current),
+            config.clone(),
+            Arc::clone(archive),
+        );
+        let thread = (!ranges.is_empty())
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("gnip-recovery".into())
+                    .spawn(move || run_recoveries(&config, &archive, &ranges, &s, &c))
+                    .ok()
+            })
+            .flatten();
+        Recoveries {
+            stop,
+            current,
+            thread: Mutex::new(thread),
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_none_or(JoinHandle::is_finished)
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for h in self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            h.stop();
+        }
+    }
+
+    fn join(&self) {
+        let t = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = t {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run_recoveries(
+    config: &ClientConfig,
+    archive: &Arc<Archive>,
+    ranges: &[(u32, (i64, i64))],
+    stop: &AtomicBool,
+    current: &Mutex<Vec<StopHandle>>,
+) {
+    for batch in ranges.chunks(RECOVERIES_AT_ONCE) {
+        let mut running = Vec::new();
+        for &(p, (from, to)) in batch {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            if let Err(e) = archive.begin_recovery(p, (from, to)) {
+                stderr::event("error", "recovery_not_started")
+                    .field("partition", p)
+                    .emit(&format!(
+                        "gnip-stream: partition {p}: cannot note the Recovery: {e}"
+                    ));
+                continue;
+            }
+            let c = config
+                .clone()
+                .partitions(&[p])
+                .backfill_on_start_for(&[])
+                .recovery_range(ReplayRange { from, to });
+            let handler = Arc::clone(archive);
+            match Client::start_observed(
+                c,
+                move |d: &gnip_stream::client::Delivery<'_>| handler.deliver(d),
+                Some(Arc::new(print_event)),
+            ) {
+                Ok(r) => {
+                    current
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(r.stop_handle());
+                    running.push((p, (from, to), r));
+                }
+                Err(e) => {
+                    start_error(&e);
+                }
+            }
+        }
+        for (p, range, r) in running {
+            let reports = r.join();
+            let done = reports.iter().all(|r| r.ending == Ending::ReplayCompleted);
+            let records: u64 = reports
+                .iter()
+                .map(|r| r.stats.activities + r.stats.compliance)
+                .sum();
+            if done {
+                match archive.end_recovery(p, range) {
+                    Ok(()) => stderr::event("info", "gap_recovered")
+                        .field("partition", p)
+                        .field("records", records)
+                        .emit(&format!(
+                            "gnip-stream: partition {p}: Recovery of {} to {} complete ({records} records received)",
+                            time::iso8601_z(range.0),
+                            time::iso8601_z(range.1)
+                        )),
+                    Err(e) => stderr::event("error", "recovery_not_noted")
+                        .field("partition", p)
+                        .emit(&format!(
+                            "gnip-stream: partition {p}: Recovery complete but not noted ({e}); it runs again after the next start"
+                        )),
+                }
+            } else {
+                stderr::event("warn", "recovery_incomplete")
+                    .field("partition", p)
+                    .emit(&format!(
+                        "gnip-stream: partition {p}: Recovery of {} to {} did not complete; it runs again after the next start",
+                        time::iso8601_z(range.0),
+                        time::iso8601_z(range.1)
+                    ));
+            }
+        }
+        current.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+
+/// The live client and the Recoveries, supervised as one job.
+struct Job<'a> {
+    running: &'a Running,
+    recovering: &'a Recoveries,
+    archive: &'a Archive,
+    started: Instant,
+    monitor: &'a mut Monitor,
+}
+
+impl Supervised for Job<'_> {
+    fn is_finished(&self) -> bool {
+        // The live stream ends only when stopped (or on a fatal ending, or the record limit):
+        // then the Recoveries are stopped with it.
+        if self.running.is_finished() {
+            self.recovering.stop();
+            return self.recovering.is_finished();
+        }
+        false
+    }
+
+    fn stop(&mut self) {
+        self.running.stop_handle().stop();
+        self.recovering.stop();
+    }
+
+    fn line(&self) -> Option<(Event, String)> {
+        let (event, text) = stats_report(self.started.elapsed(), &self.running.stats());
+        let s = self.archive.stats();
+        Some((
+            event,
+            format!("{text}; archived {} in {} files", s.records, s.files_sealed),
+        ))
+    }
+
+    fn each_second(&mut self) {
+        self.monitor.check(&self.running.stats());
+    }
+}

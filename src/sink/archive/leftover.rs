@@ -1,0 +1,133 @@
+//! What a crash left behind, sealed at the next start: a `.part` keeps its whole records (for
+//! gzip, the longest prefix of whole records that inflates, written again as one complete
+//! member), is renamed to its sealed name, and hands back its records' keys and times so the
+//! journal knows them; a `.part` without a whole record is removed.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::Path;
+
+use super::Storage;
+use super::file::sync_dir;
+use crate::core::{GzipDecoder, GzipEncoder, Record};
+use crate::protocol::dialect::Dialect;
+
+/// What became of one `.part`.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    /// Sealed with these records' (time, key), in file order (time `None`: the record has
+    /// none of its own). `cut` bytes of a torn tail were dropped (inflated bytes for gzip).
+    Sealed {
+        records: Vec<(Option<i64>, u64)>,
+        cut: u64,
+    },
+    /// It held no whole record: removed.
+    Removed,
+}
+
+/// Seals the leftover `part` as `sealed`; `arrival` (its last change) stands for the arrival
+/// time of records without a trusted time of their own.
+pub(super) fn recover(
+    part: &Path,
+    sealed: &Path,
+    gzip: bool,
+    level: u8,
+    dialect: Dialect,
+    storage: &dyn Storage,
+    arrival: i64,
+) -> io::Result<Outcome> {
+    let mut records = Vec::new();
+    let mut note = |line: &[u8]| {
+        if line.is_empty() {
+            return;
+        }
+        let record = Record::new(line);
+        if let Some(key) = dialect.record_key(&record) {
+            records.push((
+                super::trusted_time(super::record_time(&record, &key), arrival),
+                key.as_u64(),
+            ));
+        }
+    };
+    let mut input = File::open(part)?;
+    let cut;
+    if gzip {
+        // Inflate what decodes; keep the whole records; write them again as one member.
+        let mut decoder = GzipDecoder::new();
+        let (mut out, mut carry) = (Vec::new(), Vec::new());
+        let mut encoder = GzipEncoder::new(level);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut clean = true;
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                clean &= decoder.finish().is_ok();
+                break;
+            }
+            let r = decoder.decode(&buf[..n], |bytes| {
+                carry.extend_from_slice(bytes);
+                if let Some(end) = carry.iter().rposition(|b| *b == b'\n') {
+                    for line in carry[..end].split(|b| *b == b'\n') {
+                        note(line);
+                    }
+                    encoder.write(&carry[..=end], &mut out);
+                    carry.drain(..=end);
+                }
+            });
+            if r.is_err() {
+                clean = false;
+                break;
+            }
+        }
+        cut = carry.len() as u64;
+        if records.is_empty() {
+            return remove(part);
+        }
+        if !(clean && carry.is_empty()) {
+            encoder.finish(&mut out);
+            let temp = part.with_extension("recover");
+            let mut f = File::create(&temp)?;
+            storage.write(&mut f, &out)?;
+            storage.sync(&f)?;
+            storage.rename(&temp, part)?;
+        }
+    } else {
+        let len = input.metadata()?.len();
+        let (mut at, mut good, mut carry) = (0u64, 0u64, Vec::new());
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            let start_of_carry = at - carry.len() as u64;
+            carry.extend_from_slice(&buf[..n]);
+            at += n as u64;
+            if let Some(end) = carry.iter().rposition(|b| *b == b'\n') {
+                for line in carry[..end].split(|b| *b == b'\n') {
+                    note(line);
+                }
+                good = start_of_carry + end as u64 + 1;
+                carry.drain(..=end);
+            }
+        }
+        cut = len - good;
+        if good == 0 {
+            return remove(part);
+        }
+        if good < len {
+            let f = fs::OpenOptions::new().write(true).open(part)?;
+            f.set_len(good)?;
+            storage.sync(&f)?;
+        }
+    }
+    storage.rename(part, sealed)?;
+    sync_dir(sealed.parent().unwrap_or(Path::new(".")))?;
+    Ok(Outcome::Sealed { records, cut })
+}
+
+fn remove(part: &Path) -> io::Result<Outcome> {
+    fs::remove_file(part)?;
+    sync_dir(part.parent().unwrap_or(Path::new(".")))?;
+    Ok(Outcome::Removed)
+}

@@ -1,0 +1,714 @@
+//! The durable archive: records into time-rotated files per partition under one directory,
+//! crash-safe (hidden `.part` files sealed by fsync and rename; leftovers sealed at the next
+//! start), with a journal per partition that keeps the checkpoint a restart sizes its gap from
+//! and the keys that make the records coming again (backfill, Recovery, redundant connections)
+//! land once; `--on-close` hands sealed files to a command.
+//!
+//! | file | job |
+//! |---|---|
+//! | `names.rs` | file names and windows, pure |
+//! | `file.rs` | one `.part`: append, write out, make durable, seal |
+//! | `journal.rs` | a partition's journal: checkpoint and recent keys |
+//! | `leftover.rs` | sealing what a crash left |
+//! | `hooks.rs` | the `--on-close` runner |
+//! | `gaps.rs` | Recovery ranges pending across restarts |
+
+mod file;
+mod gaps;
+mod hooks;
+mod journal;
+mod leftover;
+mod names;
+mod partition;
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use file::Disk;
+pub use names::{compact_utc, part_name, sealed_name, window_start};
+
+use crate::Error;
+use crate::client::{Delivery, Flow, Handler};
+use crate::core::{Record, RecordKind};
+use crate::protocol::dedupe::{DEFAULT_DEDUPE_WINDOW, DedupeWindow, RecordKey};
+use crate::protocol::dialect::Dialect;
+use hooks::Hooks;
+use journal::Journal;
+use partition::{Failed, Partition};
+
+/// Default rotation period: an hour.
+pub const DEFAULT_ROTATE_EVERY: Duration = Duration::from_secs(3600);
+/// Default largest file: 1 GiB of records (uncompressed).
+pub const DEFAULT_ROTATE_SIZE: u64 = 1 << 30;
+/// The smallest `rotate_size`: 4 KiB.
+pub const MIN_ROTATE_SIZE: u64 = 4096;
+/// Default gzip level of `--archive-gzip`: 6, gzip's own default (see docs/archive.md for
+/// what the levels cost).
+pub const DEFAULT_GZIP_LEVEL: u8 = 6;
+/// How often accepted records are made durable and the checkpoint advanced: once a second.
+pub const DURABLE_EVERY: Duration = Duration::from_secs(1);
+/// How often a partition whose writes fail tries again: every 5 s.
+pub const WRITE_RETRY: Duration = Duration::from_secs(5);
+/// The directory under the archive's where its own state lives.
+pub const STATE_DIR: &str = ".gnip-stream";
+/// Journal entries older than the checkpoint by more than this are not loaded as keys.
+const KEYS_BEFORE_CHECKPOINT_SECS: i64 = 600;
+/// How often the ticker looks at the open files (seals within a second of a window's end).
+const TICK: Duration = Duration::from_millis(250);
+
+/// Where the archive's bytes go: the file system by default ([`Disk`]). Tests inject write
+/// errors (a full disk, a lost permission) through it without root.
+pub trait Storage: Send + Sync {
+    /// Writes all of `bytes` at the end of `file`.
+    fn write(&self, file: &mut File, bytes: &[u8]) -> io::Result<()>;
+
+    /// Makes `file` durable (fsync).
+    fn sync(&self, file: &File) -> io::Result<()> {
+        file.sync_all()
+    }
+
+    /// Renames `from` to `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+}
+
+/// The archive's settings. Every field has a documented default.
+#[derive(Clone)]
+pub struct ArchiveConfig {
+    dir: PathBuf,
+    prefix: String,
+    rotate_every: Duration,
+    rotate_size: u64,
+    gzip: Option<u8>,
+    on_close: Option<String>,
+    dialect: Dialect,
+    storage: Arc<dyn Storage>,
+    max_records: Option<u64>,
+    dedupe_window: usize,
+}
+
+impl std::fmt::Debug for ArchiveConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArchiveConfig")
+            .field("dir", &self.dir)
+            .field("prefix", &self.prefix)
+            .field("rotate_every", &self.rotate_every)
+            .field("rotate_size", &self.rotate_size)
+            .field("gzip", &self.gzip)
+            .field("on_close", &self.on_close)
+            .field("max_records", &self.max_records)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ArchiveConfig {
+    /// An archive in `dir` (created if missing), files named `{prefix}-p{N}-{window}…`.
+    /// Defaults: hourly files of at most 1 GiB, plain NDJSON, no `--on-close`, Gnip record
+    /// keys, no record limit, [`DEFAULT_DEDUPE_WINDOW`] keys per partition.
+    pub fn new(dir: impl Into<PathBuf>, prefix: &str) -> Self {
+        ArchiveConfig {
+            dir: dir.into(),
+            prefix: prefix.to_owned(),
+            rotate_every: DEFAULT_ROTATE_EVERY,
+            rotate_size: DEFAULT_ROTATE_SIZE,
+            gzip: None,
+            on_close: None,
+            dialect: Dialect::default(),
+            storage: Arc::new(Disk),
+            max_records: None,
+            dedupe_window: DEFAULT_DEDUPE_WINDOW,
+        }
+    }
+
+    /// Windows of this length (at least 1 s), aligned to UTC multiples of it from the epoch.
+    pub fn rotate_every(mut self, every: Duration) -> Self {
+        self.rotate_every = every.max(Duration::from_secs(1));
+        self
+    }
+
+    /// A file is sealed before a record would take it past `bytes` (at least
+    /// [`MIN_ROTATE_SIZE`]); a larger record goes alone.
+    pub fn rotate_size(mut self, bytes: u64) -> Self {
+        self.rotate_size = bytes.max(MIN_ROTATE_SIZE);
+        self
+    }
+
+    /// Sealed files are gzip (`.ndjson.gz`) at `level` (0..=9; `None`: plain).
+    pub fn gzip(mut self, level: Option<u8>) -> Self {
+        self.gzip = level.map(|l| l.min(9));
+        self
+    }
+
+    /// Runs `sh -c COMMAND sh PATH` for each sealed file.
+    pub fn on_close(mut self, command: Option<String>) -> Self {
+        self.on_close = command;
+        self
+    }
+
+    /// Whose record keys decide what is a duplicate.
+    pub fn dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// Where the bytes go (default [`Disk`]).
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// Stops (returns [`Flow::Stop`]) once `max` records are archived.
+    pub fn max_records(mut self, max: Option<u64>) -> Self {
+        self.max_records = max;
+        self
+    }
+
+    /// Keys remembered per partition to recognise a record that comes again.
+    pub fn dedupe_window(mut self, keys: usize) -> Self {
+        self.dedupe_window = keys.max(1);
+        self
+    }
+}
+
+/// The archive's counters (also exported as metrics).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    records: AtomicU64,
+    duplicates: AtomicU64,
+    files_sealed: AtomicU64,
+    bytes: AtomicU64,
+    write_errors: AtomicU64,
+    hook_failures: AtomicU64,
+    hooks_pending: AtomicU64,
+    leftovers_sealed: AtomicU64,
+    gaps_recovered: AtomicU64,
+    gaps_unrecoverable: AtomicU64,
+}
+
+impl Counters {
+    fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_hook_failure(&self) {
+        Counters::add(&self.hook_failures, 1);
+    }
+
+    pub(crate) fn set_hooks_pending(&self, n: u64) {
+        self.hooks_pending.store(n, Ordering::Relaxed);
+    }
+}
+
+/// What the archive has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ArchiveStats {
+    /// Records written (each once).
+    pub records: u64,
+    /// Records dropped because the archive had them already.
+    pub duplicates: u64,
+    /// Files sealed (leftovers of an earlier run included).
+    pub files_sealed: u64,
+    /// Record bytes written, `\n` included, before compression.
+    pub bytes: u64,
+    /// Failed writes, fsyncs or renames.
+    pub write_errors: u64,
+    /// `--on-close` runs that failed.
+    pub hook_failures: u64,
+    /// Sealed files waiting for `--on-close`.
+    pub hooks_pending: u64,
+    /// `.part` files an earlier run left, sealed at the start.
+    pub leftovers_sealed: u64,
+    /// Gaps closed by a completed Recovery.
+    pub gaps_recovered: u64,
+    /// Gaps (or their older parts) neither backfill nor Recovery could fetch.
+    pub gaps_unrecoverable: u64,
+}
+
+/// The archive: a [`Handler`] that writes records into files; [`Archive::close`] seals them.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use gnip_stream::client::{Client, ClientConfig, Delivery};
+/// use gnip_stream::sink::archive::{Archive, ArchiveConfig};
+/// use gnip_stream::Product;
+///
+/// let config = ClientConfig::stream(Product::Decahose, "acme", "prod").credentials("u", "p");
+/// let archive = Archive::open(ArchiveConfig::new("/var/lib/gnip", "decahose"), &config.partition_list())?;
+/// let a = Arc::clone(&archive);
+/// let running = Client::start(config, move |d: &Delivery<'_>| a.deliver(d))?;
+/// running.join();
+/// archive.close();
+/// # Ok::<(), gnip_stream::Error>(())
+/// ```
+pub struct Archive {
+    config: ArchiveConfig,
+    state_dir: PathBuf,
+    parts: Vec<Mutex<Partition>>,
+    /// The partition of each of `parts`, in the same order.
+    numbers: Vec<u32>,
+    counters: Arc<Counters>,
+    closing: AtomicBool,
+    hooks: Option<Hooks>,
+    ticker: Mutex<Option<JoinHandle<()>>>,
+    /// Files sealed at the start from an earlier run's leftovers, and `.part`s removed.
+    leftovers: (Vec<PathBuf>, Vec<PathBuf>),
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archive")
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn storage_error(path: &Path, e: &io::Error) -> Error {
+    Error::BadInput {
+        reason: format!("archive: {}: {e}", path.display()).into(),
+    }
+}
+
+/// A record's own time: `postedTime` / `created_at` for an activity, the timestamp of a
+/// compliance event (milliseconds or ISO 8601); `None` when it has none.
+pub(crate) fn record_time(record: &Record<'_>, key: &RecordKey<'_>) -> Option<i64> {
+    match key {
+        RecordKey::Compliance { timestamp, .. } => {
+            if !timestamp.is_empty() && timestamp.bytes().all(|b| b.is_ascii_digit()) {
+                timestamp.parse::<i64>().ok().map(|ms| ms / 1000)
+            } else {
+                crate::protocol::time::parse_timestamp(timestamp)
+            }
+        }
+        _ => crate::protocol::replay::record_time(record.bytes()),
+    }
+}
+
+/// A record's own time as the checkpoint counts it: `None` (count the arrival) when it is
+/// further than a day from `arrival` — a replayed template or a skewed clock must not make
+/// the gap look a decade long.
+pub(crate) fn trusted_time(own: Option<i64>, arrival: i64) -> Option<i64> {
+    own.filter(|t| (arrival - t).abs() <= crate::protocol::restart::RECOVERY_COVERS_SECS)
+}
+
+impl Archive {
+    /// Opens the archive for `partitions` (0: a stream without partitions): creates the
+    /// directory, seals what an earlier run left (`.part` files), reads each partition's
+    /// journal (checkpoint and recent keys), starts the ticker that seals ended windows and
+    /// makes records durable once a second, and the `--on-close` runner.
+    ///
+    /// Errors: the directory is a file, cannot be created, or cannot be written.
+    pub fn open(config: ArchiveConfig, partitions: &[u32]) -> Result<Arc<Archive>, Error> {
+        let dir = &config.dir;
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::BadInput {
+                reason: format!("archive: {} is not a directory", dir.display()).into(),
+            });
+        }
+        let state_dir = dir.join(STATE_DIR);
+        fs::create_dir_all(&state_dir).map_err(|e| storage_error(dir, &e))?;
+        let probe = state_dir.join(".probe");
+        File::create(&probe)
+            .and_then(|_| fs::remove_file(&probe))
+            .map_err(|e| storage_error(dir, &e))?;
+        let counters = Arc::new(Counters::default());
+        let hooks = match &config.on_close {
+            Some(c) => Some(
+                Hooks::start(c, state_dir.join("on-close"), Arc::clone(&counters))
+                    .map_err(|e| storage_error(&state_dir, &e))?,
+            ),
+            None => None,
+        };
+        let now = crate::clock::now_secs();
+        let mut parts = Vec::new();
+        for &number in partitions {
+            let stem = format!("{}-{}", config.prefix, names::partition_tag(number));
+            let (journal, loaded) =
+                Journal::open(&state_dir, &stem, now).map_err(|e| storage_error(dir, &e))?;
+            parts.push(Partition {
+                number,
+                last_name: read_last_name(&state_dir, &stem),
+                stem,
+                file: None,
+                journal,
+                checkpoint: loaded.checkpoint(),
+                dedupe: DedupeWindow::new(config.dedupe_window),
+                durable_at: Instant::now(),
+                failing: false,
+            });
+            // Keys that may come again: near the checkpoint, and in a Recovery still pending.
+            let Some(p) = parts.last_mut() else {
+                continue;
+            };
+            let floor = p
+                .checkpoint
+                .map_or(i64::MIN, |c| c - KEYS_BEFORE_CHECKPOINT_SECS);
+            let pending = gaps::read(&state_dir, &p.stem);
+            for (t, k) in loaded.entries {
+                if t >= floor || pending.iter().any(|(f, to)| (f - 60..=*to).contains(&t)) {
+                    p.dedupe.insert(k);
+                }
+            }
+        }
+        let mut archive = Archive {
+            state_dir,
+            parts: Vec::new(),
+            numbers: partitions.to_vec(),
+            counters,
+            closing: AtomicBool::new(false),
+            hooks,
+            ticker: Mutex::new(None),
+            leftovers: (Vec::new(), Vec::new()),
+            config,
+        };
+        archive.seal_leftovers(&mut parts)?;
+        archive.parts = parts.into_iter().map(Mutex::new).collect();
+        let archive = Arc::new(archive);
+        let weak = Arc::downgrade(&archive);
+        let ticker = std::thread::Builder::new()
+            .name("gnip-archive".into())
+            .spawn(move || tick_loop(&weak))
+            .map_err(|e| storage_error(&archive.config.dir, &e))?;
+        *lock(&archive.ticker) = Some(ticker);
+        Ok(archive)
+    }
+
+    /// Seals every `.part` of ours in the directory; their records join their partition's
+    /// journal and keys (a partition not streamed now gets its journal updated all the same).
+    fn seal_leftovers(&mut self, parts: &mut [Partition]) -> Result<(), Error> {
+        let dir = self.config.dir.clone();
+        let mut found: Vec<(String, String)> = fs::read_dir(&dir)
+            .map_err(|e| storage_error(&dir, &e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let sealed = names::sealed_of_part(&name)?.to_owned();
+                Some((name, sealed))
+            })
+            .filter(|(name, _)| names::partition_of(name, &self.config.prefix).is_some())
+            .collect();
+        found.sort();
+        for (name, sealed) in found {
+            let (part, sealed) = (dir.join(&name), dir.join(&sealed));
+            let gzip = name.ends_with(".gz.part");
+            let number = names::partition_of(&name, &self.config.prefix).unwrap_or(0);
+            if let Some(h) = &self.hooks {
+                h.prepare(&sealed).map_err(|e| storage_error(&sealed, &e))?;
+            }
+            let mtime = fs::metadata(&part)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or_else(crate::clock::now_secs, |d| d.as_secs() as i64);
+            let outcome = leftover::recover(
+                &part,
+                &sealed,
+                gzip,
+                self.config.gzip.unwrap_or(DEFAULT_GZIP_LEVEL),
+                self.config.dialect,
+                &*self.config.storage,
+                mtime,
+            )
+            .map_err(|e| storage_error(&part, &e))?;
+            let records = match outcome {
+                leftover::Outcome::Removed => {
+                    log::warn!("archive: {} held no whole record: removed", part.display());
+                    self.leftovers.1.push(part);
+                    continue;
+                }
+                leftover::Outcome::Sealed { records, cut } => {
+                    log::warn!(
+                        "archive: sealed {} left by an earlier run ({} records; a torn tail of {cut} bytes dropped)",
+                        sealed.display(),
+                        records.len()
+                    );
+                    records
+                }
+            };
+            Counters::add(&self.counters.leftovers_sealed, 1);
+            Counters::add(&self.counters.files_sealed, 1);
+            self.leftovers.0.push(sealed);
+            // Its records are the newest its partition archived: after the journal's.
+            let last = records.last().map(|r| r.0.unwrap_or(mtime));
+            match parts.iter_mut().find(|p| p.number == number) {
+                Some(p) => {
+                    for (t, k) in records {
+                        if p.dedupe.insert(k) {
+                            p.journal.note(t.unwrap_or(mtime), k);
+                        }
+                    }
+                    p.journal
+                        .commit(now_secs(), &*self.config.storage)
+                        .map_err(|e| storage_error(&dir, &e))?;
+                    p.checkpoint = last.or(p.checkpoint);
+                }
+                None => {
+                    let stem = format!("{}-{}", self.config.prefix, names::partition_tag(number));
+                    let (mut journal, loaded) = Journal::open(&self.state_dir, &stem, now_secs())
+                        .map_err(|e| storage_error(&dir, &e))?;
+                    let known: std::collections::HashSet<u64> =
+                        loaded.entries.iter().map(|e| e.1).collect();
+                    for (t, k) in records {
+                        if !known.contains(&k) {
+                            journal.note(t.unwrap_or(mtime), k);
+                        }
+                    }
+                    journal
+                        .commit(now_secs(), &*self.config.storage)
+                        .map_err(|e| storage_error(&dir, &e))?;
+                }
+            }
+        }
+        if let Some(h) = &self.hooks {
+            h.notify();
+        }
+        Ok(())
+    }
+
+    /// The time of the last record archived on `partition` (from its journal, and the
+    /// leftovers sealed at the start), or `None` when it has archived nothing.
+    pub fn checkpoint(&self, partition: u32) -> Option<i64> {
+        self.slot(partition).and_then(|p| lock(p).checkpoint)
+    }
+
+    /// Files an earlier run left as `.part` that the start sealed, and those it removed (they
+    /// held no whole record).
+    pub fn leftovers(&self) -> (&[PathBuf], &[PathBuf]) {
+        (&self.leftovers.0, &self.leftovers.1)
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> ArchiveStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ArchiveStats {
+            records: get(&c.records),
+            duplicates: get(&c.duplicates),
+            files_sealed: get(&c.files_sealed),
+            bytes: get(&c.bytes),
+            write_errors: get(&c.write_errors),
+            hook_failures: get(&c.hook_failures),
+            hooks_pending: get(&c.hooks_pending),
+            leftovers_sealed: get(&c.leftovers_sealed),
+            gaps_recovered: get(&c.gaps_recovered),
+            gaps_unrecoverable: get(&c.gaps_unrecoverable),
+        }
+    }
+
+    fn slot(&self, partition: u32) -> Option<&Mutex<Partition>> {
+        let i = self.numbers.iter().position(|n| *n == partition)?;
+        self.parts.get(i)
+    }
+
+    /// Writes activities and compliance events (once each); everything else goes on.
+    /// [`Flow::Stop`] once the record limit is reached or the archive is closing.
+    pub fn deliver(&self, d: &Delivery<'_>) -> Flow {
+        let record = d.record();
+        if !matches!(
+            record.kind(),
+            RecordKind::Activity | RecordKind::Compliance(_)
+        ) {
+            return Flow::Continue;
+        }
+        if self.closing.load(Ordering::SeqCst) {
+            return Flow::Stop;
+        }
+        let Some(slot) = self.slot(d.partition()) else {
+            log::error!(
+                "archive: partition {} was not opened; stopping it",
+                d.partition()
+            );
+            return Flow::Stop;
+        };
+        let key = self.config.dialect.record_key(record);
+        let k = key.as_ref().map(RecordKey::as_u64);
+        let time = key
+            .as_ref()
+            .and_then(|key| trusted_time(record_time(record, key), now_secs()));
+        let mut p = lock(slot);
+        if k.is_some_and(|k| p.dedupe.contains(k)) {
+            Counters::add(&self.counters.duplicates, 1);
+            return Flow::Continue;
+        }
+        let n = self.counters.records.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.config.max_records.is_some_and(|m| n > m) {
+            self.counters.records.fetch_sub(1, Ordering::SeqCst);
+            return Flow::Stop;
+        }
+        let bytes = record.bytes();
+        let len = bytes.len() as u64;
+        p = match self.retrying(slot, p, |p, a| p.ready_for(len, now_secs(), a)) {
+            Some(p) => p,
+            None => {
+                self.counters.records.fetch_sub(1, Ordering::SeqCst);
+                return Flow::Stop;
+            }
+        };
+        if let Some(f) = &mut p.file {
+            f.accept(bytes);
+        }
+        if let Some(k) = k {
+            p.dedupe.insert(k);
+        }
+        let number = p.number;
+        p.journal
+            .note(time.unwrap_or_else(now_secs), k.unwrap_or(0));
+        Counters::add(&self.counters.bytes, len + 1);
+        // Accepted: a write-out that fails is tried again (never accepted twice).
+        let flushed = self.retrying(slot, p, |p, a| p.write_out_if_full(a));
+        if flushed.is_none() {
+            log::warn!("archive: partition {number} stopped with records not yet written");
+            return Flow::Stop;
+        }
+        if self.config.max_records == Some(n) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// Runs `op` until it succeeds: after a failure the error is logged (with the file) and
+    /// counted, the lock is let go, and after [`WRITE_RETRY`] it runs again. `None` when the
+    /// archive closes meanwhile.
+    fn retrying<'a>(
+        &'a self,
+        slot: &'a Mutex<Partition>,
+        mut p: MutexGuard<'a, Partition>,
+        op: impl Fn(&mut Partition, &Archive) -> Result<(), Failed>,
+    ) -> Option<MutexGuard<'a, Partition>> {
+        let mut failed_since: Option<Instant> = None;
+        loop {
+            match op(&mut p, self) {
+                Ok(()) => {
+                    if let Some(t) = failed_since {
+                        log::warn!(
+                            "archive: partition {} writes again after {:.0} s",
+                            p.number,
+                            t.elapsed().as_secs_f64()
+                        );
+                        p.failing = false;
+                    }
+                    return Some(p);
+                }
+                Err(Failed { path, error }) => {
+                    Counters::add(&self.counters.write_errors, 1);
+                    log::error!(
+                        "archive: cannot write {}: {error}; partition {} stops reading and tries again every {} s",
+                        path.display(),
+                        p.number,
+                        WRITE_RETRY.as_secs()
+                    );
+                    failed_since.get_or_insert_with(Instant::now);
+                    p.failing = true;
+                    drop(p);
+                    if !self.sleep_unless_closing(WRITE_RETRY) {
+                        return None;
+                    }
+                    p = lock(slot);
+                }
+            }
+        }
+    }
+
+    /// Sleeps `d` unless the archive closes first (then `false`).
+    fn sleep_unless_closing(&self, d: Duration) -> bool {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            if self.closing.load(Ordering::SeqCst) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        !self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Seals every open file and makes every journal durable; stops the ticker and the
+    /// `--on-close` runner (what it has not handed over, it hands over after the next start).
+    /// Returns the errors of files that could not be sealed (they stay `.part` and are sealed
+    /// at the next start).
+    pub fn close(&self) -> Vec<Error> {
+        self.closing.store(true, Ordering::SeqCst);
+        let ticker = lock(&self.ticker).take();
+        if let Some(t) = ticker {
+            let _ = t.join();
+        }
+        let mut errors = Vec::new();
+        for slot in &self.parts {
+            let mut p = lock(slot);
+            if let Err(Failed { path, error }) = p.seal(self) {
+                Counters::add(&self.counters.write_errors, 1);
+                log::error!(
+                    "archive: cannot seal {}: {error}; it is sealed at the next start",
+                    path.display()
+                );
+                errors.push(storage_error(&path, &error));
+            }
+        }
+        if let Some(h) = &self.hooks {
+            h.stop();
+        }
+        errors
+    }
+
+    /// One look at every partition: seal a file whose window ended, make records accepted
+    /// more than [`DURABLE_EVERY`] ago durable.
+    fn tick(&self) {
+        for slot in &self.parts {
+            let mut p = lock(slot);
+            if p.failing {
+                continue;
+            }
+            let now = now_secs();
+            if let Err(Failed { path, error }) = p.tick(now, self) {
+                Counters::add(&self.counters.write_errors, 1);
+                log::error!("archive: cannot write {}: {error}", path.display());
+            }
+        }
+    }
+}
+
+impl Handler for Archive {
+    fn on_record(&self, d: &Delivery<'_>) -> Flow {
+        self.deliver(d)
+    }
+}
+
+fn now_secs() -> i64 {
+    crate::clock::now_secs()
+}
+
+/// The ticker thread: every [`TICK`] until the archive closes or goes away.
+fn tick_loop(archive: &Weak<Archive>) {
+    loop {
+        std::thread::sleep(TICK);
+        let Some(a) = archive.upgrade() else {
+            return;
+        };
+        if a.closing.load(Ordering::SeqCst) {
+            return;
+        }
+        a.tick();
+    }
+}
+
+/// The last name a partition used (`{window} {n}` in `{stem}.name`); `(i64::MIN, 0)` if none.
+fn read_last_name(state_dir: &Path, stem: &str) -> (i64, u32) {
+    fs::read_to_string(state_dir.join(format!("{stem}.name")))
+        .ok()
+        .and_then(|s| {
+            let (w, n) = s.trim().split_once(' ')?;
+            Some((w.parse().ok()?, n.parse().ok()?))
+        })
+        .unwrap_or((i64::MIN, 0))
+}

@@ -9,7 +9,6 @@ use gnip_stream::sink::archive::{DEFAULT_ROTATE_EVERY, DEFAULT_ROTATE_SIZE, MIN_
 
 use super::args::{Usage, usage};
 use super::flags::Flag;
-use super::stream_args::Raw;
 
 /// What the archive flags gather.
 #[derive(Debug, Clone)]
@@ -60,15 +59,15 @@ impl ArchiveArgs {
 const STREAM: &[&str] = &["stream"];
 
 /// The flags, in the order `--help` shows them.
-pub const FLAGS: &[Flag<Raw>] = &[
+pub const FLAGS: &[Flag<ArchiveArgs>] = &[
     Flag {
         name: "--archive",
         value: Some("DIR"),
         default: None,
         help: "write records into rotating files per partition under DIR instead of stdout: crash-safe, and a restart closes its own gap (backfill up to 5 minutes, Recovery up to 24 hours)",
         only: STREAM,
-        set: |r, it, f| {
-            r.archive().dir = Some(PathBuf::from(it.value(f)?));
+        set: |a, it, f| {
+            a.dir = Some(PathBuf::from(it.value(f)?));
             Ok(())
         },
     },
@@ -78,9 +77,9 @@ pub const FLAGS: &[Flag<Raw>] = &[
         default: Some(|| "1h".to_owned()),
         help: "files per window of this length, aligned to UTC: an integer and a unit s, m, h or d (10s, 5m, 1h, 1d); at least 1s",
         only: STREAM,
-        set: |r, it, f| {
-            r.archive().rotate_every = it.duration(f, Duration::from_secs(1))?;
-            r.archive().given.push(f);
+        set: |a, it, f| {
+            a.rotate_every = it.duration(f, Duration::from_secs(1))?;
+            a.given.push(f);
             Ok(())
         },
     },
@@ -90,9 +89,9 @@ pub const FLAGS: &[Flag<Raw>] = &[
         default: Some(|| "1G".to_owned()),
         help: "seal a file before a record would take it past BYTES uncompressed: an integer with an optional k, M or G (1024-based); at least 4k",
         only: STREAM,
-        set: |r, it, f| {
-            r.archive().rotate_size = it.bytes(f, MIN_ROTATE_SIZE)?;
-            r.archive().given.push(f);
+        set: |a, it, f| {
+            a.rotate_size = it.bytes(f, MIN_ROTATE_SIZE)?;
+            a.given.push(f);
             Ok(())
         },
     },
@@ -102,9 +101,9 @@ pub const FLAGS: &[Flag<Raw>] = &[
         default: None,
         help: "sealed files are gzip (.ndjson.gz, level 6)",
         only: STREAM,
-        set: |r, _, f| {
-            r.archive().gzip = true;
-            r.archive().given.push(f);
+        set: |a, _, f| {
+            a.gzip = true;
+            a.given.push(f);
             Ok(())
         },
     },
@@ -114,9 +113,9 @@ pub const FLAGS: &[Flag<Raw>] = &[
         default: None,
         help: "run for each sealed file, one at a time: sh -c COMMAND sh PATH; a failure is retried (5 s doubling to 5 min)",
         only: STREAM,
-        set: |r, it, f| {
-            r.archive().on_close = Some(it.value(f)?.to_owned());
-            r.archive().given.push(f);
+        set: |a, it, f| {
+            a.on_close = Some(it.value(f)?.to_owned());
+            a.given.push(f);
             Ok(())
         },
     },
@@ -126,9 +125,9 @@ pub const FLAGS: &[Flag<Raw>] = &[
         default: None,
         help: "size the first connection's backfill to the gap, never start a Recovery",
         only: STREAM,
-        set: |r, _, f| {
-            r.archive().no_recover_gaps = true;
-            r.archive().given.push(f);
+        set: |a, _, f| {
+            a.no_recover_gaps = true;
+            a.given.push(f);
             Ok(())
         },
     },

@@ -22,7 +22,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         rate: DEFAULT_RATE,
     };
     let mut it = Args::new("demo", args);
-    if let Parsed::Help = flags::read::<_, ()>(&mut it, "demo", &[FLAGS], &mut d, None, false)? {
+    if let Parsed::Help = flags::read(&mut it, "demo", FLAGS, &mut d, &[], false)? {
         return Ok(Command::Help("demo"));
     }
     Ok(Command::Demo {

@@ -31,6 +31,33 @@ impl<T> Flag<T> {
 /// its `JetStreamArgs`): the flags, and where in `T` they write.
 pub type Part<'t, T, U> = (&'t [Flag<U>], fn(&mut T) -> &mut U);
 
+/// A table over a part of `T`, whatever the part's type: what [`read`] takes besides the
+/// command's own table.
+pub trait More<T> {
+    /// Reads `flag` into `into` if the table has it for `command` (`None`: not one of its own).
+    fn try_read(
+        &self,
+        into: &mut T,
+        it: &mut Args<'_>,
+        flag: &str,
+        command: &str,
+    ) -> Option<Result<(), Usage>>;
+}
+
+impl<T, U> More<T> for Part<'_, T, U> {
+    fn try_read(
+        &self,
+        into: &mut T,
+        it: &mut Args<'_>,
+        flag: &str,
+        command: &str,
+    ) -> Option<Result<(), Usage>> {
+        let (table, part) = self;
+        let f = table.iter().find(|x| x.name == flag && x.takes(command))?;
+        Some((f.set)(part(into), it, f.name))
+    }
+}
+
 /// What a parse loop found besides flags.
 pub enum Parsed<'a> {
     /// All arguments read.
@@ -45,16 +72,15 @@ pub enum Parsed<'a> {
 const WIDTH: usize = 96;
 const COLUMN: usize = 25;
 
-/// Reads `command`'s arguments from `it` into `into` through `tables` (one, or a few written
-/// in different files), and `more` (a table over a part of `into`, e.g. the JetStream flags
-/// of `stream`) when given. Stops at
+/// Reads `command`'s arguments from `it` into `into` through `table`, and `more` (tables over
+/// parts of `into`, e.g. the archive and JetStream flags of `stream`). Stops at
 /// `--help` and at a positional argument when `positionals`, else a positional is an error.
-pub fn read<'a, T, U>(
+pub fn read<'a, T>(
     it: &mut Args<'a>,
     command: &str,
-    tables: &[&[Flag<T>]],
+    table: &[Flag<T>],
     into: &mut T,
-    more: Option<Part<'_, T, U>>,
+    more: &[&dyn More<T>],
     positionals: bool,
 ) -> Result<Parsed<'a>, Usage> {
     while let Some(arg) = it.next()? {
@@ -64,21 +90,14 @@ pub fn read<'a, T, U>(
             Arg::Positional(_) => return Err(it.unknown(arg)),
             Arg::Flag(f) => f,
         };
-        if let Some(flag) = tables
-            .iter()
-            .flat_map(|t| t.iter())
-            .find(|x| x.name == f && x.takes(command))
-        {
+        if let Some(flag) = table.iter().find(|x| x.name == f && x.takes(command)) {
             (flag.set)(into, it, flag.name)?;
             continue;
         }
-        if let Some((more, part)) = &more {
-            if let Some(flag) = more.iter().find(|x| x.name == f && x.takes(command)) {
-                (flag.set)(part(into), it, flag.name)?;
-                continue;
-            }
+        match more.iter().find_map(|m| m.try_read(into, it, f, command)) {
+            Some(r) => r?,
+            None => return Err(it.unknown(arg)),
         }
-        return Err(it.unknown(arg));
     }
     Ok(Parsed::Done)
 }
@@ -184,7 +203,7 @@ mod tests {
         let owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut it = Args::new(command, &owned);
         let mut t = T::default();
-        read::<T, T>(&mut it, command, &[TABLE], &mut t, None, false).map_err(|u| u.message)?;
+        read(&mut it, command, TABLE, &mut t, &[], false).map_err(|u| u.message)?;
         Ok(t)
     }
 

@@ -190,7 +190,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     };
     let mut it = Args::new(command, args);
     let shared: flags::Part<Raw, JetStreamArgs> = (jetstream_args::FLAGS, |r| &mut r.js);
-    if let Parsed::Help = flags::read(&mut it, command, &[FLAGS], &mut raw, Some(shared), false)? {
+    if let Parsed::Help = flags::read(&mut it, command, FLAGS, &mut raw, &[&shared], false)? {
         return Ok(Command::Help(command));
     }
     let init = command == "jetstream-init";

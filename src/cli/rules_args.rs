@@ -259,7 +259,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
     let mut values = Vec::new();
     let mut it = Args::new(C, &args[1..]);
     loop {
-        match flags::read::<Raw, Raw>(&mut it, verb, &[FLAGS], &mut raw, None, true)? {
+        match flags::read(&mut it, verb, FLAGS, &mut raw, &[], true)? {
             Parsed::Done => break,
             Parsed::Help => return Ok(Command::Help(C)),
             Parsed::Positional(v) => values.push(v.to_owned()),

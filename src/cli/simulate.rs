@@ -120,8 +120,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         clock_back: Duration::ZERO,
     };
     let mut it = Args::new("simulate", args);
-    if let Parsed::Help = flags::read::<_, ()>(&mut it, "simulate", &[FLAGS], &mut s, None, false)?
-    {
+    if let Parsed::Help = flags::read(&mut it, "simulate", FLAGS, &mut s, &[], false)? {
         return Ok(Command::Help("simulate"));
     }
     match (&s.user, &s.password) {

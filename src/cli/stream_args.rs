@@ -19,6 +19,7 @@ use gnip_stream::unversioned::protocol::slow_reader::{
 };
 use gnip_stream::unversioned::protocol::time;
 
+use super::archive_args::{self, ArchiveArgs};
 use super::args::{self, Args, Usage, product, usage};
 use super::flags::{self, Flag, Parsed, count, secs};
 #[cfg(feature = "jetstream")]
@@ -65,7 +66,7 @@ pub struct StreamArgs {
     #[cfg(feature = "jetstream")]
     pub jetstream: Box<super::jetstream_args::JetStreamArgs>,
     /// `--archive` and its options: records to files instead of stdout.
-    pub archive: Box<super::archive_args::ArchiveArgs>,
+    pub archive: Box<ArchiveArgs>,
 }
 
 /// What the flags of `stream`, `replay` and `recover` gather before they are checked together.
@@ -78,13 +79,6 @@ pub struct Raw {
     host: Option<String>,
     from: Option<String>,
     to: Option<String>,
-}
-
-impl Raw {
-    /// The archive's part of the arguments.
-    pub(super) fn archive(&mut self) -> &mut super::archive_args::ArchiveArgs {
-        &mut self.a.archive
-    }
 }
 
 const REPLAYS: &[&str] = &["replay", "recover"];
@@ -460,21 +454,15 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         to: None,
     };
     let mut it = Args::new(command, args);
+    let archive: flags::Part<Raw, ArchiveArgs> = (archive_args::FLAGS, |r| &mut *r.a.archive);
     #[cfg(feature = "jetstream")]
-    let more = Some((
-        super::jetstream_args::FLAGS,
-        (|r: &mut Raw| &mut *r.a.jetstream) as fn(&mut Raw) -> &mut JetStreamArgs,
-    ));
+    let jetstream: flags::Part<Raw, JetStreamArgs> =
+        (super::jetstream_args::FLAGS, |r| &mut *r.a.jetstream);
+    #[cfg(feature = "jetstream")]
+    let more: &[&dyn flags::More<Raw>] = &[&archive, &jetstream];
     #[cfg(not(feature = "jetstream"))]
-    let more: Option<flags::Part<Raw, ()>> = None;
-    if let Parsed::Help = flags::read(
-        &mut it,
-        command,
-        &[FLAGS, super::archive_args::FLAGS],
-        &mut raw,
-        more,
-        false,
-    )? {
+    let more: &[&dyn flags::More<Raw>] = &[&archive];
+    if let Parsed::Help = flags::read(&mut it, command, FLAGS, &mut raw, more, false)? {
         return Ok(Command::Help(command));
     }
     let Raw {

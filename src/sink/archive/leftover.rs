@@ -7,8 +7,11 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::Path;
 
-use super::Storage;
 use super::file::sync_dir;
+use super::journal::Journal;
+use super::partition::Partition;
+use super::{Archive, Counters, DEFAULT_GZIP_LEVEL, Storage, names, now_secs, storage_error};
+use crate::Error;
 use crate::core::{GzipDecoder, GzipEncoder, Record};
 use crate::protocol::dialect::Dialect;
 
@@ -130,4 +133,98 @@ fn remove(part: &Path) -> io::Result<Outcome> {
     fs::remove_file(part)?;
     sync_dir(part.parent().unwrap_or(Path::new(".")))?;
     Ok(Outcome::Removed)
+}
+
+impl Archive {
+    /// Seals every `.part` of ours in the directory; their records join their partition's
+    /// journal and keys (a partition not streamed now gets its journal updated all the same).
+    pub(super) fn seal_leftovers(&mut self, parts: &mut [Partition]) -> Result<(), Error> {
+        let dir = self.config.dir.clone();
+        let mut found: Vec<(String, String)> = fs::read_dir(&dir)
+            .map_err(|e| storage_error(&dir, &e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let sealed = names::sealed_of_part(&name)?.to_owned();
+                Some((name, sealed))
+            })
+            .filter(|(name, _)| names::partition_of(name, &self.config.prefix).is_some())
+            .collect();
+        found.sort();
+        for (name, sealed) in found {
+            let (part, sealed) = (dir.join(&name), dir.join(&sealed));
+            let gzip = name.ends_with(".gz.part");
+            let number = names::partition_of(&name, &self.config.prefix).unwrap_or(0);
+            if let Some(h) = &self.hooks {
+                h.prepare(&sealed).map_err(|e| storage_error(&sealed, &e))?;
+            }
+            let mtime = fs::metadata(&part)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or_else(crate::clock::now_secs, |d| d.as_secs() as i64);
+            let outcome = recover(
+                &part,
+                &sealed,
+                gzip,
+                self.config.gzip.unwrap_or(DEFAULT_GZIP_LEVEL),
+                self.config.dialect,
+                &*self.config.storage,
+                mtime,
+            )
+            .map_err(|e| storage_error(&part, &e))?;
+            let records = match outcome {
+                Outcome::Removed => {
+                    log::warn!("archive: {} held no whole record: removed", part.display());
+                    self.leftovers.1.push(part);
+                    continue;
+                }
+                Outcome::Sealed { records, cut } => {
+                    log::warn!(
+                        "archive: sealed {} left by an earlier run ({} records; a torn tail of {cut} bytes dropped)",
+                        sealed.display(),
+                        records.len()
+                    );
+                    records
+                }
+            };
+            Counters::add(&self.counters.leftovers_sealed, 1);
+            Counters::add(&self.counters.files_sealed, 1);
+            self.leftovers.0.push(sealed);
+            // Its records are the newest its partition archived: after the journal's.
+            let last = records.last().map(|r| r.0.unwrap_or(mtime));
+            match parts.iter_mut().find(|p| p.number == number) {
+                Some(p) => {
+                    for (t, k) in records {
+                        if p.dedupe.insert(k) {
+                            p.journal.note(t.unwrap_or(mtime), k);
+                        }
+                    }
+                    p.journal
+                        .commit(now_secs(), &*self.config.storage)
+                        .map_err(|e| storage_error(&dir, &e))?;
+                    p.checkpoint = last.or(p.checkpoint);
+                }
+                None => {
+                    let stem = format!("{}-{}", self.config.prefix, names::partition_tag(number));
+                    let (mut journal, loaded) = Journal::open(&self.state_dir, &stem, now_secs())
+                        .map_err(|e| storage_error(&dir, &e))?;
+                    let known: std::collections::HashSet<u64> =
+                        loaded.entries.iter().map(|e| e.1).collect();
+                    for (t, k) in records {
+                        if !known.contains(&k) {
+                            journal.note(t.unwrap_or(mtime), k);
+                        }
+                    }
+                    journal
+                        .commit(now_secs(), &*self.config.storage)
+                        .map_err(|e| storage_error(&dir, &e))?;
+                }
+            }
+        }
+        if let Some(h) = &self.hooks {
+            h.notify();
+        }
+        Ok(())
+    }
 }

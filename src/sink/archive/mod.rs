@@ -6,6 +6,7 @@
 //!
 //! | file | job |
 //! |---|---|
+//! | `config.rs` | [`ArchiveConfig`], its defaults, and the [`Storage`] seam |
 //! | `names.rs` | file names and windows, pure |
 //! | `file.rs` | one `.part`: append, write out, make durable, seal |
 //! | `journal.rs` | a partition's journal: checkpoint and recent keys |
@@ -13,6 +14,7 @@
 //! | `hooks.rs` | the `--on-close` runner |
 //! | `gaps.rs` | Recovery ranges pending across restarts |
 
+mod config;
 mod file;
 mod gaps;
 mod hooks;
@@ -29,152 +31,21 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use config::{
+    ArchiveConfig, DEFAULT_GZIP_LEVEL, DEFAULT_ROTATE_EVERY, DEFAULT_ROTATE_SIZE, DURABLE_EVERY,
+    MIN_ROTATE_SIZE, STATE_DIR, Storage, WRITE_RETRY,
+};
+use config::{KEYS_BEFORE_CHECKPOINT_SECS, TICK};
 pub use file::Disk;
 pub use names::{compact_utc, part_name, sealed_name, window_start};
 
 use crate::Error;
 use crate::client::{Delivery, Flow, Handler};
 use crate::core::{Record, RecordKind};
-use crate::protocol::dedupe::{DEFAULT_DEDUPE_WINDOW, DedupeWindow, RecordKey};
-use crate::protocol::dialect::Dialect;
+use crate::protocol::dedupe::{DedupeWindow, RecordKey};
 use hooks::Hooks;
 use journal::Journal;
 use partition::{Failed, Partition};
-
-/// Default rotation period: an hour.
-pub const DEFAULT_ROTATE_EVERY: Duration = Duration::from_secs(3600);
-/// Default largest file: 1 GiB of records (uncompressed).
-pub const DEFAULT_ROTATE_SIZE: u64 = 1 << 30;
-/// The smallest `rotate_size`: 4 KiB.
-pub const MIN_ROTATE_SIZE: u64 = 4096;
-/// Default gzip level of `--archive-gzip`: 6, gzip's own default (see docs/archive.md for
-/// what the levels cost).
-pub const DEFAULT_GZIP_LEVEL: u8 = 6;
-/// How often accepted records are made durable and the checkpoint advanced: once a second.
-pub const DURABLE_EVERY: Duration = Duration::from_secs(1);
-/// How often a partition whose writes fail tries again: every 5 s.
-pub const WRITE_RETRY: Duration = Duration::from_secs(5);
-/// The directory under the archive's where its own state lives.
-pub const STATE_DIR: &str = ".gnip-stream";
-/// Journal entries older than the checkpoint by more than this are not loaded as keys.
-const KEYS_BEFORE_CHECKPOINT_SECS: i64 = 600;
-/// How often the ticker looks at the open files (seals within a second of a window's end).
-const TICK: Duration = Duration::from_millis(250);
-
-/// Where the archive's bytes go: the file system by default ([`Disk`]). Tests inject write
-/// errors (a full disk, a lost permission) through it without root.
-pub trait Storage: Send + Sync {
-    /// Writes all of `bytes` at the end of `file`.
-    fn write(&self, file: &mut File, bytes: &[u8]) -> io::Result<()>;
-
-    /// Makes `file` durable (fsync).
-    fn sync(&self, file: &File) -> io::Result<()> {
-        file.sync_all()
-    }
-
-    /// Renames `from` to `to`.
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        fs::rename(from, to)
-    }
-}
-
-/// The archive's settings. Every field has a documented default.
-#[derive(Clone)]
-pub struct ArchiveConfig {
-    dir: PathBuf,
-    prefix: String,
-    rotate_every: Duration,
-    rotate_size: u64,
-    gzip: Option<u8>,
-    on_close: Option<String>,
-    dialect: Dialect,
-    storage: Arc<dyn Storage>,
-    max_records: Option<u64>,
-    dedupe_window: usize,
-}
-
-impl std::fmt::Debug for ArchiveConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArchiveConfig")
-            .field("dir", &self.dir)
-            .field("prefix", &self.prefix)
-            .field("rotate_every", &self.rotate_every)
-            .field("rotate_size", &self.rotate_size)
-            .field("gzip", &self.gzip)
-            .field("on_close", &self.on_close)
-            .field("max_records", &self.max_records)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ArchiveConfig {
-    /// An archive in `dir` (created if missing), files named `{prefix}-p{N}-{window}…`.
-    /// Defaults: hourly files of at most 1 GiB, plain NDJSON, no `--on-close`, Gnip record
-    /// keys, no record limit, [`DEFAULT_DEDUPE_WINDOW`] keys per partition.
-    pub fn new(dir: impl Into<PathBuf>, prefix: &str) -> Self {
-        ArchiveConfig {
-            dir: dir.into(),
-            prefix: prefix.to_owned(),
-            rotate_every: DEFAULT_ROTATE_EVERY,
-            rotate_size: DEFAULT_ROTATE_SIZE,
-            gzip: None,
-            on_close: None,
-            dialect: Dialect::default(),
-            storage: Arc::new(Disk),
-            max_records: None,
-            dedupe_window: DEFAULT_DEDUPE_WINDOW,
-        }
-    }
-
-    /// Windows of this length (at least 1 s), aligned to UTC multiples of it from the epoch.
-    pub fn rotate_every(mut self, every: Duration) -> Self {
-        self.rotate_every = every.max(Duration::from_secs(1));
-        self
-    }
-
-    /// A file is sealed before a record would take it past `bytes` (at least
-    /// [`MIN_ROTATE_SIZE`]); a larger record goes alone.
-    pub fn rotate_size(mut self, bytes: u64) -> Self {
-        self.rotate_size = bytes.max(MIN_ROTATE_SIZE);
-        self
-    }
-
-    /// Sealed files are gzip (`.ndjson.gz`) at `level` (0..=9; `None`: plain).
-    pub fn gzip(mut self, level: Option<u8>) -> Self {
-        self.gzip = level.map(|l| l.min(9));
-        self
-    }
-
-    /// Runs `sh -c COMMAND sh PATH` for each sealed file.
-    pub fn on_close(mut self, command: Option<String>) -> Self {
-        self.on_close = command;
-        self
-    }
-
-    /// Whose record keys decide what is a duplicate.
-    pub fn dialect(mut self, dialect: Dialect) -> Self {
-        self.dialect = dialect;
-        self
-    }
-
-    /// Where the bytes go (default [`Disk`]).
-    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
-        self.storage = storage;
-        self
-    }
-
-    /// Stops (returns [`Flow::Stop`]) once `max` records are archived.
-    pub fn max_records(mut self, max: Option<u64>) -> Self {
-        self.max_records = max;
-        self
-    }
-
-    /// Keys remembered per partition to recognise a record that comes again.
-    pub fn dedupe_window(mut self, keys: usize) -> Self {
-        self.dedupe_window = keys.max(1);
-        self
-    }
-}
 
 /// The archive's counters (also exported as metrics).
 #[derive(Debug, Default)]
@@ -382,98 +253,6 @@ impl Archive {
             .map_err(|e| storage_error(&archive.config.dir, &e))?;
         *lock(&archive.ticker) = Some(ticker);
         Ok(archive)
-    }
-
-    /// Seals every `.part` of ours in the directory; their records join their partition's
-    /// journal and keys (a partition not streamed now gets its journal updated all the same).
-    fn seal_leftovers(&mut self, parts: &mut [Partition]) -> Result<(), Error> {
-        let dir = self.config.dir.clone();
-        let mut found: Vec<(String, String)> = fs::read_dir(&dir)
-            .map_err(|e| storage_error(&dir, &e))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let sealed = names::sealed_of_part(&name)?.to_owned();
-                Some((name, sealed))
-            })
-            .filter(|(name, _)| names::partition_of(name, &self.config.prefix).is_some())
-            .collect();
-        found.sort();
-        for (name, sealed) in found {
-            let (part, sealed) = (dir.join(&name), dir.join(&sealed));
-            let gzip = name.ends_with(".gz.part");
-            let number = names::partition_of(&name, &self.config.prefix).unwrap_or(0);
-            if let Some(h) = &self.hooks {
-                h.prepare(&sealed).map_err(|e| storage_error(&sealed, &e))?;
-            }
-            let mtime = fs::metadata(&part)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or_else(crate::clock::now_secs, |d| d.as_secs() as i64);
-            let outcome = leftover::recover(
-                &part,
-                &sealed,
-                gzip,
-                self.config.gzip.unwrap_or(DEFAULT_GZIP_LEVEL),
-                self.config.dialect,
-                &*self.config.storage,
-                mtime,
-            )
-            .map_err(|e| storage_error(&part, &e))?;
-            let records = match outcome {
-                leftover::Outcome::Removed => {
-                    log::warn!("archive: {} held no whole record: removed", part.display());
-                    self.leftovers.1.push(part);
-                    continue;
-                }
-                leftover::Outcome::Sealed { records, cut } => {
-                    log::warn!(
-                        "archive: sealed {} left by an earlier run ({} records; a torn tail of {cut} bytes dropped)",
-                        sealed.display(),
-                        records.len()
-                    );
-                    records
-                }
-            };
-            Counters::add(&self.counters.leftovers_sealed, 1);
-            Counters::add(&self.counters.files_sealed, 1);
-            self.leftovers.0.push(sealed);
-            // Its records are the newest its partition archived: after the journal's.
-            let last = records.last().map(|r| r.0.unwrap_or(mtime));
-            match parts.iter_mut().find(|p| p.number == number) {
-                Some(p) => {
-                    for (t, k) in records {
-                        if p.dedupe.insert(k) {
-                            p.journal.note(t.unwrap_or(mtime), k);
-                        }
-                    }
-                    p.journal
-                        .commit(now_secs(), &*self.config.storage)
-                        .map_err(|e| storage_error(&dir, &e))?;
-                    p.checkpoint = last.or(p.checkpoint);
-                }
-                None => {
-                    let stem = format!("{}-{}", self.config.prefix, names::partition_tag(number));
-                    let (mut journal, loaded) = Journal::open(&self.state_dir, &stem, now_secs())
-                        .map_err(|e| storage_error(&dir, &e))?;
-                    let known: std::collections::HashSet<u64> =
-                        loaded.entries.iter().map(|e| e.1).collect();
-                    for (t, k) in records {
-                        if !known.contains(&k) {
-                            journal.note(t.unwrap_or(mtime), k);
-                        }
-                    }
-                    journal
-                        .commit(now_secs(), &*self.config.storage)
-                        .map_err(|e| storage_error(&dir, &e))?;
-                }
-            }
-        }
-        if let Some(h) = &self.hooks {
-            h.notify();
-        }
-        Ok(())
     }
 
     /// The time of the last record archived on `partition` (from its journal, and the

@@ -31,6 +31,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     let Some(dir) = aa.dir.clone() else {
         return USAGE;
     };
+    stderr::log_archive();
     let product = config.product().path_name();
     let partitions = config.partition_list();
     let archive_config = ArchiveConfig::new(&dir, product)
@@ -66,7 +67,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
                 .field("gap_seconds", now - c)
                 .field("backfill_minutes", plan.backfill_minutes)
                 .emit(&format!(
-                    "gnip-stream: partition {p}: last record archived {} ({} s ago): backfill {} minutes{}",
+                    "gnip-stream: partition {p}: latest record archived {} ({} s ago): backfill {} minutes{}",
                     time::iso8601_z(c),
                     now - c,
                     plan.backfill_minutes,

@@ -32,9 +32,10 @@ pub(super) struct Loaded {
 }
 
 impl Loaded {
-    /// The time of the last record archived.
+    /// The checkpoint: the latest record time archived (backfill and Recovery records are
+    /// older than the live ones around them; a pending Recovery is kept apart, `gaps.rs`).
     pub fn checkpoint(&self) -> Option<i64> {
-        self.entries.last().map(|e| e.0)
+        self.entries.iter().map(|e| e.0).max()
     }
 }
 
@@ -81,7 +82,7 @@ impl Journal {
 
     /// Appends the noted entries (their records are durable now) and fsyncs; at `now` past
     /// the generation's end, the current file becomes the previous one first. Returns the
-    /// time of the last entry committed.
+    /// latest record time committed.
     pub fn commit(&mut self, now: i64, storage: &dyn Storage) -> io::Result<Option<i64>> {
         if self.pending.is_empty() {
             return Ok(None);
@@ -101,7 +102,7 @@ impl Journal {
         }
         self.file.write_all(self.line.as_bytes())?;
         storage.sync(&self.file)?;
-        let last = self.pending.last().map(|e| e.0);
+        let last = self.pending.iter().map(|e| e.0).max();
         self.pending.clear();
         Ok(last)
     }

@@ -192,7 +192,7 @@ impl Archive {
             Counters::add(&self.counters.files_sealed, 1);
             self.leftovers.0.push(sealed);
             // Its records are the newest its partition archived: after the journal's.
-            let last = records.last().map(|r| r.0.unwrap_or(mtime));
+            let last = records.iter().map(|r| r.0.unwrap_or(mtime)).max();
             match parts.iter_mut().find(|p| p.number == number) {
                 Some(p) => {
                     for (t, k) in records {
@@ -203,7 +203,7 @@ impl Archive {
                     p.journal
                         .commit(now_secs(), &*self.config.storage)
                         .map_err(|e| storage_error(&dir, &e))?;
-                    p.checkpoint = last.or(p.checkpoint);
+                    p.checkpoint = p.checkpoint.max(last);
                 }
                 None => {
                     let stem = format!("{}-{}", self.config.prefix, names::partition_tag(number));

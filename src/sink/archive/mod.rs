@@ -167,11 +167,15 @@ pub(crate) fn record_time(record: &Record<'_>, key: &RecordKey<'_>) -> Option<i6
 }
 
 /// A record's own time as the checkpoint counts it: `None` (count the arrival) when it is
-/// further than a day from `arrival` — a replayed template or a skewed clock must not make
-/// the gap look a decade long.
+/// more than [`FUTURE_TOLERANCE_SECS`] ahead of `arrival` — a skewed clock must not make the
+/// checkpoint claim a future the stream has not reached. (Old times are normal: backfill and
+/// Recovery send them.)
 pub(crate) fn trusted_time(own: Option<i64>, arrival: i64) -> Option<i64> {
-    own.filter(|t| (arrival - t).abs() <= crate::protocol::restart::RECOVERY_COVERS_SECS)
+    own.filter(|t| *t <= arrival + FUTURE_TOLERANCE_SECS)
 }
+
+/// How far ahead of its arrival a record's own time may be and still count.
+pub const FUTURE_TOLERANCE_SECS: i64 = 300;
 
 impl Archive {
     /// Opens the archive for `partitions` (0: a stream without partitions): creates the
@@ -255,7 +259,7 @@ impl Archive {
         Ok(archive)
     }
 
-    /// The time of the last record archived on `partition` (from its journal, and the
+    /// The checkpoint of `partition`: the latest record time it archived (from its journal, and the
     /// leftovers sealed at the start), or `None` when it has archived nothing.
     pub fn checkpoint(&self, partition: u32) -> Option<i64> {
         self.slot(partition).and_then(|p| lock(p).checkpoint)

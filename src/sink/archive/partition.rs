@@ -126,7 +126,7 @@ impl Partition {
     fn commit(&mut self, a: &Archive) -> Result<(), Failed> {
         let now = crate::clock::now_secs();
         match self.journal.commit(now, &*a.config.storage) {
-            Ok(Some(t)) => self.checkpoint = Some(t),
+            Ok(Some(t)) => self.checkpoint = self.checkpoint.max(Some(t)),
             Ok(None) => {}
             Err(e) => return Err(at(&a.state_dir)(e)),
         }

@@ -12,6 +12,7 @@ use gnip_stream::client::{
     Client, ClientConfig, DedupeConfig, Ending, ReplayRange, Running, StatsHandle, StopHandle,
 };
 use gnip_stream::sink::archive::{Archive, ArchiveConfig, DEFAULT_GZIP_LEVEL};
+use gnip_stream::unversioned::protocol::product::MAX_BACKFILL_MINUTES;
 use gnip_stream::unversioned::protocol::restart::RestartPlan;
 use gnip_stream::unversioned::protocol::time;
 
@@ -78,10 +79,16 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
                     ))
                 ));
         }
-        for range in archive.pending_recoveries(p) {
-            recoveries.push((p, range));
-        }
-        if let Some(range) = plan.recovery {
+        // What an earlier run left pending and this gap, merged where they overlap.
+        let mut ranges = archive.pending_recoveries(p);
+        ranges.extend(plan.recovery);
+        for range in merge(ranges) {
+            // Pending before the live stream moves the checkpoint past it.
+            if let Err(e) = archive.begin_recovery(p, range) {
+                eprintln!("gnip-stream: --archive {}: {e}", dir.display());
+                archive.close();
+                return USAGE;
+            }
             recoveries.push((p, range));
         }
         if let Some((from, to)) = plan.unrecoverable {
@@ -90,9 +97,13 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
         }
     }
     // The archive recognises what comes twice (backfill, Recovery, redundant connections).
-    let config = config
+    let mut config = config
         .backfill_on_start_for(&starts)
         .dedupe(DedupeConfig::off());
+    if a.backfill_minutes == 0 {
+        // A reconnect asks for its gap too (up to 5 minutes): an archive loses nothing.
+        config = config.backfill_minutes(MAX_BACKFILL_MINUTES);
+    }
     let live: Arc<OnceLock<StatsHandle>> = Arc::default();
     let l = Arc::clone(&live);
     let source = move || (l.get().map(StatsHandle::snapshot).unwrap_or_default(), None);
@@ -145,6 +156,19 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
             s.records, s.duplicates, s.files_sealed
         ));
     code
+}
+
+/// `ranges` merged where they overlap or touch, sorted.
+fn merge(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for (f, t) in ranges {
+        match out.last_mut() {
+            Some(last) if f <= last.1 => last.1 = last.1.max(t),
+            _ => out.push((f, t)),
+        }
+    }
+    out
 }
 
 fn time_now() -> i64 {
@@ -255,14 +279,6 @@ fn run_recoveries(
         for &(p, (from, to)) in batch {
             if stop.load(Ordering::SeqCst) {
                 break;
-            }
-            if let Err(e) = archive.begin_recovery(p, (from, to)) {
-                stderr::event("error", "recovery_not_started")
-                    .field("partition", p)
-                    .emit(&format!(
-                        "gnip-stream: partition {p}: cannot note the Recovery: {e}"
-                    ));
-                continue;
             }
             let c = config
                 .clone()

@@ -45,6 +45,11 @@ fn write(state_dir: &Path, stem: &str, ranges: &[(i64, i64)]) -> io::Result<()> 
     sync_dir(state_dir)
 }
 
+/// Whether `inner` lies within `outer`.
+fn within(inner: (i64, i64), outer: (i64, i64)) -> bool {
+    outer.0 <= inner.0 && inner.1 <= outer.1
+}
+
 impl Archive {
     fn stem(&self, partition: u32) -> String {
         format!("{}-{}", self.config.prefix, names::partition_tag(partition))
@@ -55,18 +60,19 @@ impl Archive {
         read(&self.state_dir, &self.stem(partition))
     }
 
-    /// Notes, durably, that a Recovery of `range` on `partition` starts.
+    /// Notes, durably, that a Recovery of `range` on `partition` is to run (it replaces the
+    /// pending ranges it covers). Call it before the live stream starts: the live stream
+    /// advances the checkpoint past the gap at once.
     pub fn begin_recovery(&self, partition: u32, range: (i64, i64)) -> io::Result<()> {
         let stem = self.stem(partition);
         let mut ranges = read(&self.state_dir, &stem);
-        if !ranges.contains(&range) {
-            ranges.push(range);
-        }
+        ranges.retain(|r| !within(*r, range));
+        ranges.push(range);
         write(&self.state_dir, &stem, &ranges)
     }
 
-    /// Notes that the Recovery of `range` on `partition` completed: its records are archived
-    /// (made durable first).
+    /// Notes that the Recovery of `range` on `partition` completed (the pending ranges it
+    /// covers are done too): its records are archived (made durable first).
     pub fn end_recovery(&self, partition: u32, range: (i64, i64)) -> io::Result<()> {
         if let Some(slot) = self.slot(partition) {
             let mut p = super::lock(slot);
@@ -78,7 +84,7 @@ impl Archive {
         }
         let stem = self.stem(partition);
         let mut ranges = read(&self.state_dir, &stem);
-        ranges.retain(|r| *r != range);
+        ranges.retain(|r| !within(*r, range));
         write(&self.state_dir, &stem, &ranges)?;
         Counters::add(&self.counters.gaps_recovered, 1);
         Ok(())

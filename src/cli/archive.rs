@@ -12,6 +12,7 @@ use gnip_stream::client::{
     Client, ClientConfig, DedupeConfig, Ending, ReplayRange, Running, StatsHandle, StopHandle,
 };
 use gnip_stream::sink::archive::{Archive, ArchiveConfig, DEFAULT_GZIP_LEVEL};
+use gnip_stream::unversioned::metrics::render_archive;
 use gnip_stream::unversioned::protocol::product::MAX_BACKFILL_MINUTES;
 use gnip_stream::unversioned::protocol::restart::RestartPlan;
 use gnip_stream::unversioned::protocol::time;
@@ -104,6 +105,10 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
         // A reconnect asks for its gap too (up to 5 minutes): an archive loses nothing.
         config = config.backfill_minutes(MAX_BACKFILL_MINUTES);
     }
+    let a2 = Arc::clone(&archive);
+    monitor.extra = Some(Arc::new(move |out: &mut String| {
+        render_archive(&a2.stats(), product, out);
+    }));
     let live: Arc<OnceLock<StatsHandle>> = Arc::default();
     let l = Arc::clone(&live);
     let source = move || (l.get().map(StatsHandle::snapshot).unwrap_or_default(), None);

@@ -18,7 +18,6 @@ type Warnings = Arc<Mutex<Vec<(u32, u64)>>>;
 pub type Source = dyn Fn() -> (Vec<StatsSnapshot>, Option<(JobKind, JobProgress)>) + Send + Sync;
 
 /// Families appended to a scrape.
-#[cfg(feature = "jetstream")]
 pub type Extra = dyn Fn(&mut String) + Send + Sync;
 
 /// The slow-reader detectors of every partition, and the metrics endpoint when asked for.
@@ -28,8 +27,7 @@ pub struct Monitor {
     detectors: Vec<(u32, SlowReaderDetector)>,
     warnings: Warnings,
     server: Option<MetricsServer>,
-    /// More families appended to every scrape (the JetStream publisher's).
-    #[cfg(feature = "jetstream")]
+    /// More families appended to every scrape (the JetStream publisher's, the archive's).
     pub extra: Option<Arc<Extra>>,
 }
 
@@ -42,7 +40,6 @@ impl Monitor {
             detectors: Vec::new(),
             warnings: Arc::default(),
             server: None,
-            #[cfg(feature = "jetstream")]
             extra: None,
         }
     }
@@ -60,7 +57,6 @@ impl Monitor {
             return Ok(());
         };
         let warnings = Arc::clone(&self.warnings);
-        #[cfg(feature = "jetstream")]
         let extra = self.extra.clone();
         let server = MetricsServer::start(addr, move |out: &mut String| {
             let (stats, job) = source();
@@ -70,7 +66,6 @@ impl Monitor {
                 view = view.job(*kind, progress);
             }
             render(&view, out);
-            #[cfg(feature = "jetstream")]
             if let Some(x) = &extra {
                 x(out);
             }

@@ -7,6 +7,7 @@
 //! | `exposition.rs` | the text exposition format 0.0.4: HELP, TYPE, escaped labels |
 //! | `render.rs` | every exported metric, from a [`MetricsView`] |
 //! | `scrape.rs` | one scrape request: head parsing (capped) and the answer's head |
+//! | `archive.rs` | the archive's figures |
 //! | `publish.rs` | the JetStream publisher's figures (feature `jetstream`) |
 //!
 //! ```
@@ -16,6 +17,7 @@
 //! assert!(text.contains("# TYPE gnip_stream_records_total counter"));
 //! ```
 
+mod archive;
 mod exposition;
 #[cfg(feature = "jetstream")]
 mod publish;
@@ -23,6 +25,7 @@ mod render;
 pub mod scrape;
 mod snapshot;
 
+pub use archive::{ArchiveStats, render_archive};
 pub use exposition::{CONTENT_TYPE, Exposition, Kind};
 #[cfg(feature = "jetstream")]
 pub use publish::{PublishSnapshot, render_publish};

@@ -213,3 +213,41 @@ fn max_records_seals_everything_and_exits_0_with_exactly_that_many() {
     assert_eq!(indexes_once(&s, &files).len(), 150);
     s.shutdown();
 }
+
+#[test]
+fn metrics_count_what_the_archive_did() {
+    use std::io::{Read, Write};
+    let s = sim(100.0, Duration::ZERO);
+    let dir = scratch("archive-metrics");
+    let port = gnip_stream::testing::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = spawn(
+        archive_cmd(
+            &s,
+            "decahose",
+            &dir,
+            &["--rotate-every", "1s", "--metrics-listen", &addr],
+        ),
+        &dir,
+    );
+    assert!(wait_for(Duration::from_secs(15), || names(&dir).len() >= 4));
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    assert_eq!(stop(&mut child), 0);
+    let value = |name: &str| -> f64 {
+        let head = format!("gnip_stream_{name}{{product=\"sample10\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&head)?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {text}"))
+    };
+    assert!(value("archive_records_total") > 0.0);
+    assert!(value("archive_files_sealed_total") >= 2.0);
+    assert!(value("archive_bytes_total") > 0.0);
+    assert_eq!(value("archive_write_errors_total"), 0.0);
+    assert_eq!(value("archive_hooks_pending"), 0.0);
+    assert_eq!(value("archive_gaps_unrecoverable_total"), 0.0);
+    s.shutdown();
+}

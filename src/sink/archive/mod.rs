@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use crate::metrics::ArchiveStats;
 pub use config::{
     ArchiveConfig, DEFAULT_GZIP_LEVEL, DEFAULT_ROTATE_EVERY, DEFAULT_ROTATE_SIZE, DURABLE_EVERY,
     MIN_ROTATE_SIZE, STATE_DIR, Storage, WRITE_RETRY,
@@ -74,32 +75,6 @@ impl Counters {
     pub(crate) fn set_hooks_pending(&self, n: u64) {
         self.hooks_pending.store(n, Ordering::Relaxed);
     }
-}
-
-/// What the archive has done so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ArchiveStats {
-    /// Records written (each once).
-    pub records: u64,
-    /// Records dropped because the archive had them already.
-    pub duplicates: u64,
-    /// Files sealed (leftovers of an earlier run included).
-    pub files_sealed: u64,
-    /// Record bytes written, `\n` included, before compression.
-    pub bytes: u64,
-    /// Failed writes, fsyncs or renames.
-    pub write_errors: u64,
-    /// `--on-close` runs that failed.
-    pub hook_failures: u64,
-    /// Sealed files waiting for `--on-close`.
-    pub hooks_pending: u64,
-    /// `.part` files an earlier run left, sealed at the start.
-    pub leftovers_sealed: u64,
-    /// Gaps closed by a completed Recovery.
-    pub gaps_recovered: u64,
-    /// Gaps (or their older parts) neither backfill nor Recovery could fetch.
-    pub gaps_unrecoverable: u64,
 }
 
 /// The archive: a [`Handler`] that writes records into files; [`Archive::close`] seals them.

@@ -152,6 +152,44 @@ fn run_client(bin: &str, url: &str, n: u64, extra: &[&str], scrape: bool) -> (f6
     (secs, rss_kib)
 }
 
+/// Runs `gnip-stream stream --archive DIR --max-records n` (plus `extra`) to the end: wall
+/// time, peak RSS (KiB), CPU seconds, and the bytes of the sealed files.
+fn run_archive(bin: &str, url: &str, n: u64, extra: &[&str]) -> (f64, u64, f64, u64) {
+    let dir = std::env::temp_dir().join(format!("gnip-e2e-archive-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = Instant::now();
+    let child = Command::new(bin)
+        .args(["stream", "--url", url, "--max-records", &n.to_string()])
+        .arg("--archive")
+        .arg(&dir)
+        .args(["--stats-interval", "0", "--inflater", "miniz_oxide"])
+        .args(extra)
+        .env("GNIP_USERNAME", "demo")
+        .env("GNIP_PASSWORD", "demo")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (rss, cpu) = (
+        common::peak_rss(child.id()),
+        common::cpu_seconds(child.id()),
+    );
+    let out = child.wait_with_output().unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert!(out.status.success());
+    let bytes = std::fs::read_dir(&dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&dir);
+    (secs, rss.join().unwrap(), cpu.join().unwrap(), bytes)
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return;
@@ -209,6 +247,10 @@ fn main() {
         ],
         false,
     );
+    // (r) into the archive, plain; (g) gzip (level 6).
+    let (secs_r, rss_r, cpu_r, bytes_r) = run_archive(&bin, &url, n, &[]);
+    let (secs_g, rss_g, cpu_g, bytes_g) = run_archive(&bin, &url, n, &["--archive-gzip"]);
+    let mb_in = (blocks * per_block) as f64 / 1e6;
     // (m) (a) again, serving /metrics and scraped every second.
     let (secs_m, rss_m) = run_client(&bin, &url, n, &miniz, true);
     let m = (blocks * per_block) as f64 / 1e6 / secs_m;
@@ -279,6 +321,21 @@ fn main() {
         rss_d as f64 / 1024.0
     );
     println!(
+        "(r) --archive DIR (plain)           {:8.1} MB/s inflated, peak RSS {:.2} MiB, {:.2} CPU-s per GB, {:.0} MB written",
+        mb_in / secs_r,
+        rss_r as f64 / 1024.0,
+        cpu_r / (mb_in / 1000.0),
+        bytes_r as f64 / 1e6
+    );
+    println!(
+        "(g) --archive DIR --archive-gzip    {:8.1} MB/s inflated, peak RSS {:.2} MiB, {:.2} CPU-s per GB, {:.0} MB written (ratio {:.2})",
+        mb_in / secs_g,
+        rss_g as f64 / 1024.0,
+        cpu_g / (mb_in / 1000.0),
+        bytes_g as f64 / 1e6,
+        mb_in * 1e6 / bytes_g.max(1) as f64
+    );
+    println!(
         "(m) the same as (a), /metrics scraped every second {m:8.1} MB/s inflated, peak RSS {:.2} MiB",
         rss_m as f64 / 1024.0
     );
@@ -307,6 +364,11 @@ fn main() {
     }
     println!("\na/b = {:.3} (target >= 0.85)", a / b);
     println!("d/a = {:.3} (de-duplication's cost; target >= 0.95)", d / a);
+    println!(
+        "r/a = {:.3} (the archive's cost; target >= 0.9); RSS r-a = {:+.2} MiB (target <= 1)",
+        (mb_in / secs_r) / a,
+        (rss_r as f64 - rss_kib as f64) / 1024.0
+    );
     println!(
         "m/a = {:.3} (the metrics endpoint's cost, scraped every second)",
         m / a

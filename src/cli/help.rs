@@ -11,7 +11,7 @@ usage:
   gnip-stream recover (--url URL | --product … --account … --label …) --from DATE --to DATE [options]
   gnip-stream rules list|add|delete|validate|sync TARGET …   ('gnip-stream rules --help')
   gnip-stream demo [--seconds N] [--rate RECORDS_PER_S]
-  gnip-stream simulate [--listen ADDR] [--rate N] [--corpus DIR] [--user U --password P]
+  gnip-stream simulate [--listen ADDR] [--rate N] [--corpus DIR] [--user U --password P] [--clock-back DURATION]
 
 Credentials come from GNIP_USERNAME and GNIP_PASSWORD. Records go to stdout as NDJSON; system
 messages, connection events and statistics to stderr. 'gnip-stream COMMAND --help' for more.
@@ -95,7 +95,7 @@ pub const SIMULATE: Page = Page {
 gnip-stream simulate: run the simulator alone, until interrupted
 
 usage:
-  gnip-stream simulate [--listen ADDR] [--rate N] [--corpus DIR] [--user U --password P]
+  gnip-stream simulate [--listen ADDR] [--rate N] [--corpus DIR] [--user U --password P] [--clock-back DURATION]
 ",
     foot: "",
 };

@@ -43,6 +43,32 @@ pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 
         return code;
     }
     let dialect = config.dialect();
+    // --state: each partition's first backfill sized to its own gap.
+    let mut config = config;
+    let state = match &a.jetstream.state {
+        Some(path) => match super::jetstream_state::read(path) {
+            Ok(times) => {
+                let now = gnip_stream::unversioned::clock::now_secs();
+                config = config.backfill_on_start_for(&super::jetstream_state::plans(
+                    &times,
+                    &partitions,
+                    now,
+                ));
+                Some(super::jetstream_state::StateWriter::start(
+                    path.clone(),
+                    times,
+                    d.publisher.stats(),
+                ))
+            }
+            Err(m) => {
+                eprintln!("gnip-stream: {m}");
+                drop(queue);
+                d.finish(a.jetstream.drain_timeout, OK);
+                return super::USAGE;
+            }
+        },
+        None => None,
+    };
     let running = match Client::start_observed(
         config,
         PublishHandler::new(queue.clone(), Arc::clone(&d.subjects), dialect),
@@ -76,5 +102,9 @@ pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 
     let reports = running.join();
     drop(queue);
     let code = stream_status(&reports);
-    d.finish(a.jetstream.drain_timeout, code)
+    let code = d.finish(a.jetstream.drain_timeout, code);
+    if let Some(s) = state {
+        s.finish();
+    }
+    code
 }

@@ -33,6 +33,8 @@ pub struct JetStreamArgs {
     pub host_id: Option<String>,
     pub lease_ttl: Duration,
     pub hosts_per_partition: u8,
+    /// `--state FILE`: per partition, the latest record time acknowledged.
+    pub state: Option<PathBuf>,
 }
 
 impl Default for JetStreamArgs {
@@ -49,6 +51,7 @@ impl Default for JetStreamArgs {
             host_id: None,
             lease_ttl: Duration::from_millis(DEFAULT_LEASE_TTL_MS),
             hosts_per_partition: DEFAULT_HOSTS_PER_PARTITION,
+            state: None,
         }
     }
 }
@@ -133,6 +136,17 @@ pub const FLAGS: &[Flag<JetStreamArgs>] = &[
         },
     },
     Flag {
+        name: "--state",
+        value: Some("FILE"),
+        default: None,
+        help: "keep per partition the latest record time JetStream acknowledged in FILE; a restart asks each partition's backfill sized to its own gap (in place of --backfill-on-start)",
+        only: STREAM,
+        set: |j, it, f| {
+            j.state = Some(PathBuf::from(it.value(f)?));
+            Ok(())
+        },
+    },
+    Flag {
         name: "--leases",
         value: Some("BUCKET"),
         default: None,
@@ -204,8 +218,11 @@ impl JetStreamArgs {
             }
         };
         if !self.is_on() {
-            if self.leases.is_some() || self.subject != DEFAULT_SUBJECT {
-                return Err(usage(command, "--leases and --subject go with --jetstream"));
+            if self.leases.is_some() || self.subject != DEFAULT_SUBJECT || self.state.is_some() {
+                return Err(usage(
+                    command,
+                    "--leases, --subject and --state go with --jetstream",
+                ));
             }
             return Ok(());
         }
@@ -218,6 +235,12 @@ impl JetStreamArgs {
             return Err(usage(
                 command,
                 "--count and --max-records are about stdout; with --jetstream records go to JetStream",
+            ));
+        }
+        if self.leases.is_some() && self.state.is_some() {
+            return Err(usage(
+                command,
+                "--state with --leases: the lease table keeps each partition's resume point",
             ));
         }
         if self.leases.is_some() && redundant > 1 {

@@ -20,6 +20,8 @@ mod jetstream_args;
 #[cfg(feature = "jetstream")]
 mod jetstream_delivery;
 #[cfg(feature = "jetstream")]
+mod jetstream_state;
+#[cfg(feature = "jetstream")]
 mod jetstream_tools;
 #[cfg(feature = "jetstream")]
 mod leased;

@@ -125,6 +125,42 @@ impl Event {
     }
 }
 
+/// Writes the archive's own log lines (`gnip_stream::sink::archive`: seals, write errors,
+/// `--on-close` output) as events named `archive`; other library logging stays off (the
+/// command says connection events through its observer).
+struct ArchiveLog;
+
+impl log::Log for ArchiveLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.target().starts_with("gnip_stream::sink::archive") && m.level() <= log::Level::Info
+    }
+
+    fn log(&self, r: &log::Record<'_>) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let level = match r.level() {
+            log::Level::Error => "error",
+            log::Level::Warn => "warn",
+            _ => "info",
+        };
+        let text = r.args().to_string();
+        event(level, "archive")
+            .field("message", text.clone())
+            .emit(&format!("gnip-stream: {text}"));
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs [`ArchiveLog`] (once; a second call does nothing).
+pub fn log_archive() {
+    static LOGGER: ArchiveLog = ArchiveLog;
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,41 +199,5 @@ mod tests {
         assert_eq!(LogFormat::parse("json"), Some(LogFormat::Json));
         assert_eq!(LogFormat::parse("text"), Some(LogFormat::Text));
         assert_eq!(LogFormat::parse("JSON"), None);
-    }
-}
-
-/// Writes the archive's own log lines (`gnip_stream::sink::archive`: seals, write errors,
-/// `--on-close` output) as events named `archive`; other library logging stays off (the
-/// command says connection events through its observer).
-struct ArchiveLog;
-
-impl log::Log for ArchiveLog {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.target().starts_with("gnip_stream::sink::archive") && m.level() <= log::Level::Info
-    }
-
-    fn log(&self, r: &log::Record<'_>) {
-        if !self.enabled(r.metadata()) {
-            return;
-        }
-        let level = match r.level() {
-            log::Level::Error => "error",
-            log::Level::Warn => "warn",
-            _ => "info",
-        };
-        let text = r.args().to_string();
-        event(level, "archive")
-            .field("message", text.clone())
-            .emit(&format!("gnip-stream: {text}"));
-    }
-
-    fn flush(&self) {}
-}
-
-/// Installs [`ArchiveLog`] (once; a second call does nothing).
-pub fn log_archive() {
-    static LOGGER: ArchiveLog = ArchiveLog;
-    if log::set_logger(&LOGGER).is_ok() {
-        log::set_max_level(log::LevelFilter::Info);
     }
 }

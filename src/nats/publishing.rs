@@ -30,6 +30,11 @@ pub struct Message {
     pub id: String,
     /// The record's bytes, without a line terminator.
     pub payload: Vec<u8>,
+    /// The partition it came from (0: none, or not known).
+    pub partition: u32,
+    /// The record's own time (Unix seconds), if it has one: what an acknowledgement advances
+    /// the partition's checkpoint to.
+    pub time: Option<i64>,
 }
 
 impl Message {
@@ -50,6 +55,8 @@ impl Message {
             subject: Arc::clone(subject),
             id: key.message_id(),
             payload: record.bytes().to_vec(),
+            partition: 0,
+            time: key.record_time(record),
         })
     }
 }
@@ -136,6 +143,8 @@ pub struct Publishing {
     last_expire_ms: u64,
     acks: Vec<(u64, PubAck)>,
     errors: Vec<String>,
+    /// Per partition, the latest record time JetStream acknowledged.
+    acked: std::collections::BTreeMap<u32, i64>,
 }
 
 impl Publishing {
@@ -150,7 +159,15 @@ impl Publishing {
             last_expire_ms: 0,
             acks: Vec::new(),
             errors: Vec::new(),
+            acked: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Per partition, the latest record time JetStream acknowledged so far (a restart sizes
+    /// its backfill from it; with a publish window, a record a little older may still be in
+    /// flight: the restart plan's extra minute covers it).
+    pub fn acked_times(&self) -> &std::collections::BTreeMap<u32, i64> {
+        &self.acked
     }
 
     /// Whether another message fits in the window.
@@ -222,7 +239,13 @@ impl Publishing {
         let mut tally = Tally::default();
         for (token, ack) in std::mem::take(&mut self.acks) {
             match self.window.ack(token, &ack, now_ms) {
-                Acked::Delivered { duplicate, .. } => {
+                Acked::Delivered {
+                    duplicate, item, ..
+                } => {
+                    if let Some(t) = item.time {
+                        let at = self.acked.entry(item.partition).or_insert(t);
+                        *at = (*at).max(t);
+                    }
                     tally.delivered += 1;
                     tally.duplicates += u64::from(duplicate);
                 }
@@ -300,6 +323,8 @@ mod tests {
             subject: Arc::from("gnip.decahose.1"),
             id: format!("activity:{n}"),
             payload: format!("{{\"id\":{n}}}").into_bytes(),
+            partition: 1,
+            time: Some(i64::from(n)),
         }
     }
 

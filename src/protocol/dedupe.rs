@@ -273,6 +273,16 @@ pub enum RecordKey<'a> {
     Bytes(u64),
 }
 
+/// A record's own time: native `created_at` or Activity Streams `postedTime`, seconds since
+/// the epoch. Compliance events have none.
+pub fn record_time(bytes: &[u8]) -> Option<i64> {
+    crate::core::json::members(bytes, crate::core::json::skip_ws(bytes, 0))
+        .find(|(k, _)| *k == b"created_at" || *k == b"postedTime")
+        .and_then(|(_, v)| crate::core::json::string_contents(v))
+        .and_then(|t| std::str::from_utf8(t).ok())
+        .and_then(crate::protocol::time::parse_timestamp)
+}
+
 /// A compliance event's own timestamp: native `{"kind":{…,"timestamp_ms":"…"}}`, or Activity
 /// Streams' top-level `timestampMs` / `postedTime`.
 fn compliance_timestamp(bytes: &[u8]) -> Option<&str> {
@@ -332,6 +342,21 @@ impl<'a> RecordKey<'a> {
                 h
             }
             RecordKey::Bytes(h) => h,
+        }
+    }
+
+    /// The record's own time, Unix seconds: a compliance event's timestamp (milliseconds or
+    /// ISO 8601), else `postedTime` / `created_at`; `None` when it has none.
+    pub fn record_time(&self, record: &Record<'_>) -> Option<i64> {
+        match self {
+            RecordKey::Compliance { timestamp, .. } => {
+                if !timestamp.is_empty() && timestamp.bytes().all(|b| b.is_ascii_digit()) {
+                    timestamp.parse::<i64>().ok().map(|ms| ms / 1000)
+                } else {
+                    crate::protocol::time::parse_timestamp(timestamp)
+                }
+            }
+            _ => record_time(record.bytes()),
         }
     }
 

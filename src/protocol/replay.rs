@@ -234,15 +234,7 @@ impl ReplayPlan {
     }
 }
 
-/// A record's own time: native `created_at` or Activity Streams `postedTime`, seconds since
-/// the epoch. Compliance events have none.
-pub fn record_time(bytes: &[u8]) -> Option<i64> {
-    crate::core::json::members(bytes, crate::core::json::skip_ws(bytes, 0))
-        .find(|(k, _)| *k == b"created_at" || *k == b"postedTime")
-        .and_then(|(_, v)| crate::core::json::string_contents(v))
-        .and_then(|t| std::str::from_utf8(t).ok())
-        .and_then(time::parse_timestamp)
-}
+pub use super::dedupe::record_time;
 
 /// Where a Replay job stands: the minute to resume from after a drop, and the records of that
 /// minute already handed out (a resumed connection sends the whole minute again).

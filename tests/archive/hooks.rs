@@ -89,7 +89,7 @@ fn a_hook_that_moves_files_away_keeps_names_unique_and_the_checkpoint() {
     // Handed over at the stop or after the next start: wait for the second run to move both.
     let err = run("50");
     assert!(err.contains("partition 1: latest record archived"), "{err}");
-    let moved = wait_for(Duration::from_secs(10), || names(&out).len() >= 1);
+    let moved = wait_for(Duration::from_secs(10), || !names(&out).is_empty());
     assert!(moved, "{err}");
     // A third run hands over what the second sealed at its stop.
     run("10");

@@ -664,6 +664,8 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         "NoNewPrivileges=yes",
         "--metrics-listen 127.0.0.1:9464",
         "--log-format json",
+        "--archive /var/lib/gnip-stream/archive",
+        "--on-close",
     ] {
         assert!(unit.contains(want), "the unit lacks {want}");
     }

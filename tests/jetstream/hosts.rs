@@ -630,3 +630,59 @@ fn publish_and_jetstream_init_stop_within_2_s_of_a_signal() {
     assert_eq!(status.code(), Some(143), "{err}");
     assert!(err.contains("jetstream-init stopped by a signal"), "{err}");
 }
+
+#[test]
+fn a_restart_with_state_backfills_each_partition_s_own_gap_and_loses_nothing() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("state", 1, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 1, None);
+    let sim = decahose();
+    let state = scratch("state").join("acked");
+    let path = state.display().to_string();
+    let mut a = host(&sim, &cluster.urls_from(0), &["--state", &path]);
+    a.wait_for("\"event\":\"connected\"", 2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    // A crash: the state file is at most a second old.
+    a.kill();
+    let text = std::fs::read_to_string(&state).unwrap();
+    let times: BTreeMap<u32, i64> = text
+        .lines()
+        .map(|l| {
+            let (p, t) = l.split_once(' ').unwrap();
+            (p.parse().unwrap(), t.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        times.keys().copied().collect::<Vec<_>>(),
+        vec![1, 2],
+        "{text}"
+    );
+    let before = sim.requests().len();
+    std::thread::sleep(Duration::from_secs(2));
+    let mut b = host(&sim, &cluster.urls_from(0), &["--state", &path]);
+    b.wait_for("\"event\":\"connected\"", 2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(2));
+    b.term_ok();
+    // Each partition's first request after the restart: its gap (seconds) → 2 minutes.
+    for p in ["1", "2"] {
+        let r = sim.requests()[before..]
+            .iter()
+            .find(|r| r.param("partition") == Some(p))
+            .cloned()
+            .unwrap();
+        assert_eq!(r.param("backfillMinutes"), Some("2"), "{}", r.query);
+    }
+    assert!(
+        b.stderr().contains("latest record acknowledged"),
+        "{}",
+        b.stderr()
+    );
+    // Nothing lost across the crash (JetStream's duplicate window drops the overlap).
+    for (p, (first, last, n)) in verify(&cluster) {
+        assert_eq!((last - first) / 2 + 1, n as u64, "partition {p}");
+    }
+    drop(cluster);
+    sim.shutdown();
+}

@@ -239,7 +239,7 @@ fn wait(s: &Shared, limit: Duration, on_ready: bool) {
     let deadline = Instant::now() + limit;
     let mut seen = s.ready.lock().unwrap_or_else(|e| e.into_inner());
     let start = *seen;
-    while !(on_ready && *seen != start) && !s.stop.load(Ordering::SeqCst) {
+    while !(s.stop.load(Ordering::SeqCst) || on_ready && *seen != start) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return;

@@ -47,7 +47,7 @@ pub(super) fn recover(
         let record = Record::new(line);
         if let Some(key) = dialect.record_key(&record) {
             records.push((
-                super::trusted_time(super::record_time(&record, &key), arrival),
+                super::trusted_time(key.record_time(&record), arrival),
                 key.as_u64(),
             ));
         }

@@ -42,7 +42,7 @@ pub use names::{compact_utc, part_name, sealed_name, window_start};
 
 use crate::Error;
 use crate::client::{Delivery, Flow, Handler};
-use crate::core::{Record, RecordKind};
+use crate::core::RecordKind;
 use crate::protocol::dedupe::{DedupeWindow, RecordKey};
 use hooks::Hooks;
 use journal::Journal;
@@ -123,21 +123,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn storage_error(path: &Path, e: &io::Error) -> Error {
     Error::BadInput {
         reason: format!("archive: {}: {e}", path.display()).into(),
-    }
-}
-
-/// A record's own time: `postedTime` / `created_at` for an activity, the timestamp of a
-/// compliance event (milliseconds or ISO 8601); `None` when it has none.
-pub(crate) fn record_time(record: &Record<'_>, key: &RecordKey<'_>) -> Option<i64> {
-    match key {
-        RecordKey::Compliance { timestamp, .. } => {
-            if !timestamp.is_empty() && timestamp.bytes().all(|b| b.is_ascii_digit()) {
-                timestamp.parse::<i64>().ok().map(|ms| ms / 1000)
-            } else {
-                crate::protocol::time::parse_timestamp(timestamp)
-            }
-        }
-        _ => crate::protocol::replay::record_time(record.bytes()),
     }
 }
 
@@ -293,7 +278,7 @@ impl Archive {
         let k = key.as_ref().map(RecordKey::as_u64);
         let time = key
             .as_ref()
-            .and_then(|key| trusted_time(record_time(record, key), now_secs()));
+            .and_then(|key| trusted_time(key.record_time(record), now_secs()));
         let mut p = lock(slot);
         if k.is_some_and(|k| p.dedupe.contains(k)) {
             Counters::add(&self.counters.duplicates, 1);

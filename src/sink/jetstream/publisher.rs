@@ -65,6 +65,8 @@ struct Shared {
     /// Set by `finish`: milliseconds since `started` after which the drain gives up.
     drain_deadline_ms: AtomicU64,
     failed: Mutex<Option<Error>>,
+    /// Per partition, the latest record time acknowledged (copied from the sans-IO side).
+    acked: Mutex<std::collections::BTreeMap<u32, i64>>,
 }
 
 impl Shared {
@@ -146,7 +148,11 @@ impl Handler for PublishHandler {
         let Some(subject) = self.subjects.get(&d.partition()) else {
             return Flow::Stop;
         };
-        match Message::of_record_in(self.dialect, subject, d.record()).map(|m| self.queue.send(m)) {
+        let message = Message::of_record_in(self.dialect, subject, d.record()).map(|mut m| {
+            m.partition = d.partition();
+            m
+        });
+        match message.map(|m| self.queue.send(m)) {
             Some(Err(_)) => Flow::Stop,
             _ => Flow::Continue,
         }
@@ -162,6 +168,16 @@ impl PublishStats {
     /// The figures now.
     pub fn snapshot(&self) -> PublishSnapshot {
         self.0.snapshot()
+    }
+
+    /// Per partition, the latest record time JetStream acknowledged: the checkpoint a restart
+    /// sizes its backfill from (`stream --jetstream --state FILE`).
+    pub fn acked_times(&self) -> std::collections::BTreeMap<u32, i64> {
+        self.0
+            .acked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -432,6 +448,13 @@ impl Worker {
                 .fetch_sub(tally.delivered, Ordering::Relaxed);
             self.count(&self.shared.duplicates, tally.duplicates);
             self.count(&self.shared.resends, tally.resends);
+            if tally.delivered > 0 {
+                self.shared
+                    .acked
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone_from(self.publishing.acked_times());
+            }
             match verdict {
                 Verdict::Go => {}
                 Verdict::Reconnect => self.lost_connection(&mut conn, &mut next_server),

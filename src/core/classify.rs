@@ -299,6 +299,29 @@ fn top_level_id(record: &[u8], start: usize) -> Option<&str> {
     numeric
 }
 
+/// An activity's id (as [`record_id`] finds it) and its own time's text (`created_at` or
+/// `postedTime`), in one walk over the top-level members that stops once it has both.
+pub(crate) fn activity_id_and_time(record: &[u8]) -> (Option<&str>, Option<&[u8]>) {
+    let (mut id, mut numeric, mut time) = (None, None, None);
+    for (key, value) in json::members(record, json::skip_ws(record, 0)) {
+        match key {
+            b"id_str" if id.is_none() => id = Some(json::string_contents(value).and_then(digits)),
+            b"id" if id.is_none() && value.first() == Some(&b'"') => {
+                id = Some(json::string_contents(value).and_then(numeric_tail));
+            }
+            b"id" if id.is_none() => numeric = digits(value),
+            b"created_at" | b"postedTime" if time.is_none() => {
+                time = json::string_contents(value);
+            }
+            _ => {}
+        }
+        if id.is_some() && time.is_some() {
+            break;
+        }
+    }
+    (id.unwrap_or(numeric), time)
+}
+
 fn compliance_id(record: &[u8], start: usize) -> Option<&str> {
     let (first_key, first_value) = json::members(record, start).next()?;
     if ComplianceKind::from_name(first_key).is_some() {

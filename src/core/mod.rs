@@ -23,6 +23,7 @@ mod inflate;
 pub(crate) mod json;
 mod lines;
 
+pub(crate) use classify::activity_id_and_time;
 pub use classify::{ComplianceKind, Level, RecordKind, SystemMessage, classify, record_id};
 pub use crc32::Crc32;
 pub use frame::{DecoderConfig, Event, FrameDecoder, Record};

@@ -371,6 +371,8 @@ mod tests {
         );
         assert_eq!(verdict, Verdict::Go);
         assert!(p.is_empty());
+        // The partition's checkpoint: the latest record time acknowledged (msg n has time n).
+        assert_eq!(p.acked_times().get(&1), Some(&2));
         // A late second ack is nothing.
         p.on_op(&ack(tokens[0], &mut s1, STORED));
         assert_eq!(p.settle(20), (Tally::default(), Verdict::Go));

@@ -345,6 +345,26 @@ impl<'a> RecordKey<'a> {
         }
     }
 
+    /// The key of `record` and its own time (as [`RecordKey::record_time`]), an activity's
+    /// found in one walk over its members; `None` for system messages.
+    pub fn of_with_time(record: &Record<'a>) -> Option<(RecordKey<'a>, Option<i64>)> {
+        if record.kind() != RecordKind::Activity {
+            let key = RecordKey::of(record)?;
+            let time = key.record_time(record);
+            return Some((key, time));
+        }
+        let bytes: &'a [u8] = record.bytes();
+        let (id, time) = crate::core::activity_id_and_time(bytes);
+        let key = match id.and_then(|id| id.parse::<u64>().ok()) {
+            Some(id) => RecordKey::Activity(id),
+            None => RecordKey::Bytes(hash_bytes(bytes)),
+        };
+        let time = time
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .and_then(crate::protocol::time::parse_timestamp);
+        Some((key, time))
+    }
+
     /// The record's own time, Unix seconds: a compliance event's timestamp (milliseconds or
     /// ISO 8601), else `postedTime` / `created_at`; `None` when it has none.
     pub fn record_time(&self, record: &Record<'_>) -> Option<i64> {
@@ -379,6 +399,33 @@ impl<'a> RecordKey<'a> {
 mod tests {
     use super::*;
     use std::collections::{HashSet, VecDeque};
+
+    #[test]
+    fn key_and_time_in_one_walk_agree_with_each_alone() {
+        for r in [
+            &br#"{"created_at":"Thu Jan 01 00:01:10 +0000 1970","id":5,"id_str":"900000000000000001","user":{"id_str":"7","created_at":"Thu Jan 01 00:00:01 +0000 1970"}}"#[..],
+            br#"{"id":"tag:search.twitter.com,2005:900000000000000002","actor":{"postedTime":"1970-01-01T00:00:01.000Z"},"verb":"post","postedTime":"1970-01-01T00:02:00.000Z"}"#,
+            br#"{"user":{"id_str":"7"},"id":900000000000000003}"#,
+            br#"{"id_str":"x1","created_at":"Thu Jan 01 00:01:10 +0000 1970"}"#,
+            br#"{"delete":{"status":{"id_str":"5"},"timestamp_ms":"1432228155593"}}"#,
+        ] {
+            let record = Record::new(r);
+            let key = RecordKey::of(&record).unwrap();
+            assert_eq!(
+                RecordKey::of_with_time(&record),
+                Some((key, key.record_time(&record))),
+                "{}",
+                String::from_utf8_lossy(r)
+            );
+        }
+        assert_eq!(
+            RecordKey::of_with_time(&Record::new(
+                br#"{"created_at":"Thu Jan 01 00:01:10 +0000 1970","id_str":"1"}"#
+            ))
+            .and_then(|k| k.1),
+            Some(70)
+        );
+    }
 
     /// Against a naive model (a queue and a set), with many evictions, growth and key 0 and
     /// the key that mixes to 0.

@@ -197,6 +197,17 @@ impl Dialect {
         }
     }
 
+    /// [`Dialect::record_key`] and the record's own time, found together (one walk for an
+    /// activity).
+    pub fn record_key_and_time<'a>(
+        self,
+        record: &Record<'a>,
+    ) -> Option<(RecordKey<'a>, Option<i64>)> {
+        match self {
+            Dialect::Gnip => RecordKey::of_with_time(record),
+        }
+    }
+
     /// The service's message in an error body.
     pub fn error_message(self, body: &[u8]) -> String {
         match self {

@@ -1,13 +1,14 @@
-//! One file being written: records appended (plain, or through one gzip member), written out
-//! in pieces that only ever end on what was accepted, made durable on request (a sync flush
-//! for gzip, then fsync), and sealed: written out, fsynced, renamed from its hidden `.part`
-//! name, the directory fsynced. A failed write is cut back to the last good length.
+//! One file being written: records appended (plain, or through one gzip member), handed to its
+//! writer thread (`writer.rs`) in pieces that only ever end on what was accepted, made durable
+//! on request (a sync flush for gzip, then fsync), and sealed: written out, fsynced, renamed
+//! from its hidden `.part` name, the directory fsynced.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::Storage;
+use super::writer::{FileWriter, Shared};
 use crate::core::GzipEncoder;
 
 /// Bytes gathered before they are written out.
@@ -15,15 +16,13 @@ const WRITE_PIECE: usize = 64 * 1024;
 
 /// A `.part` file of the archive.
 pub(super) struct OpenFile {
-    file: File,
+    writer: FileWriter,
     /// The hidden name it has while written.
     pub part: PathBuf,
     /// The name it gets when sealed.
     pub sealed: PathBuf,
     /// The start of its window (Unix seconds).
     pub window: i64,
-    /// Bytes on disk that are known good.
-    written: u64,
     /// Bytes accepted and not yet on disk (compressed, for gzip).
     pending: Vec<u8>,
     gzip: Option<GzipEncoder>,
@@ -42,17 +41,18 @@ impl OpenFile {
         sealed: PathBuf,
         window: i64,
         gzip_level: Option<u8>,
+        partition: u32,
+        shared: Shared,
     ) -> io::Result<OpenFile> {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&part)?;
         Ok(OpenFile {
-            file,
+            writer: FileWriter::start(file, part.clone(), partition, shared)?,
             part,
             sealed,
             window,
-            written: 0,
             pending: Vec::with_capacity(WRITE_PIECE + 4096),
             gzip: gzip_level.map(GzipEncoder::new),
             raw_bytes: 0,
@@ -77,56 +77,55 @@ impl OpenFile {
         self.records += 1;
     }
 
-    /// Writes out what is pending once it makes a full piece.
-    pub fn write_out_if_full(&mut self, storage: &dyn Storage) -> io::Result<()> {
+    /// Hands what is pending to the writer once it makes a full piece.
+    pub fn write_out_if_full(&mut self) -> io::Result<()> {
         if self.pending.len() >= WRITE_PIECE {
-            self.write_out(storage)?;
+            self.write_out()?;
         }
         Ok(())
     }
 
-    /// Writes out what is pending. On an error the file is cut back to its last good length
-    /// and the bytes stay pending, so a retry writes them again whole.
-    pub fn write_out(&mut self, storage: &dyn Storage) -> io::Result<()> {
+    /// Hands what is pending to the writer (waits while its queue is full: a failing disk
+    /// stops the partition here).
+    pub fn write_out(&mut self) -> io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        match storage.write(&mut self.file, &self.pending) {
-            Ok(()) => {
-                self.written += self.pending.len() as u64;
-                self.pending.clear();
-                Ok(())
-            }
-            Err(e) => {
-                // Cut back a partial write; if even that fails, the next start's recovery
-                // drops what follows the last whole record.
-                let _ = self.file.set_len(self.written);
-                let _ = self.file.seek(SeekFrom::Start(self.written));
-                Err(e)
-            }
-        }
+        let mut next = self.writer.write(std::mem::take(&mut self.pending))?;
+        next.reserve(WRITE_PIECE + 4096);
+        self.pending = next;
+        Ok(())
+    }
+
+    /// Whether the writer is failing now.
+    pub fn is_failing(&self) -> bool {
+        self.writer.is_failing()
     }
 
     /// Makes every accepted record durable in the `.part`: a sync flush of the gzip member
     /// (so a reader can inflate all of it), written out, fsynced.
-    pub fn make_durable(&mut self, storage: &dyn Storage) -> io::Result<()> {
+    pub fn make_durable(&mut self) -> io::Result<()> {
         if let Some(enc) = &mut self.gzip {
             enc.write_flush(&[], &mut self.pending);
         }
-        self.write_out(storage)?;
-        storage.sync(&self.file)
+        self.write_out()?;
+        self.writer.sync()
     }
 
-    /// Ends the gzip member, writes out, fsyncs, renames to the sealed name and fsyncs the
-    /// directory. On an error the file stays a `.part` (the gzip trailer stays pending, so a
-    /// retry completes it).
+    /// The first half of a seal: ends the gzip member, writes out, fsyncs. On an error the
+    /// gzip trailer stays pending, so a retry completes it.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if let Some(enc) = &mut self.gzip {
+            enc.finish(&mut self.pending);
+        }
+        self.write_out()?;
+        self.writer.sync()
+    }
+
+    /// The second half: renames to the sealed name and fsyncs the directory (a retry after a
+    /// failed directory sync does not rename again).
     pub fn seal(&mut self, storage: &dyn Storage) -> io::Result<()> {
         if !self.renamed {
-            if let Some(enc) = &mut self.gzip {
-                enc.finish(&mut self.pending);
-            }
-            self.write_out(storage)?;
-            storage.sync(&self.file)?;
             storage.rename(&self.part, &self.sealed)?;
             self.renamed = true;
         }

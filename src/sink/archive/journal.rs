@@ -1,7 +1,10 @@
-//! A partition's journal: the time and key of every record it archived, appended once its
-//! bytes are durable, so that after a restart the checkpoint (the last record's time) is known
-//! and the records that come again (backfill, Recovery) are recognised — even when the sealed
-//! files were moved away. Two generations of at least five minutes of arrivals each.
+//! A partition's journal: the time and key of every record it archived, so that after a
+//! restart the checkpoint (the latest record time) is known and the records that come again
+//! (backfill, Recovery) are recognised — even when the sealed files were moved away. Entries
+//! are written as records are accepted (a few KiB at a time); a `.` line, written after the
+//! data file's fsync, confirms every entry before it. At a start, entries after the last `.`
+//! are dropped: the leftover `.part` scan finds which of those records really are on disk.
+//! Two generations of at least five minutes of arrivals each.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -19,10 +22,16 @@ pub(super) struct Journal {
     file: File,
     /// When the current generation started (Unix seconds, the machine's clock).
     started: i64,
-    /// Entries not yet appended (their records are not durable yet).
-    pending: Vec<(i64, u64)>,
-    line: String,
+    /// Entries not yet written to the file.
+    buf: String,
+    /// The latest record time noted since the last confirmation.
+    unconfirmed_max: Option<i64>,
+    /// Whether anything was noted since the last confirmation.
+    noted: bool,
 }
+
+/// Entry bytes gathered before they are written (unconfirmed) to the file.
+const BUF: usize = 32 * 1024;
 
 /// What a journal held at start.
 #[derive(Debug, Default)]
@@ -63,30 +72,46 @@ impl Journal {
                 previous,
                 file,
                 started: now,
-                pending: Vec::new(),
-                line: String::new(),
+                buf: String::with_capacity(BUF + 64),
+                unconfirmed_max: None,
+                noted: false,
             },
             loaded,
         ))
     }
 
-    /// Notes a record whose bytes are accepted but not yet durable.
+    /// Notes a record whose bytes are accepted but not yet durable (written to the file in
+    /// pieces, unconfirmed until [`Journal::commit`]).
     pub fn note(&mut self, time: i64, key: u64) {
-        self.pending.push((time, key));
+        use std::fmt::Write as _;
+        let _ = writeln!(self.buf, "{time} {key:x}");
+        self.unconfirmed_max = self.unconfirmed_max.max(Some(time));
+        self.noted = true;
+        // A failed write keeps the bytes for the next try (commit reports the error).
+        if self.buf.len() >= BUF && self.file.write_all(self.buf.as_bytes()).is_ok() {
+            self.buf.clear();
+        }
     }
 
     /// Whether entries wait for [`Journal::commit`].
     pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        self.noted
     }
 
-    /// Appends the noted entries (their records are durable now) and fsyncs; at `now` past
-    /// the generation's end, the current file becomes the previous one first. Returns the
-    /// latest record time committed.
+    /// Confirms every noted entry (their records are durable now): the rest of them and a
+    /// `.` line written, fsynced; then, at `now` past the generation's end, the current file
+    /// becomes the previous one. Returns the latest record time confirmed.
     pub fn commit(&mut self, now: i64, storage: &dyn Storage) -> io::Result<Option<i64>> {
-        if self.pending.is_empty() {
+        if !self.noted {
             return Ok(None);
         }
+        self.buf.push_str(".\n");
+        if let Err(e) = self.file.write_all(self.buf.as_bytes()) {
+            self.buf.truncate(self.buf.len() - 2);
+            return Err(e);
+        }
+        self.buf.clear();
+        storage.sync(&self.file)?;
         if now - self.started >= GENERATION_SECS {
             storage.rename(&self.current, &self.previous)?;
             self.file = OpenOptions::new()
@@ -95,26 +120,22 @@ impl Journal {
                 .open(&self.current)?;
             self.started = now;
         }
-        self.line.clear();
-        for (t, k) in &self.pending {
-            use std::fmt::Write as _;
-            let _ = writeln!(self.line, "{t} {k:x}");
-        }
-        self.file.write_all(self.line.as_bytes())?;
-        storage.sync(&self.file)?;
-        let last = self.pending.iter().map(|e| e.0).max();
-        self.pending.clear();
-        Ok(last)
+        self.noted = false;
+        Ok(self.unconfirmed_max.take())
     }
 }
 
-/// Reads `{time} {key hex}` lines; a last line without its `\n` (a crash mid-append) is
-/// torn and skipped, as is anything that is not an entry.
+/// Reads `{time} {key hex}` lines up to the last `.` line (what follows was never confirmed);
+/// anything that is not an entry is skipped.
 fn read_entries(mut r: impl Read, into: &mut Vec<(i64, u64)>) -> io::Result<()> {
     let mut bytes = Vec::new();
     r.read_to_end(&mut bytes)?;
-    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    for line in bytes[..whole].split(|b| *b == b'\n') {
+    let mut confirmed = into.len();
+    for line in bytes.split(|b| *b == b'\n') {
+        if line == b"." {
+            confirmed = into.len();
+            continue;
+        }
         let Ok(line) = std::str::from_utf8(line) else {
             continue;
         };
@@ -125,6 +146,7 @@ fn read_entries(mut r: impl Read, into: &mut Vec<(i64, u64)>) -> io::Result<()> 
             }
         }
     }
+    into.truncate(confirmed);
     Ok(())
 }
 
@@ -133,9 +155,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn torn_and_foreign_lines_are_skipped() {
+    fn torn_foreign_and_unconfirmed_lines_are_skipped() {
         let mut v = Vec::new();
-        read_entries(&b"100 ff\n101 1a\nxx yy\n102 1b 3\n103 ff12"[..], &mut v).unwrap();
+        read_entries(&b"100 ff\n101 1a\nxx yy\n102 1b 3\n.\n103 ff12"[..], &mut v).unwrap();
         assert_eq!(v, vec![(100, 0xff), (101, 0x1a)]);
+        // Entries after the last confirmation were never confirmed.
+        let mut v = Vec::new();
+        read_entries(&b"100 ff\n.\n101 1a\n"[..], &mut v).unwrap();
+        assert_eq!(v, vec![(100, 0xff)]);
     }
 }

@@ -9,6 +9,7 @@
 //! | `config.rs` | [`ArchiveConfig`], its defaults, and the [`Storage`] seam |
 //! | `names.rs` | file names and windows, pure |
 //! | `file.rs` | one `.part`: append, write out, make durable, seal |
+//! | `writer.rs` | a file's writer thread: pieces, retries after a write error, fsync |
 //! | `journal.rs` | a partition's journal: checkpoint and recent keys |
 //! | `leftover.rs` | sealing what a crash left |
 //! | `hooks.rs` | the `--on-close` runner |
@@ -22,6 +23,7 @@ mod journal;
 mod leftover;
 mod names;
 mod partition;
+mod writer;
 
 use std::fs::{self, File};
 use std::io;
@@ -43,7 +45,7 @@ pub use names::{compact_utc, part_name, sealed_name, window_start};
 use crate::Error;
 use crate::client::{Delivery, Flow, Handler};
 use crate::core::RecordKind;
-use crate::protocol::dedupe::{DedupeWindow, RecordKey};
+use crate::protocol::dedupe::DedupeWindow;
 use hooks::Hooks;
 use journal::Journal;
 use partition::{Failed, Partition};
@@ -70,6 +72,10 @@ impl Counters {
 
     pub(crate) fn add_hook_failure(&self) {
         Counters::add(&self.hook_failures, 1);
+    }
+
+    pub(crate) fn add_write_error(&self) {
+        Counters::add(&self.write_errors, 1);
     }
 
     pub(crate) fn set_hooks_pending(&self, n: u64) {
@@ -100,7 +106,7 @@ pub struct Archive {
     /// The partition of each of `parts`, in the same order.
     numbers: Vec<u32>,
     counters: Arc<Counters>,
-    closing: AtomicBool,
+    closing: Arc<AtomicBool>,
     hooks: Option<Hooks>,
     ticker: Mutex<Option<JoinHandle<()>>>,
     /// Files sealed at the start from an earlier run's leftovers, and `.part`s removed.
@@ -201,7 +207,7 @@ impl Archive {
             parts: Vec::new(),
             numbers: partitions.to_vec(),
             counters,
-            closing: AtomicBool::new(false),
+            closing: Arc::new(AtomicBool::new(false)),
             hooks,
             ticker: Mutex::new(None),
             leftovers: (Vec::new(), Vec::new()),
@@ -274,11 +280,10 @@ impl Archive {
             );
             return Flow::Stop;
         };
-        let key = self.config.dialect.record_key(record);
-        let k = key.as_ref().map(RecordKey::as_u64);
-        let time = key
-            .as_ref()
-            .and_then(|key| trusted_time(key.record_time(record), now_secs()));
+        let (k, time) = match self.config.dialect.record_key_and_time(record) {
+            Some((key, time)) => (Some(key.as_u64()), trusted_time(time, now_secs())),
+            None => (None, None),
+        };
         let mut p = lock(slot);
         if k.is_some_and(|k| p.dedupe.contains(k)) {
             Counters::add(&self.counters.duplicates, 1);
@@ -309,7 +314,7 @@ impl Archive {
             .note(time.unwrap_or_else(now_secs), k.unwrap_or(0));
         Counters::add(&self.counters.bytes, len + 1);
         // Accepted: a write-out that fails is tried again (never accepted twice).
-        let flushed = self.retrying(slot, p, |p, a| p.write_out_if_full(a));
+        let flushed = self.retrying(slot, p, |p, _| p.write_out_if_full());
         if flushed.is_none() {
             log::warn!("archive: partition {number} stopped with records not yet written");
             return Flow::Stop;
@@ -361,6 +366,15 @@ impl Archive {
                     p = lock(slot);
                 }
             }
+        }
+    }
+
+    /// What a file's writer thread shares with the archive.
+    fn writer_shared(&self) -> writer::Shared {
+        writer::Shared {
+            storage: Arc::clone(&self.config.storage),
+            counters: Arc::clone(&self.counters),
+            closing: Arc::clone(&self.closing),
         }
     }
 

@@ -62,9 +62,9 @@ impl Partition {
     }
 
     /// Writes out the open file's pending bytes once they make a full piece.
-    pub fn write_out_if_full(&mut self, a: &Archive) -> Result<(), Failed> {
+    pub fn write_out_if_full(&mut self) -> Result<(), Failed> {
         match &mut self.file {
-            Some(f) => f.write_out_if_full(&*a.config.storage).map_err(at(&f.part)),
+            Some(f) => f.write_out_if_full().map_err(at(&f.part)),
             None => Ok(()),
         }
     }
@@ -94,19 +94,32 @@ impl Partition {
             .and_then(|()| sync_dir(&a.state_dir))
             .map_err(at(&state))?;
         self.last_name = (window, n);
-        let file = OpenFile::create(part.clone(), sealed, window, c.gzip).map_err(at(&part))?;
+        let file = OpenFile::create(
+            part.clone(),
+            sealed,
+            window,
+            c.gzip,
+            self.number,
+            a.writer_shared(),
+        )
+        .map_err(at(&part))?;
         sync_dir(&c.dir).map_err(at(&c.dir))?;
         self.file = Some(file);
         Ok(())
     }
 
-    /// Seals the open file (if any): the hook's marker first, then write out, fsync, rename,
-    /// directory fsync; then its records' journal entries. On an error it stays open.
+    /// Seals the open file (if any): the hook's marker first, then write out and fsync, the
+    /// journal's confirmation of its records, then rename and directory fsync (a crash before
+    /// the rename leaves a `.part` whose records the journal knows). On an error it stays open.
     pub fn seal(&mut self, a: &Archive) -> Result<(), Failed> {
         if let Some(f) = &mut self.file {
             if let Some(h) = &a.hooks {
                 h.prepare(&f.sealed).map_err(at(&f.sealed))?;
             }
+            f.finish().map_err(at(&f.part))?;
+        }
+        self.commit(a)?;
+        if let Some(f) = &mut self.file {
             f.seal(&*a.config.storage).map_err(at(&f.part))?;
             Counters::add(&a.counters.files_sealed, 1);
             log::info!(
@@ -137,7 +150,7 @@ impl Partition {
     /// Makes every accepted record durable now and advances the checkpoint.
     pub fn make_durable(&mut self, a: &Archive) -> Result<(), Failed> {
         if let Some(f) = &mut self.file {
-            f.make_durable(&*a.config.storage).map_err(at(&f.part))?;
+            f.make_durable().map_err(at(&f.part))?;
         }
         self.commit(a)
     }
@@ -145,6 +158,10 @@ impl Partition {
     /// The ticker's look at `now`: a file whose window ended is sealed; records accepted
     /// [`DURABLE_EVERY`] ago or more are made durable and the checkpoint advanced.
     pub fn tick(&mut self, now: i64, a: &Archive) -> Result<(), Failed> {
+        if self.file.as_ref().is_some_and(|f| f.is_failing()) {
+            // Its writer is trying again; the next tick looks again.
+            return Ok(());
+        }
         let every = a.config.rotate_every.as_secs() as i64;
         if self
             .file

@@ -380,14 +380,7 @@ impl Archive {
 
     /// Sleeps `d` unless the archive closes first (then `false`).
     fn sleep_unless_closing(&self, d: Duration) -> bool {
-        let until = Instant::now() + d;
-        while Instant::now() < until {
-            if self.closing.load(Ordering::SeqCst) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        !self.closing.load(Ordering::SeqCst)
+        writer::sleep_unless(&self.closing, d)
     }
 
     /// Seals every open file and makes every journal durable; stops the ticker and the

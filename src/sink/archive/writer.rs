@@ -149,7 +149,7 @@ fn run(
 }
 
 /// Sleeps `d` unless `closing` is set first (then `false`).
-fn sleep_unless(closing: &AtomicBool, d: Duration) -> bool {
+pub(super) fn sleep_unless(closing: &AtomicBool, d: Duration) -> bool {
     let until = Instant::now() + d;
     while Instant::now() < until {
         if closing.load(Ordering::SeqCst) {

@@ -3,29 +3,23 @@
 //! live stream, a warning for what neither reaches), runs the live client and the Recoveries
 //! (two at a time, as the service allows per stream) into it, and seals every file at the end.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use gnip_stream::client::{
-    Client, ClientConfig, DedupeConfig, Ending, ReplayRange, Running, StatsHandle, StopHandle,
-};
+use gnip_stream::client::{Client, ClientConfig, ClientEvent, DedupeConfig, Running, StatsHandle};
 use gnip_stream::sink::archive::{Archive, ArchiveConfig, DEFAULT_GZIP_LEVEL};
 use gnip_stream::unversioned::metrics::render_archive;
 use gnip_stream::unversioned::protocol::product::MAX_BACKFILL_MINUTES;
 use gnip_stream::unversioned::protocol::restart::RestartPlan;
 use gnip_stream::unversioned::protocol::time;
 
+use super::archive_recovery::{Gaps, Recoveries, merge};
 use super::monitor::Monitor;
-use super::report::{exit_code, print_event, say_partition_errors, start_error, stats_report};
+use super::report::{exit_code, say_partition_errors, start_error, stats_report};
 use super::stderr::{self, Event};
 use super::stream_args::{StreamArgs, Target};
 use super::supervise::{Supervised, supervise};
 use super::{OK, USAGE};
-
-/// How many Recoveries run at once: the service allows 2 concurrent Recovery jobs per stream.
-const RECOVERIES_AT_ONCE: usize = 2;
 
 /// `stream --archive DIR`.
 pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
@@ -116,20 +110,31 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
         archive.close();
         return code;
     }
+    let asked: Vec<(u32, i64)> = recoveries.iter().map(|(p, (f, _))| (*p, *f)).collect();
+    let recovering = Arc::new(Recoveries::start(&config, &archive, recoveries));
+    let gaps = Gaps::new(
+        Arc::clone(&archive),
+        Arc::clone(&recovering),
+        !aa.no_recover_gaps,
+        &asked,
+    );
     let handler = Arc::clone(&archive);
     let running = match Client::start_observed(
         config.clone(),
         move |d: &gnip_stream::client::Delivery<'_>| handler.deliver(d),
-        Some(Arc::new(print_event)),
+        Some(Arc::new(move |p, c, e: &ClientEvent| {
+            gaps.on_event(p, c, e)
+        })),
     ) {
         Ok(r) => r,
         Err(e) => {
+            recovering.stop();
+            recovering.join();
             archive.close();
             return start_error(&e);
         }
     };
     let _ = live.set(running.stats_handle());
-    let recovering = Recoveries::start(&config, &archive, recoveries);
     let started = Instant::now();
     let interval = a.stats_interval.unwrap_or(Duration::ZERO);
     let mut job = Job {
@@ -163,19 +168,6 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     code
 }
 
-/// `ranges` merged where they overlap or touch, sorted.
-fn merge(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
-    ranges.sort_unstable();
-    let mut out: Vec<(i64, i64)> = Vec::new();
-    for (f, t) in ranges {
-        match out.last_mut() {
-            Some(last) if f <= last.1 => last.1 = last.1.max(t),
-            _ => out.push((f, t)),
-        }
-    }
-    out
-}
-
 fn time_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -206,146 +198,6 @@ fn warn_unrecoverable(a: &StreamArgs, product: &str, p: u32, from: i64, to: i64,
             time::iso8601_z(from),
             time::iso8601_z(to)
         ));
-}
-
-/// The Recoveries of a restart, run two at a time on a thread of their own.
-struct Recoveries {
-    stop: Arc<AtomicBool>,
-    current: Arc<Mutex<Vec<StopHandle>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Recoveries {
-    fn start(
-        config: &ClientConfig,
-        archive: &Arc<Archive>,
-        ranges: Vec<(u32, (i64, i64))>,
-    ) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let current: Arc<Mutex<Vec<StopHandle>>> = Arc::default();
-        let (s, c, config, archive) = (
-            Arc::clone(&stop),
-            Arc::clone(&current),
-            config.clone(),
-            Arc::clone(archive),
-        );
-        let thread = (!ranges.is_empty())
-            .then(|| {
-                std::thread::Builder::new()
-                    .name("gnip-recovery".into())
-                    .spawn(move || run_recoveries(&config, &archive, &ranges, &s, &c))
-                    .ok()
-            })
-            .flatten();
-        Recoveries {
-            stop,
-            current,
-            thread: Mutex::new(thread),
-        }
-    }
-
-    fn is_finished(&self) -> bool {
-        self.thread
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_none_or(JoinHandle::is_finished)
-    }
-
-    fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for h in self
-            .current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            h.stop();
-        }
-    }
-
-    fn join(&self) {
-        let t = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(t) = t {
-            let _ = t.join();
-        }
-    }
-}
-
-fn run_recoveries(
-    config: &ClientConfig,
-    archive: &Arc<Archive>,
-    ranges: &[(u32, (i64, i64))],
-    stop: &AtomicBool,
-    current: &Mutex<Vec<StopHandle>>,
-) {
-    for batch in ranges.chunks(RECOVERIES_AT_ONCE) {
-        let mut running = Vec::new();
-        for &(p, (from, to)) in batch {
-            if stop.load(Ordering::SeqCst) {
-                break;
-            }
-            let c = config
-                .clone()
-                .partitions(&[p])
-                .backfill_on_start_for(&[])
-                .recovery_range(ReplayRange { from, to });
-            let handler = Arc::clone(archive);
-            match Client::start_observed(
-                c,
-                move |d: &gnip_stream::client::Delivery<'_>| handler.deliver(d),
-                Some(Arc::new(print_event)),
-            ) {
-                Ok(r) => {
-                    current
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(r.stop_handle());
-                    running.push((p, (from, to), r));
-                }
-                Err(e) => {
-                    start_error(&e);
-                }
-            }
-        }
-        for (p, range, r) in running {
-            let reports = r.join();
-            let done = reports.iter().all(|r| r.ending == Ending::ReplayCompleted);
-            let records: u64 = reports
-                .iter()
-                .map(|r| r.stats.activities + r.stats.compliance)
-                .sum();
-            if done {
-                match archive.end_recovery(p, range) {
-                    Ok(()) => stderr::event("info", "gap_recovered")
-                        .field("partition", p)
-                        .field("records", records)
-                        .emit(&format!(
-                            "gnip-stream: partition {p}: Recovery of {} to {} complete ({records} records received)",
-                            time::iso8601_z(range.0),
-                            time::iso8601_z(range.1)
-                        )),
-                    Err(e) => stderr::event("error", "recovery_not_noted")
-                        .field("partition", p)
-                        .emit(&format!(
-                            "gnip-stream: partition {p}: Recovery complete but not noted ({e}); it runs again after the next start"
-                        )),
-                }
-            } else {
-                stderr::event("warn", "recovery_incomplete")
-                    .field("partition", p)
-                    .emit(&format!(
-                        "gnip-stream: partition {p}: Recovery of {} to {} did not complete; it runs again after the next start",
-                        time::iso8601_z(range.0),
-                        time::iso8601_z(range.1)
-                    ));
-            }
-        }
-        current.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-    }
 }
 
 /// The live client and the Recoveries, supervised as one job.

@@ -8,6 +8,7 @@
 
 mod archive;
 mod archive_args;
+mod archive_recovery;
 pub mod args;
 #[cfg(feature = "simulator")]
 mod demo;

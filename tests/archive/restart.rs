@@ -283,3 +283,38 @@ fn no_recover_gaps_backfills_the_most_and_names_the_gap() {
     assert!(err.contains("Recovery is off (--no-recover-gaps)"), "{err}");
     s.shutdown();
 }
+
+#[test]
+fn a_reconnect_long_after_the_latest_record_runs_recovery_inside_the_run() {
+    // The clock 10 minutes behind: every record is 10 minutes old when archived, so any
+    // reconnect in the run finds a gap over 5 minutes.
+    let s = sim(100.0, Duration::from_secs(600));
+    let dir = scratch("archive-gap-in-run");
+    let mut child = spawn(
+        archive_cmd(&s, "decahose", &dir, &["--partition", "1"]),
+        &dir,
+    );
+    assert!(wait_for(Duration::from_secs(15), || {
+        !s.streaming_connections().is_empty() && !names(&dir).is_empty()
+    }));
+    std::thread::sleep(Duration::from_millis(1500));
+    for conn in s.streaming_connections() {
+        s.disrupt(conn, gnip_stream::simulator::Fault::DropAfter { bytes: 0 });
+    }
+    let done = wait_for(Duration::from_secs(30), || {
+        logs(&dir).1.contains("Recovery of")
+    });
+    assert_eq!(stop(&mut child), 0);
+    let err = logs(&dir).1;
+    assert!(done, "{err}");
+    assert!(err.contains("partition 1: reconnecting"), "{err}");
+    assert!(err.contains("complete ("), "{err}");
+    let rec = s
+        .requests()
+        .into_iter()
+        .filter(|r| r.param("startTime").is_some())
+        .count();
+    assert_eq!(rec, 1, "one Recovery for the one gap");
+    contiguous(&indexes_once(&s, &archive(&dir)), 1, 2).unwrap();
+    s.shutdown();
+}

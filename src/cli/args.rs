@@ -133,6 +133,7 @@ impl<'a> Args<'a> {
 
     /// The flag's value as a duration: an integer and a unit `s`, `m`, `h` or `d` (`10s`,
     /// `5m`, `1h`, `1d`), at least `min`.
+    #[cfg(any(feature = "archive", feature = "simulator"))]
     pub fn duration(&mut self, flag: &str, min: Duration) -> Result<Duration, Usage> {
         let v = self.value(flag)?;
         parse_duration(v)
@@ -150,6 +151,7 @@ impl<'a> Args<'a> {
 
     /// The flag's value as a size in bytes: an integer with an optional `k`, `M` or `G`
     /// (1024-based), at least `min`.
+    #[cfg(feature = "archive")]
     pub fn bytes(&mut self, flag: &str, min: u64) -> Result<u64, Usage> {
         let v = self.value(flag)?;
         parse_bytes(v).filter(|b| *b >= min).ok_or_else(|| {
@@ -281,6 +283,7 @@ mod tests {
 }
 
 /// `10s`, `5m`, `1h`, `1d` (at most 10 years).
+#[cfg(any(feature = "archive", feature = "simulator"))]
 pub fn parse_duration(v: &str) -> Option<Duration> {
     let unit = match v.as_bytes().last()? {
         b's' => 1,
@@ -296,6 +299,7 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
 }
 
 /// `4096`, `4k`, `64M`, `1G` (1024-based; at most 1 TiB).
+#[cfg(feature = "archive")]
 pub fn parse_bytes(v: &str) -> Option<u64> {
     let (digits, unit) = match v.as_bytes().last()? {
         b'k' | b'K' => (&v[..v.len() - 1], 1u64 << 10),
@@ -307,7 +311,7 @@ pub fn parse_bytes(v: &str) -> Option<u64> {
     n.checked_mul(unit).filter(|b| *b <= 1 << 40)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "archive"))]
 mod size_tests {
     use super::*;
 

@@ -125,7 +125,8 @@ Exit status: 0 done, 2 usage, 3 authentication refused, 4 other non-retryable fa
 5 rules rejected (each on stderr with the service's message).",
 };
 
-/// The archive section of `stream --help`.
+/// The archive section of `stream --help` (feature `archive`).
+#[cfg(feature = "archive")]
 pub const STREAM_ARCHIVE: Page = Page {
     head: "
 Archive: records go into files under DIR instead of stdout

@@ -6,8 +6,11 @@
 //! reading in `args.rs`, help texts in `help.rs`, stderr and exit
 //! statuses in `report.rs`, stderr lines (text or JSON) in `stderr.rs`, signals in `signal.rs`.
 
+#[cfg(feature = "archive")]
 mod archive;
+#[cfg(feature = "archive")]
 mod archive_args;
+#[cfg(feature = "archive")]
 mod archive_recovery;
 pub mod args;
 #[cfg(feature = "simulator")]
@@ -121,6 +124,7 @@ pub fn help(which: &str) -> String {
     match which {
         "stream" => {
             let text = page(&help::STREAM, stream_args::FLAGS, Some("stream"));
+            #[cfg(feature = "archive")]
             let text = format!(
                 "{text}\n{}{}{}",
                 help::STREAM_ARCHIVE.head,

@@ -128,8 +128,10 @@ impl Event {
 /// Writes the archive's own log lines (`gnip_stream::sink::archive`: seals, write errors,
 /// `--on-close` output) as events named `archive`; other library logging stays off (the
 /// command says connection events through its observer).
+#[cfg(feature = "archive")]
 struct ArchiveLog;
 
+#[cfg(feature = "archive")]
 impl log::Log for ArchiveLog {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
         m.target().starts_with("gnip_stream::sink::archive") && m.level() <= log::Level::Info
@@ -154,6 +156,7 @@ impl log::Log for ArchiveLog {
 }
 
 /// Installs [`ArchiveLog`] (once; a second call does nothing).
+#[cfg(feature = "archive")]
 pub fn log_archive() {
     static LOGGER: ArchiveLog = ArchiveLog;
     if log::set_logger(&LOGGER).is_ok() {

@@ -62,6 +62,7 @@ pub fn run(a: StreamArgs) -> u8 {
     if a.jetstream.is_on() {
         return super::jetstream::run_stream(&a, config, monitor);
     }
+    #[cfg(feature = "archive")]
     if a.archive.dir.is_some() {
         return super::archive::run(&a, config, monitor);
     }

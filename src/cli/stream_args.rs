@@ -19,6 +19,7 @@ use gnip_stream::unversioned::protocol::slow_reader::{
 };
 use gnip_stream::unversioned::protocol::time;
 
+#[cfg(feature = "archive")]
 use super::archive_args::{self, ArchiveArgs};
 use super::args::{self, Args, Usage, product, usage};
 use super::flags::{self, Flag, Parsed, count, secs};
@@ -66,6 +67,7 @@ pub struct StreamArgs {
     #[cfg(feature = "jetstream")]
     pub jetstream: Box<super::jetstream_args::JetStreamArgs>,
     /// `--archive` and its options: records to files instead of stdout.
+    #[cfg(feature = "archive")]
     pub archive: Box<ArchiveArgs>,
 }
 
@@ -436,8 +438,21 @@ impl Default for StreamArgs {
             backfill_on_start: 0,
             #[cfg(feature = "jetstream")]
             jetstream: Box::default(),
+            #[cfg(feature = "archive")]
             archive: Box::default(),
         }
+    }
+}
+
+/// Whether `stream` sends to JetStream.
+#[cfg(feature = "archive")]
+fn is_jetstream(a: &StreamArgs) -> bool {
+    #[cfg(feature = "jetstream")]
+    return a.jetstream.is_on();
+    #[cfg(not(feature = "jetstream"))]
+    {
+        let _ = a;
+        false
     }
 }
 
@@ -454,14 +469,17 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         to: None,
     };
     let mut it = Args::new(command, args);
+    #[cfg(feature = "archive")]
     let archive: flags::Part<Raw, ArchiveArgs> = (archive_args::FLAGS, |r| &mut *r.a.archive);
     #[cfg(feature = "jetstream")]
     let jetstream: flags::Part<Raw, JetStreamArgs> =
         (super::jetstream_args::FLAGS, |r| &mut *r.a.jetstream);
-    #[cfg(feature = "jetstream")]
-    let more: &[&dyn flags::More<Raw>] = &[&archive, &jetstream];
-    #[cfg(not(feature = "jetstream"))]
-    let more: &[&dyn flags::More<Raw>] = &[&archive];
+    let more: &[&dyn flags::More<Raw>] = &[
+        #[cfg(feature = "archive")]
+        &archive,
+        #[cfg(feature = "jetstream")]
+        &jetstream,
+    ];
     if let Parsed::Help = flags::read(&mut it, command, FLAGS, &mut raw, more, false)? {
         return Ok(Command::Help(command));
     }
@@ -478,11 +496,9 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     #[cfg(feature = "jetstream")]
     a.jetstream
         .check(command, a.count || a.max_records.is_some(), a.redundant)?;
-    #[cfg(feature = "jetstream")]
-    let jetstream = a.jetstream.is_on();
-    #[cfg(not(feature = "jetstream"))]
-    let jetstream = false;
-    a.archive.check(a.count, jetstream)?;
+    #[cfg(feature = "archive")]
+    a.archive
+        .check(a.count, cfg!(feature = "jetstream") && is_jetstream(&a))?;
     a.target = args::target(
         command,
         url,

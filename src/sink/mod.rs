@@ -23,6 +23,7 @@
 //! # Ok::<(), gnip_stream::Error>(())
 //! ```
 
+#[cfg(feature = "archive")]
 pub mod archive;
 #[cfg(feature = "jetstream")]
 pub mod jetstream;

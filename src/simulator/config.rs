@@ -55,7 +55,10 @@ pub enum Fault {
         /// How long to stay silent.
         duration: Duration,
     },
-    /// From this compressed body byte on, every byte sent is inverted.
+    /// Break the deflate stream at the first flush point at or after this compressed body
+    /// byte: the write that holds the byte goes intact, then a block of the reserved type
+    /// (BTYPE 11), which a decoder rejects at once (nothing garbled is inflated first), and
+    /// every byte after it inverted.
     CorruptAfter {
         /// Compressed body bytes sent intact first.
         bytes: u64,

@@ -43,6 +43,8 @@ pub(super) struct Streamer<'a> {
     pub(super) records: u64,
     pub(super) drop_after: Option<u64>,
     pub(super) corrupt_after: Option<u64>,
+    /// The deflate stream is broken: every byte from here on is inverted.
+    pub(super) corrupting: bool,
     pub(super) stall: Option<(u64, Duration)>,
     pub(super) drop_mid_record: Option<u64>,
     pub(super) backlog_limit: usize,
@@ -81,6 +83,7 @@ impl<'a> Streamer<'a> {
             records: 0,
             drop_after: None,
             corrupt_after: None,
+            corrupting: false,
             stall: None,
             drop_mid_record: None,
             backlog_limit: shared.config.backlog_limit,
@@ -243,12 +246,16 @@ impl<'a> Streamer<'a> {
     /// Sends compressed body bytes, applying the corrupt and drop faults.
     pub(super) fn send_body(&mut self, body: &[u8]) -> Result<(), End> {
         let mut body = std::borrow::Cow::Borrowed(body);
-        if let Some(at) = self.corrupt_after {
-            let start = usize::try_from(at.saturating_sub(self.body_bytes)).unwrap_or(usize::MAX);
-            if start < body.len() {
-                for b in &mut body.to_mut()[start..] {
-                    *b = !*b;
-                }
+        if self.corrupting {
+            for b in body.to_mut().iter_mut() {
+                *b = !*b;
+            }
+        } else if let Some(at) = self.corrupt_after {
+            // Every write ends on a flush point (byte-aligned, between blocks): after the one
+            // that reaches `at`, a block header with BFINAL set and the reserved type 11.
+            if at < self.body_bytes + body.len() as u64 {
+                body.to_mut().push(0b0000_0111);
+                self.corrupting = true;
             }
         }
         let mut cut = None;

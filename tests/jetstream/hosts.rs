@@ -254,6 +254,9 @@ fn all_three_servers_stopped_for_5_s_lose_nothing() {
             "5",
             "--queue",
             "2000",
+            // Below the 5 s the servers stay stopped: the window's publishes are resent.
+            "--ack-timeout",
+            "2",
             "--metrics-listen",
             "127.0.0.1:0",
             "--stats-interval",

@@ -49,7 +49,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
         }
     };
     // Each partition's restart, from its own checkpoint.
-    let now = time_now();
+    let now = gnip_stream::unversioned::clock::now_secs();
     let mut starts = Vec::new();
     let mut recoveries = Vec::new();
     for &p in &partitions {
@@ -166,12 +166,6 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
             s.records, s.duplicates, s.files_sealed
         ));
     code
-}
-
-fn time_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Says which span of `partition`'s gap nothing will fetch, and the Replay that would.

@@ -105,13 +105,14 @@ fn a_hook_that_moves_files_away_keeps_names_unique_and_the_checkpoint() {
             files.keys()
         );
     }
-    let all = indexes_once(&s, &files);
-    assert!(all.len() >= 100, "{}", all.len());
-    assert!(
-        names(&dir).iter().all(|n| !n.ends_with(".ndjson")),
-        "{:?}",
-        names(&dir)
-    );
+    // Everything handed over is gone from DIR; only the last run's own file, sealed at its
+    // stop, may still wait there for the next start (the runner stops with the process).
+    let left = archive(&dir);
+    assert!(left.len() <= 1, "{:?}", left.keys());
+    let mut every = files.clone();
+    every.extend(left);
+    let all = indexes_once(&s, &every);
+    assert!(all.len() >= 110, "{}", all.len());
     s.shutdown();
 }
 

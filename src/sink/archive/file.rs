@@ -133,6 +133,19 @@ impl OpenFile {
     }
 }
 
+/// Replaces the small file `path` with `text` so that a crash leaves the old or the new one,
+/// never a mix: written beside it under a hidden name, fsynced, renamed over it, the directory
+/// fsynced.
+pub(super) fn write_atomically(path: &Path, text: &str, storage: &dyn Storage) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = dir.join(format!(".{name}"));
+    std::fs::write(&temp, text)?;
+    File::open(&temp)?.sync_all()?;
+    storage.rename(&temp, path)?;
+    sync_dir(dir)
+}
+
 /// fsyncs a directory, so that a rename or a new file in it survives a power cut.
 pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()

@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-use super::file::sync_dir;
+use super::file::{sync_dir, write_atomically};
 use super::{Archive, Counters, names};
 
 /// The file of `stem`'s pending Recovery ranges.
@@ -28,10 +28,7 @@ pub(super) fn read(state_dir: &Path, stem: &str) -> Vec<(i64, i64)> {
 }
 
 fn write(state_dir: &Path, stem: &str, ranges: &[(i64, i64)]) -> io::Result<()> {
-    let (file, temp) = (
-        path(state_dir, stem),
-        state_dir.join(format!(".{stem}.recovery")),
-    );
+    let file = path(state_dir, stem);
     if ranges.is_empty() {
         return match fs::remove_file(&file) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -39,10 +36,7 @@ fn write(state_dir: &Path, stem: &str, ranges: &[(i64, i64)]) -> io::Result<()> 
         };
     }
     let text: String = ranges.iter().map(|(f, t)| format!("{f} {t}\n")).collect();
-    fs::write(&temp, text)?;
-    fs::File::open(&temp)?.sync_all()?;
-    fs::rename(&temp, &file)?;
-    sync_dir(state_dir)
+    write_atomically(&file, &text, &super::Disk)
 }
 
 /// Whether `inner` lies within `outer`.
@@ -52,7 +46,7 @@ fn within(inner: (i64, i64), outer: (i64, i64)) -> bool {
 
 impl Archive {
     fn stem(&self, partition: u32) -> String {
-        format!("{}-{}", self.config.prefix, names::partition_tag(partition))
+        names::stem(&self.config.prefix, partition)
     }
 
     /// Recovery ranges of `partition` that an earlier run started and did not complete.

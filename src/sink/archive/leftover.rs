@@ -206,7 +206,7 @@ impl Archive {
                     p.checkpoint = p.checkpoint.max(last);
                 }
                 None => {
-                    let stem = format!("{}-{}", self.config.prefix, names::partition_tag(number));
+                    let stem = names::stem(&self.config.prefix, number);
                     let (mut journal, loaded) = Journal::open(&self.state_dir, &stem, now_secs())
                         .map_err(|e| storage_error(&dir, &e))?;
                     let known: std::collections::HashSet<u64> =

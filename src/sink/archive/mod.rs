@@ -174,7 +174,7 @@ impl Archive {
         let now = crate::clock::now_secs();
         let mut parts = Vec::new();
         for &number in partitions {
-            let stem = format!("{}-{}", config.prefix, names::partition_tag(number));
+            let stem = names::stem(&config.prefix, number);
             let (journal, loaded) =
                 Journal::open(&state_dir, &stem, now).map_err(|e| storage_error(dir, &e))?;
             parts.push(Partition {

@@ -42,6 +42,11 @@ pub fn partition_tag(partition: u32) -> String {
     }
 }
 
+/// A partition's state files' stem: `{prefix}-p{N}` (or `-all`).
+pub fn stem(prefix: &str, partition: u32) -> String {
+    format!("{prefix}-{}", partition_tag(partition))
+}
+
 /// A sealed file's name: `{prefix}-{p}-{start}[-{n}].ndjson[.gz]` (`n` 0 writes no suffix).
 pub fn sealed_name(prefix: &str, partition: u32, start: i64, n: u32, gzip: bool) -> String {
     let mut name = format!(

@@ -2,12 +2,11 @@
 //! to them — open a file for a window (a name never used before), rotate by window and size,
 //! make records durable and advance the checkpoint, seal.
 
-use std::fs;
 use std::io;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::file::{OpenFile, sync_dir};
+use super::file::{OpenFile, sync_dir, write_atomically};
 use super::journal::Journal;
 use super::names::{part_name, sealed_name, window_start};
 use super::{Archive, Counters, DURABLE_EVERY};
@@ -87,12 +86,7 @@ impl Partition {
             n += 1;
         };
         let state = a.state_dir.join(format!("{}.name", self.stem));
-        let temp = a.state_dir.join(format!(".{}.name", self.stem));
-        fs::write(&temp, format!("{window} {n}\n"))
-            .and_then(|()| fs::File::open(&temp)?.sync_all())
-            .and_then(|()| c.storage.rename(&temp, &state))
-            .and_then(|()| sync_dir(&a.state_dir))
-            .map_err(at(&state))?;
+        write_atomically(&state, &format!("{window} {n}\n"), &*c.storage).map_err(at(&state))?;
         self.last_name = (window, n);
         let file = OpenFile::create(
             part.clone(),
@@ -132,7 +126,7 @@ impl Partition {
                 h.notify();
             }
         }
-        self.commit(a)
+        Ok(())
     }
 
     /// The journal entries of durable records appended; the checkpoint advanced.

@@ -7,11 +7,13 @@ use crate::Error;
 use crate::core::DecoderConfig;
 use crate::protocol::dedupe::DEFAULT_DEDUPE_WINDOW;
 use crate::protocol::dialect::Dialect;
+use crate::protocol::dialect::V2_STALL_TIMEOUT;
 use crate::protocol::endpoint::{REPLAY_HOST, STREAM_HOST, Service, StreamPath, UrlParts};
 use crate::protocol::policy::{
     BackoffConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TICK, DEFAULT_STALL_TIMEOUT,
 };
 use crate::protocol::product::{MAX_BACKFILL_MINUTES, Product};
+use crate::protocol::v2::products::{V2_HOST, V2Product};
 
 /// A Replay range, seconds since the epoch (UTC), `from` inclusive, `to` exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +125,8 @@ pub struct ClientConfig {
     pub(crate) decoder: DecoderConfig,
     pub(crate) redundant: u8,
     pub(crate) dedupe: DedupeConfig,
+    /// X API v2 field parameters passed through (`tweet.fields=…&expansions=…`).
+    pub(crate) fields: String,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -144,6 +148,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("ca_file", &self.ca_file)
             .field("redundant", &self.redundant)
             .field("dedupe", &self.dedupe)
+            .field("fields", &self.fields)
             .finish_non_exhaustive()
     }
 }
@@ -170,7 +175,47 @@ impl ClientConfig {
             decoder: DecoderConfig::default(),
             redundant: 1,
             dedupe: DedupeConfig::default(),
+            fields: String::new(),
         }
+    }
+
+    /// An X API v2 enterprise stream on the default host ([`V2_HOST`]); every partition of the
+    /// product. Credentials: [`ClientConfig::bearer_token`]. The stall timeout defaults to
+    /// [`V2_STALL_TIMEOUT`] (30 s).
+    ///
+    /// ```
+    /// use gnip_stream::client::ClientConfig;
+    /// use gnip_stream::unversioned::protocol::v2::products::V2Product;
+    /// let c = ClientConfig::v2(V2Product::Decahose).bearer_token("token").fields("tweet.fields=created_at");
+    /// assert_eq!(c.base_url(), "https://api.x.com/2/tweets/sample10/stream");
+    /// assert_eq!(c.partition_list(), [1, 2]);
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub fn v2(product: V2Product) -> Self {
+        let mut c = Self::with(
+            format!("{V2_HOST}{}", product.path()),
+            Product::V2(product),
+            None,
+        );
+        c.dialect = Dialect::V2;
+        c.stall_timeout = V2_STALL_TIMEOUT;
+        c
+    }
+
+    /// An OAuth 2.0 App-only bearer token (X API v2), sent as `Authorization: Bearer …`. Never
+    /// shown in `Debug`, logs, errors or URLs.
+    pub fn bearer_token(mut self, token: &str) -> Self {
+        self.user = String::new();
+        self.password = token.to_owned();
+        self
+    }
+
+    /// X API v2 field parameters, passed through as they are (`tweet.fields=created_at&
+    /// expansions=author_id`): each key must be one the product takes
+    /// ([`V2Product::check_fields`]), checked by [`ClientConfig::validate`].
+    pub fn fields(mut self, query: &str) -> Self {
+        self.fields = query.trim_start_matches('?').to_owned();
+        self
     }
 
     /// A live stream on the default host ([`STREAM_HOST`]); every partition of the product.
@@ -217,6 +262,7 @@ impl ClientConfig {
         })?;
         let mut c = Self::with(path.url(&parts.base()), path.product, None);
         c.dialect = dialect;
+        c.stall_timeout = dialect.stall_timeout();
         if path.service == Service::Replay {
             c.replay = Some(ReplayRange { from: 0, to: 0 });
         }
@@ -285,7 +331,8 @@ impl ClientConfig {
 
     /// Reconnect when nothing at all has arrived for this long, counted from the last byte of
     /// the response, head or body (default [`DEFAULT_STALL_TIMEOUT`], 35 s: above the 30 s the
-    /// documentation sets; heartbeats come at least every 10 s).
+    /// documentation sets; heartbeats come at least every 10 s; X API v2:
+    /// [`V2_STALL_TIMEOUT`], 30 s, heartbeats at least every 20 s).
     pub fn stall_timeout(mut self, d: Duration) -> Self {
         self.stall_timeout = d;
         self
@@ -417,10 +464,28 @@ impl ClientConfig {
                 return cfg("a Replay needs a range with from before to");
             }
         }
+        if let Product::V2(p) = self.product {
+            if let Err(reason) = p.check_fields(&self.fields) {
+                return Err(Error::BadInput {
+                    reason: reason.into(),
+                });
+            }
+            if self.recovery && !p.recovery() {
+                return Err(Error::BadInput {
+                    reason: format!("the {} stream has no Recovery", p.name()).into(),
+                });
+            }
+        } else if !self.fields.is_empty() {
+            return cfg("field parameters are X API v2's: the Gnip streams send whole records");
+        }
         let asked = self.partitions.as_deref().unwrap_or_default();
         match (self.product.partitions(), asked.iter().find(|&&x| x != 0)) {
             (None, Some(p)) => {
-                let with: Vec<String> = Product::ALL
+                let all: Vec<Product> = match self.product {
+                    Product::V2(_) => V2Product::ALL.into_iter().map(Product::V2).collect(),
+                    _ => Product::ALL.to_vec(),
+                };
+                let with: Vec<String> = all
                     .iter()
                     .filter_map(|x| x.partitions().map(|n| format!("{} 1..{n}", x.path_name())))
                     .collect();
@@ -448,7 +513,8 @@ impl ClientConfig {
         }
         self.backoff.validate()?;
         self.decoder.validate()?;
-        crate::protocol::endpoint::check_transport(&self.url, !self.user.is_empty())?;
+        let has_credentials = !self.user.is_empty() || !self.password.is_empty();
+        crate::protocol::endpoint::check_transport(&self.url, has_credentials)?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ use super::handler::{ClientEvent, Events, Handler, StopHandle};
 use super::http::{authorization, classify_ureq, io_error, is_read_tick};
 use super::stats::PartitionStats;
 use crate::Error;
+use crate::core::BodyEncoding;
 use crate::protocol::dedupe::DedupeWindow;
 use crate::protocol::endpoint::StreamQuery;
 use crate::protocol::policy::{ConnectRateLimiter, Decision, Ending, Reconnect};
@@ -36,6 +37,12 @@ fn limiter_for(config: &ClientConfig, partition: u32) -> SharedLimiter {
     let limit = config
         .dialect
         .connection_limit(config.product, config.replay.is_some() && !config.recovery);
+    // X API v2 counts per endpoint: every partition shares one limiter.
+    let partition = if config.dialect.limit_per_partition() {
+        partition
+    } else {
+        0
+    };
     let mut all = ALL
         .get_or_init(Default::default)
         .lock()
@@ -134,7 +141,12 @@ impl Connection {
                 ..query
             }
         };
-        self.config.dialect.url(&self.config.url, &query)
+        let url = self.config.dialect.url(&self.config.url, &query);
+        match (self.config.fields.is_empty(), url.contains('?')) {
+            (true, _) => url,
+            (false, true) => format!("{url}&{}", self.config.fields),
+            (false, false) => format!("{url}?{}", self.config.fields),
+        }
     }
 
     fn set_backoff(&self, wait: Duration) {
@@ -270,14 +282,28 @@ impl Connection {
             }
         };
         let status = resp.status().as_u16();
-        match session.on_head(status, Instant::now()) {
+        let header = |name: &str| resp.headers().get(name).map(|v| v.as_bytes());
+        let number = |name: &str| {
+            header(name)
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        // x-rate-limit-reset is Unix seconds: as seconds from now.
+        let reset_in = number("x-rate-limit-reset")
+            .map(|at| at.saturating_sub(crate::clock::now_secs().max(0) as u64));
+        if let (Some(remaining), Some(reset_in)) = (number("x-rate-limit-remaining"), reset_in) {
+            self.limiter
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .observe(remaining, Duration::from_secs(reset_in), Instant::now());
+        }
+        let encoding = BodyEncoding::from_header(header("content-encoding"));
+        match session.on_head(status, encoding, Instant::now()) {
             Head::Refused => {
-                let gzip = resp
-                    .headers()
-                    .get("content-encoding")
-                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+                let gzip = encoding == BodyEncoding::Gzip;
                 let body = error_body(resp.into_body().into_reader());
-                session.on_refused(status, &body, gzip)
+                let reset_in = reset_in.map(|s| s.min(u64::from(u32::MAX)) as u32);
+                session.on_refused(status, &body, gzip, reset_in)
             }
             Head::Stream => {
                 self.event(ClientEvent::Connected);

@@ -51,10 +51,26 @@ pub enum ComplianceKind {
     UserWithheld,
     /// `tweet_edit`: a Tweet was edited (each edit is a new Tweet id).
     TweetEdit,
+    /// `withheld` (X API v2's `status_withheld`): a Post is withheld in some countries.
+    Withheld,
+    /// `user_profile_modification` (X API v2): a profile field changed.
+    UserProfileModification,
+    /// `public_tweet_notice` (X API v2 labels): a label applied to or removed from a Post.
+    PublicTweetNotice,
+    /// `public_tweet_unviewable` (X API v2 labels): a Post made unviewable, or viewable again.
+    PublicTweetUnviewable,
 }
 
 impl ComplianceKind {
-    /// Every kind, in declaration order.
+    /// The kinds only X API v2 sends (its event streams also use most of [`ComplianceKind::ALL`]).
+    pub const V2_ONLY: [ComplianceKind; 4] = [
+        ComplianceKind::Withheld,
+        ComplianceKind::UserProfileModification,
+        ComplianceKind::PublicTweetNotice,
+        ComplianceKind::PublicTweetUnviewable,
+    ];
+
+    /// Every Gnip kind, in declaration order.
     pub const ALL: [ComplianceKind; 13] = [
         ComplianceKind::Delete,
         ComplianceKind::StatusWithheld,
@@ -87,7 +103,20 @@ impl ComplianceKind {
             ComplianceKind::UserUnsuspend => "user_unsuspend",
             ComplianceKind::UserWithheld => "user_withheld",
             ComplianceKind::TweetEdit => "tweet_edit",
+            ComplianceKind::Withheld => "withheld",
+            ComplianceKind::UserProfileModification => "user_profile_modification",
+            ComplianceKind::PublicTweetNotice => "public_tweet_notice",
+            ComplianceKind::PublicTweetUnviewable => "public_tweet_unviewable",
         }
+    }
+
+    /// The X API v2 event kind with this name (`data`'s member): Gnip's names and
+    /// [`ComplianceKind::V2_ONLY`]'s.
+    pub fn from_v2_name(name: &[u8]) -> Option<ComplianceKind> {
+        ComplianceKind::ALL
+            .into_iter()
+            .chain(ComplianceKind::V2_ONLY)
+            .find(|k| k.name().as_bytes() == name)
     }
 
     /// The kind with this wire name.
@@ -137,6 +166,12 @@ pub struct SystemMessage<'a> {
 }
 
 impl<'a> SystemMessage<'a> {
+    /// A message at `level` whose text is the raw (still escaped) JSON string contents
+    /// `raw_message`, borrowed from the record (for a dialect whose messages have another shape).
+    pub fn new(level: Level, raw_message: &'a [u8]) -> Self {
+        SystemMessage { level, raw_message }
+    }
+
     /// `info`, `warn` or `error`.
     pub fn level(&self) -> Level {
         self.level

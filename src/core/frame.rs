@@ -103,6 +103,12 @@ impl<'a> Record<'a> {
         }
     }
 
+    /// `bytes` as a record of `kind`, classified by the caller (a service dialect that reads
+    /// its lines another way).
+    pub fn with_kind(bytes: &'a [u8], kind: RecordKind<'a>) -> Self {
+        Record { bytes, kind }
+    }
+
     /// The record exactly as received, without its `\r\n`.
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes
@@ -156,6 +162,34 @@ impl<'a> Record<'a> {
 pub struct FrameDecoder {
     gzip: GzipDecoder,
     lines: LineSplitter,
+    /// The body is not compressed (`Content-Encoding` absent or `identity`): bytes go straight
+    /// to the line splitter.
+    identity: bool,
+    /// Bytes taken in identity mode since the last reset (in and out are the same).
+    identity_bytes: u64,
+}
+
+/// How a response body is encoded, as its `Content-Encoding` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyEncoding {
+    /// `gzip` (the Gnip streams always; X API v2 when asked).
+    #[default]
+    Gzip,
+    /// No compression (`identity`, or no header).
+    Identity,
+}
+
+impl BodyEncoding {
+    /// The encoding a `Content-Encoding` header value names (`None`: no header): `gzip` or
+    /// `x-gzip` is gzip, anything else is taken as identity.
+    pub fn from_header(value: Option<&[u8]>) -> BodyEncoding {
+        match value.map(|v| v.trim_ascii()) {
+            Some(v) if v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip") => {
+                BodyEncoding::Gzip
+            }
+            _ => BodyEncoding::Identity,
+        }
+    }
 }
 
 impl std::fmt::Debug for FrameDecoder {
@@ -163,6 +197,7 @@ impl std::fmt::Debug for FrameDecoder {
         f.debug_struct("FrameDecoder")
             .field("gzip", &self.gzip)
             .field("lines", &self.lines)
+            .field("identity", &self.identity)
             .finish()
     }
 }
@@ -199,7 +234,15 @@ impl FrameDecoder {
                 .with_crc_check(config.check_crc)
                 .with_inflater(config.inflater),
             lines: LineSplitter::new(config.max_record),
+            identity: false,
+            identity_bytes: 0,
         }
+    }
+
+    /// Forgets the current stream and reads the next one as `encoding` (the default is gzip).
+    pub fn begin(&mut self, encoding: BodyEncoding) {
+        self.reset();
+        self.identity = encoding == BodyEncoding::Identity;
     }
 
     /// Decodes `input` and calls `on_event` for every event it completes, in stream order.
@@ -242,6 +285,20 @@ impl FrameDecoder {
         mut on_event: impl FnMut(Event<'_>) -> ControlFlow<()>,
     ) -> Result<Decoded, Error> {
         let lines = &mut self.lines;
+        if self.identity {
+            let decoded = match lines.push_until(input, |l| on_event(event(l))) {
+                ControlFlow::Continue(()) => Decoded {
+                    consumed: input.len(),
+                    stopped: false,
+                },
+                ControlFlow::Break(used) => Decoded {
+                    consumed: used,
+                    stopped: true,
+                },
+            };
+            self.identity_bytes += decoded.consumed as u64;
+            return Ok(decoded);
+        }
         // The gzip decoder hands out the bytes before an error first: they are split too.
         self.gzip.decode_until(input, |bytes| {
             lines.push_until(bytes, |l| on_event(event(l)))
@@ -255,6 +312,10 @@ impl FrameDecoder {
         if let Some(len) = self.lines.finish() {
             on_event(Event::Incomplete { len });
         }
+        if self.identity {
+            self.identity_bytes = 0;
+            return Ok(());
+        }
         let end = self.gzip.finish();
         self.gzip.reset();
         end
@@ -264,17 +325,18 @@ impl FrameDecoder {
     /// of a partial record it dropped, if there was one.
     pub fn reset(&mut self) -> Option<u64> {
         self.gzip.reset();
+        self.identity_bytes = 0;
         self.lines.reset()
     }
 
     /// Compressed bytes consumed since the last reset.
     pub fn bytes_in(&self) -> u64 {
-        self.gzip.total_in()
+        self.gzip.total_in() + self.identity_bytes
     }
 
     /// Inflated bytes produced since the last reset.
     pub fn bytes_out(&self) -> u64 {
-        self.gzip.total_out()
+        self.gzip.total_out() + self.identity_bytes
     }
 
     /// Complete gzip members seen since the last reset (a Replay stream has one).

@@ -271,6 +271,21 @@ pub enum RecordKey<'a> {
     },
     /// A hash of the record's bytes (no usable id, or a compliance event without a time).
     Bytes(u64),
+    /// A record whose id is a string, not a number (an X API v2 Like: `data.id`).
+    Id(&'a str),
+    /// An X API v2 compliance, likes-compliance or label event.
+    Event {
+        /// The kind, e.g. `delete`, `user_protect`, `public_tweet_notice`.
+        kind: &'a str,
+        /// The subject's id: `tweet.id`, `user.id` or `favorite.id`.
+        subject: &'a str,
+        /// A second subject id (`favorite.user_id`; empty when none).
+        second: &'a str,
+        /// `quote_tweet_id` (empty when none): a deleted Post yields one event per quote.
+        quote: &'a str,
+        /// `event_at` as written.
+        at: &'a str,
+    },
 }
 
 /// A record's own time: native `created_at` or Activity Streams `postedTime`, seconds since
@@ -342,6 +357,20 @@ impl<'a> RecordKey<'a> {
                 h
             }
             RecordKey::Bytes(h) => h,
+            RecordKey::Id(id) => hash_bytes_from(hash_bytes(b"id") ^ 0xff, id.as_bytes()),
+            RecordKey::Event {
+                kind,
+                subject,
+                second,
+                quote,
+                at,
+            } => {
+                let mut h = hash_bytes(kind.as_bytes());
+                for part in [subject, second, quote, at] {
+                    h = hash_bytes_from(h ^ 0xff, part.as_bytes());
+                }
+                h
+            }
         }
     }
 
@@ -369,6 +398,7 @@ impl<'a> RecordKey<'a> {
     /// ISO 8601), else `postedTime` / `created_at`; `None` when it has none.
     pub fn record_time(&self, record: &Record<'_>) -> Option<i64> {
         match self {
+            RecordKey::Event { at, .. } => crate::protocol::time::parse_timestamp(at),
             RecordKey::Compliance { timestamp, .. } => {
                 if !timestamp.is_empty() && timestamp.bytes().all(|b| b.is_ascii_digit()) {
                     timestamp.parse::<i64>().ok().map(|ms| ms / 1000)
@@ -391,6 +421,26 @@ impl<'a> RecordKey<'a> {
                 timestamp,
             } => format!("{kind}:{id}:{timestamp}"),
             RecordKey::Bytes(h) => format!("bytes:{h:016x}"),
+            RecordKey::Id(id) => format!("id:{id}"),
+            RecordKey::Event {
+                kind,
+                subject,
+                second,
+                quote,
+                at,
+            } => {
+                let second = if second.is_empty() {
+                    String::new()
+                } else {
+                    format!("/{second}")
+                };
+                let quote = if quote.is_empty() {
+                    String::new()
+                } else {
+                    format!(":q{quote}")
+                };
+                format!("{kind}:{subject}{second}{quote}:{at}")
+            }
         }
     }
 }

@@ -2,20 +2,26 @@
 //! authentication, stream paths and products, query parameter names and time formats, what a
 //! line is (data, or a system message that closes the connection or completes a job), record
 //! keys, error bodies, what each ending leads to, connection-rate windows — asked of one
-//! [`Dialect`] value chosen once per connection. Gnip 2.0 is the dialect today; another (the
-//! X API v2 enterprise streams) is a variant and its match arms here, plus simulator routes.
+//! [`Dialect`] value chosen once per connection: Gnip 2.0, or the X API v2 enterprise streams
+//! (their facts are data in [`super::v2`]; a dialect is a variant and its match arms here, plus
+//! simulator routes).
 
 use std::borrow::Cow;
 
 use super::dedupe::RecordKey;
+use std::time::Duration;
+
 use super::endpoint::{
     PARAM_BACKFILL, PARAM_END_TIME, PARAM_FROM_DATE, PARAM_PARTITION, PARAM_START_TIME,
-    PARAM_TO_DATE, StreamPath, StreamQuery,
+    PARAM_TO_DATE, STREAM_HOST, StreamPath, StreamQuery,
 };
 use super::messages::{self, Meaning};
-use super::policy::{Action, Ending, action_for};
+use super::policy::{Action, DEFAULT_STALL_TIMEOUT, Ending, Refusal, action_for};
 use super::product::{ConnectionLimit, Product, REPLAY_CONNECTION_LIMIT};
 use super::time;
+use super::v2::problems::{self, Problem};
+use super::v2::products::V2_HOST;
+use super::v2::records::{self, Shape, StreamProblem};
 use crate::core::{Level, Record, RecordKind};
 
 /// How a dialect sends credentials.
@@ -73,6 +79,20 @@ const GNIP_QUERY: QueryNames = QueryNames {
     recovery_time: TimeFormat::Iso8601,
 };
 
+/// Query parameters of X API v2 (x-api-v2.md §1.1, §3): no Replay; Recovery on the stream URL.
+const V2_QUERY: QueryNames = QueryNames {
+    partition: "partition",
+    backfill: "backfill_minutes",
+    replay: ("start_time", "end_time"),
+    recovery: ("start_time", "end_time"),
+    replay_time: TimeFormat::Iso8601,
+    recovery_time: TimeFormat::Iso8601,
+};
+
+/// The default stall timeout of X API v2: heartbeats come "at least every 20 seconds", so 30 s
+/// leaves room for jitter (x-api-v2.md §2.2).
+pub const V2_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What one line of a stream is, in a dialect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line<'a> {
@@ -107,33 +127,82 @@ pub enum Dialect {
     /// The Gnip 2.0 endpoints: PowerTrack, Decahose/Firehose, Compliance, Replay, Recovery.
     #[default]
     Gnip,
+    /// The X API v2 enterprise streams (`api.x.com/2/…`): Bearer auth, `data`/`errors` lines,
+    /// problem-JSON errors, Recovery by `start_time`/`end_time`.
+    V2,
 }
 
 impl Dialect {
-    /// A short lowercase name (`gnip`), for logs and flags.
+    /// A short lowercase name (`gnip`, `v2`), for logs and flags.
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Gnip => "gnip",
+            Dialect::V2 => "v2",
+        }
+    }
+
+    /// The dialect named `name` (`gnip`, `v2`).
+    pub fn from_name(name: &str) -> Option<Dialect> {
+        [Dialect::Gnip, Dialect::V2]
+            .into_iter()
+            .find(|d| d.name() == name)
+    }
+
+    /// The dialect a product belongs to.
+    pub fn of_product(product: Product) -> Dialect {
+        match product {
+            Product::V2(_) => Dialect::V2,
+            _ => Dialect::Gnip,
         }
     }
 
     /// The dialect a stream URL's path is written in, with the stream it names; `None` when
-    /// no dialect knows the path.
+    /// no dialect knows the path (a `/2/` path is X API v2's).
     pub fn of_path(path: &str) -> Option<(Dialect, StreamPath)> {
-        StreamPath::parse(path).map(|p| (Dialect::Gnip, p))
+        StreamPath::parse(path).map(|p| (Dialect::of_product(p.product), p))
+    }
+
+    /// The default scheme and host of its streams.
+    pub fn default_host(self) -> &'static str {
+        match self {
+            Dialect::Gnip => STREAM_HOST,
+            Dialect::V2 => V2_HOST,
+        }
     }
 
     /// How credentials are sent.
     pub fn auth(self) -> Auth {
         match self {
             Dialect::Gnip => Auth::Basic,
+            Dialect::V2 => Auth::Bearer,
         }
+    }
+
+    /// The default stall timeout: 35 s for Gnip (heartbeats every 10 s), 30 s for v2.
+    pub fn stall_timeout(self) -> Duration {
+        match self {
+            Dialect::Gnip => DEFAULT_STALL_TIMEOUT,
+            Dialect::V2 => V2_STALL_TIMEOUT,
+        }
+    }
+
+    /// Whether a Recovery job is complete when its body ends cleanly (v2: no completion
+    /// message is documented, x-api-v2.md §2.5), rather than on a completion message (Gnip).
+    pub fn job_ends_with_body(self) -> bool {
+        self == Dialect::V2
+    }
+
+    /// Whether the connection-rate limit counts per partition (Gnip, assumed) or per endpoint,
+    /// every partition and redundant connection together (v2, x-api-v2.md §1.3).
+    pub fn limit_per_partition(self) -> bool {
+        self == Dialect::Gnip
     }
 
     /// The query parameter names and time formats.
     pub fn query_names(self) -> &'static QueryNames {
         match self {
             Dialect::Gnip => &GNIP_QUERY,
+            Dialect::V2 => &V2_QUERY,
         }
     }
 
@@ -172,6 +241,15 @@ impl Dialect {
         }
     }
 
+    /// `record` with the kind this dialect gives its bytes (the decoder classifies as Gnip
+    /// does; an X API v2 line is read by its `data`/`errors` members).
+    pub fn classify<'a>(self, record: Record<'a>) -> Record<'a> {
+        match self {
+            Dialect::Gnip => record,
+            Dialect::V2 => Record::with_kind(record.bytes(), records::kind(record.bytes())),
+        }
+    }
+
     /// What `record` (one line of a stream) is.
     pub fn line<'a>(self, record: &Record<'a>) -> Line<'a> {
         match self {
@@ -187,6 +265,14 @@ impl Dialect {
                 }
                 _ => Line::Data,
             },
+            Dialect::V2 => match records::shape(record.bytes()) {
+                Shape::Errors(errors) => Line::System {
+                    level: crate::core::Level::Error,
+                    text: Cow::Owned(StreamProblem::parse(errors).text()),
+                    meaning: Meaning::Disconnect,
+                },
+                Shape::Data(_) | Shape::Other => Line::Data,
+            },
         }
     }
 
@@ -194,6 +280,7 @@ impl Dialect {
     pub fn record_key<'a>(self, record: &Record<'a>) -> Option<RecordKey<'a>> {
         match self {
             Dialect::Gnip => RecordKey::of(record),
+            Dialect::V2 => records::key_and_time(record.bytes()).map(|(k, _)| k),
         }
     }
 
@@ -205,20 +292,31 @@ impl Dialect {
     ) -> Option<(RecordKey<'a>, Option<i64>)> {
         match self {
             Dialect::Gnip => RecordKey::of_with_time(record),
+            Dialect::V2 => records::key_and_time(record.bytes()),
         }
     }
 
-    /// The service's message in an error body.
-    pub fn error_message(self, body: &[u8]) -> String {
+    /// The service's message in the error body of a response with `status`.
+    pub fn error_message(self, status: u16, body: &[u8]) -> String {
         match self {
             Dialect::Gnip => messages::error_message(body),
+            Dialect::V2 => problems::error_message(status, body),
+        }
+    }
+
+    /// What a refused connect is, when its body (and `x-rate-limit-reset`, as seconds from
+    /// now) says more than its status; `None` when the status alone decides.
+    pub fn refusal(self, status: u16, body: &[u8], reset_in_secs: Option<u32>) -> Option<Refusal> {
+        match self {
+            Dialect::Gnip => None,
+            Dialect::V2 => Problem::parse(body).refusal(status, reset_in_secs),
         }
     }
 
     /// What follows `ending`: the policy table of this dialect.
     pub fn action_for(self, ending: Ending) -> Action {
         match self {
-            Dialect::Gnip => action_for(ending),
+            Dialect::Gnip | Dialect::V2 => action_for(ending),
         }
     }
 
@@ -226,7 +324,7 @@ impl Dialect {
     pub fn connection_limit(self, product: Product, replay: bool) -> ConnectionLimit {
         match self {
             Dialect::Gnip if replay => REPLAY_CONNECTION_LIMIT,
-            Dialect::Gnip => product.connection_limit(),
+            Dialect::Gnip | Dialect::V2 => product.connection_limit(),
         }
     }
 }
@@ -289,7 +387,7 @@ mod tests {
         assert_eq!(d.record_key(&tweet).map(|k| k.as_u64()), Some(42));
         assert_eq!(d.record_key(&done), None);
         assert_eq!(
-            d.error_message(br#"{"error":{"message":"Invalid credentials"}}"#),
+            d.error_message(401, br#"{"error":{"message":"Invalid credentials"}}"#),
             "Invalid credentials"
         );
         assert_eq!(d.action_for(Ending::Http(401)), Action::Stop);
@@ -308,8 +406,73 @@ mod tests {
         let (d, p) =
             Dialect::of_path("/stream/firehose/accounts/a/publishers/twitter/l.json").unwrap();
         assert_eq!((d, p.product), (Dialect::Gnip, Product::Firehose));
-        assert_eq!(Dialect::of_path("/2/tweets/search/stream"), None);
+        assert_eq!(Dialect::of_path("/2/tweets/nothing/stream"), None);
         assert_eq!(d.name(), "gnip");
         assert_eq!(d.auth(), Auth::Basic);
+    }
+
+    #[test]
+    fn v2_paths_auth_query_lines_and_refusals() {
+        use crate::protocol::v2::products::V2Product;
+        let (d, p) = Dialect::of_path("/2/tweets/firehose/stream/lang/en").unwrap();
+        assert_eq!(
+            (d, p.product),
+            (Dialect::V2, Product::V2(V2Product::FirehoseEn))
+        );
+        assert_eq!(p.to_path(), "/2/tweets/firehose/stream/lang/en");
+        assert_eq!(
+            (d.auth(), d.name(), d.default_host()),
+            (Auth::Bearer, "v2", "https://api.x.com")
+        );
+        let q = StreamQuery {
+            partition: Some(3),
+            backfill_minutes: Some(2),
+            recovery: Some((1_500_000_000, 1_500_003_600)),
+            ..StreamQuery::default()
+        };
+        assert_eq!(
+            d.query(&q),
+            "partition=3&backfill_minutes=2&start_time=2017-07-14T02:40:00Z&end_time=2017-07-14T03:40:00Z"
+        );
+        let off = Record::new(br#"{"errors":[{"title":"operational-disconnect","disconnect_type":"OperationalDisconnect","detail":"This stream has been disconnected for operational reasons.","type":"https://api.twitter.com/2/problems/operational-disconnect"}]}"#);
+        match d.line(&off) {
+            Line::System { meaning, text, .. } => {
+                assert_eq!(meaning, Meaning::Disconnect);
+                assert!(text.starts_with("OperationalDisconnect: "), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let partial = Record::new(
+            br#"{"data":{"id":"5","text":"x"},"errors":[{"title":"Not Found Error"}]}"#,
+        );
+        assert_eq!(d.line(&partial), Line::Data);
+        assert_eq!(d.record_key(&partial).map(|k| k.as_u64()), Some(5));
+        assert_eq!(d.record_key(&off), None);
+        assert_eq!(
+            d.refusal(
+                429,
+                br#"{"title":"UsageCapExceeded","period":"Daily","scope":"Account"}"#,
+                None
+            ),
+            Some(Refusal::UsageCap)
+        );
+        assert_eq!(Dialect::Gnip.refusal(429, b"{}", None), None);
+        assert_eq!(
+            d.action_for(Ending::Refused(Refusal::UsageCap)),
+            Action::Stop
+        );
+        assert_eq!(
+            d.action_for(Ending::Refused(Refusal::RateLimited {
+                wait_secs: Some(30)
+            })),
+            Action::Wait(Duration::from_secs(30))
+        );
+        assert_eq!(
+            d.connection_limit(Product::V2(V2Product::Decahose), false)
+                .requests,
+            100
+        );
+        assert_eq!(d.stall_timeout(), Duration::from_secs(30));
+        assert_eq!(Dialect::from_name("v2"), Some(Dialect::V2));
     }
 }

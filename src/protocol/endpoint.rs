@@ -2,6 +2,7 @@
 //! query parameters the client sends and the simulator reads.
 
 use super::product::Product;
+use super::v2::products::V2Product;
 use crate::Error;
 
 /// The default stream host (also seen: `https://gnip-stream.x.com`).
@@ -43,7 +44,8 @@ impl Service {
     }
 }
 
-/// A stream path: `/{stream|replay}/{product}/accounts/{account}/publishers/twitter/{label}.json`.
+/// A stream path: `/{stream|replay}/{product}/accounts/{account}/publishers/twitter/{label}.json`,
+/// or an X API v2 stream's (`/2/tweets/sample10/stream`: no account, no label).
 ///
 /// ```
 /// use gnip_stream::unversioned::protocol::endpoint::{Service, StreamPath};
@@ -75,8 +77,12 @@ impl StreamPath {
         }
     }
 
-    /// Parses a path (no query); `None` when it is not a stream or Replay path.
+    /// Parses a path (no query); `None` when it is not a stream or Replay path. An X API v2
+    /// stream path (`/2/tweets/firehose/stream`) has no account and no label.
     pub fn parse(path: &str) -> Option<StreamPath> {
+        if let Some(p) = V2Product::from_path(path) {
+            return Some(StreamPath::new(Service::Stream, Product::V2(p), "", ""));
+        }
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let [
             kind,
@@ -99,9 +105,13 @@ impl StreamPath {
         if account.is_empty() || label.is_empty() {
             return None;
         }
+        let product = Product::from_path_name(product)?;
+        if matches!(product, Product::V2(_)) {
+            return None;
+        }
         Some(StreamPath {
             service,
-            product: Product::from_path_name(product)?,
+            product,
             account: account.to_owned(),
             label: label.to_owned(),
         })
@@ -109,6 +119,9 @@ impl StreamPath {
 
     /// The path, starting with `/`.
     pub fn to_path(&self) -> String {
+        if let Product::V2(p) = self.product {
+            return p.path().to_owned();
+        }
         format!(
             "/{}/{}/accounts/{}/publishers/twitter/{}.json",
             self.service.segment(),

@@ -45,6 +45,9 @@ pub fn slow_reader(ip: &str, buffer_bytes: usize) -> String {
 pub enum Meaning {
     /// The service is closing this connection (too many connections, or a full backlog).
     ClosingConnection,
+    /// The service has disconnected this stream (X API v2's in-stream `errors`): the
+    /// connection ends here and the client reconnects at once.
+    Disconnect,
     /// A Replay's or a Recovery's job is done (completely, with failed minutes, or cut short).
     ReplayCompleted,
     /// Anything else: pass it on.

@@ -18,6 +18,8 @@
 //!   an ending out.
 //! - [`slow_reader`]: when a handler's share of the time makes a reader the service drops.
 //! - [`time`]: calendar arithmetic and the service's timestamp formats.
+//! - [`v2`]: the X API v2 enterprise streams as data: products, line shapes, record keys,
+//!   error bodies.
 //!
 //! # Out of scope
 //! Sockets, threads, clocks, files and the environment: functions here take bytes, ids, times
@@ -36,3 +38,4 @@ pub mod rules;
 pub mod session;
 pub mod slow_reader;
 pub mod time;
+pub mod v2;

@@ -47,6 +47,41 @@ pub enum Ending {
     Stopped,
     /// The partition's thread panicked (in the handler, most likely).
     Panicked,
+    /// The service refused the connection for a reason its error body names (X API v2: the
+    /// three kinds of 429, a subscription being provisioned, a filtered stream without rules).
+    Refused(Refusal),
+}
+
+/// Why an X API v2 service refused a connection, as its error body says (x-api-v2.md §2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// 429 `TooManyConnections`: the stream is at its connection limit; retried from 1 min,
+    /// doubling (stale connections can be killed with the Connections API).
+    TooManyConnections,
+    /// 429 `UsageCapExceeded`: final until the period resets; no retry.
+    UsageCap,
+    /// Any other 429: wait until `x-rate-limit-reset` (this many seconds, at most 15 min), or
+    /// on the 429 schedule when the header is missing.
+    RateLimited {
+        /// Seconds until the window resets, from the response's header.
+        wait_secs: Option<u32>,
+    },
+    /// `ProvisioningSubscription`: retried after 60 s.
+    Provisioning,
+    /// 409 `RuleConfigurationIssue`: the filtered stream has no rules; no retry.
+    NoRules,
+}
+
+impl Refusal {
+    /// The HTTP status it comes with.
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::NoRules => 409,
+            Refusal::Provisioning => 409,
+            _ => 429,
+        }
+    }
 }
 
 impl Ending {
@@ -80,6 +115,7 @@ impl Ending {
             Ending::ReplayCompleted => 7,
             Ending::Stopped => 8,
             Ending::Panicked => 9,
+            Ending::Refused(_) => 5,
         }
     }
 
@@ -96,6 +132,7 @@ impl Ending {
             Ending::ReplayCompleted => "replay-completed",
             Ending::Stopped => "stopped",
             Ending::Panicked => "panicked",
+            Ending::Refused(_) => "http-error",
         }
     }
 }
@@ -144,6 +181,9 @@ pub enum Action {
     ReconnectNow,
     /// Wait per this schedule, then connect again.
     Backoff(BackoffKind),
+    /// Wait exactly this long (a rate-limit reset the service named; a provisioning pause),
+    /// then connect again.
+    Wait(Duration),
     /// Do not connect again: retrying cannot help, or the job is done.
     Stop,
 }
@@ -163,8 +203,28 @@ pub fn action_for(ending: Ending) -> Action {
         Ending::TlsFailure | Ending::ReplayCompleted | Ending::Stopped | Ending::Panicked => {
             Action::Stop
         }
+        Ending::Refused(r) => refusal_action(r),
     }
 }
+
+/// What a refusal leads to (x-api-v2.md §2.6): a usage cap and a stream without rules stop;
+/// too many connections backs off from 1 minute, doubling; a rate limit waits for its reset;
+/// a subscription being provisioned is retried after 60 s.
+pub fn refusal_action(r: Refusal) -> Action {
+    match r {
+        Refusal::UsageCap | Refusal::NoRules => Action::Stop,
+        Refusal::TooManyConnections | Refusal::RateLimited { wait_secs: None } => {
+            Action::Backoff(BackoffKind::RateLimited)
+        }
+        Refusal::RateLimited { wait_secs: Some(s) } => {
+            Action::Wait(Duration::from_secs(u64::from(s)))
+        }
+        Refusal::Provisioning => Action::Wait(PROVISIONING_WAIT),
+    }
+}
+
+/// How long a `ProvisioningSubscription` refusal is waited out ("try again in a minute").
+pub const PROVISIONING_WAIT: Duration = Duration::from_secs(60);
 
 /// The schedules' parameters. Defaults are the documented ones; tests may shorten them with
 /// the setters. Every duration is at most [`MAX_BACKOFF`] and each base at most its cap, as
@@ -383,6 +443,7 @@ impl Reconnect {
                 self.backoff(BackoffKind::Network, unit)
             }
             Action::Backoff(kind) => self.backoff(kind, unit),
+            Action::Wait(d) => Decision::Wait(d, Some(BackoffKind::RateLimited)),
         }
     }
 
@@ -405,6 +466,8 @@ impl Reconnect {
 pub struct ConnectRateLimiter {
     limit: ConnectionLimit,
     recent: VecDeque<Instant>,
+    /// No attempt before this: the service said its window has no request left.
+    blocked_until: Option<Instant>,
 }
 
 impl ConnectRateLimiter {
@@ -413,6 +476,7 @@ impl ConnectRateLimiter {
         ConnectRateLimiter {
             limit,
             recent: VecDeque::with_capacity(limit.requests as usize),
+            blocked_until: None,
         }
     }
 
@@ -425,7 +489,7 @@ impl ConnectRateLimiter {
     /// returns it. The caller must not connect before that moment.
     pub fn reserve(&mut self, at: Instant) -> Instant {
         let n = self.limit.requests.max(1) as usize;
-        let mut when = at;
+        let mut when = self.blocked_until.map_or(at, |b| at.max(b));
         if self.recent.len() >= n {
             // The attempt n places back must have left the window.
             let oldest_in_window = self.recent[self.recent.len() - n];
@@ -436,6 +500,14 @@ impl ConnectRateLimiter {
             self.recent.pop_front();
         }
         when
+    }
+
+    /// What the service's `x-rate-limit-remaining` and `x-rate-limit-reset` (as time from `now`)
+    /// said: with none remaining, no attempt is booked before the reset (at most one window).
+    pub fn observe(&mut self, remaining: u64, reset_in: Duration, now: Instant) {
+        if remaining == 0 {
+            self.blocked_until = Some(now + reset_in.min(self.limit.window));
+        }
     }
 
     /// How long after `now` until one more request fits the window (zero when one fits now):

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::v2::products::V2Product;
+
 /// A streaming product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -15,10 +17,12 @@ pub enum Product {
     Firehose,
     /// Compliance firehose: compliance events only, in 8 partitions.
     Compliance,
+    /// An X API v2 enterprise stream (`api.x.com/2/…`).
+    V2(V2Product),
 }
 
 impl Product {
-    /// Every product.
+    /// Every Gnip 2.0 product ([`V2Product::ALL`] lists the X API v2 ones).
     pub const ALL: [Product; 4] = [
         Product::PowerTrack,
         Product::Decahose,
@@ -26,9 +30,11 @@ impl Product {
         Product::Compliance,
     ];
 
-    /// The name in the URL path: `powertrack`, `sample10`, `firehose`, `compliance`.
+    /// The name in the URL path: `powertrack`, `sample10`, `firehose`, `compliance`; for an
+    /// X API v2 product its name (`firehose-en`, [`V2Product::name`]).
     pub fn path_name(self) -> &'static str {
         match self {
+            Product::V2(p) => p.name(),
             Product::PowerTrack => "powertrack",
             Product::Decahose => "sample10",
             Product::Firehose => "firehose",
@@ -36,7 +42,7 @@ impl Product {
         }
     }
 
-    /// The product with this URL path name.
+    /// The Gnip product with this URL path name.
     pub fn from_path_name(name: &str) -> Option<Product> {
         Product::ALL.into_iter().find(|p| p.path_name() == name)
     }
@@ -49,13 +55,15 @@ impl Product {
             Product::Decahose => Some(2),
             Product::Firehose => Some(20),
             Product::Compliance => Some(8),
+            Product::V2(p) => p.partitions(),
         }
     }
 
     /// Connection requests allowed per window: 60 a minute for PowerTrack, 10 a minute for the
-    /// partitioned streams.
+    /// partitioned streams; X API v2's per 15 minutes ([`V2Product::connection_limit`]).
     pub fn connection_limit(self) -> ConnectionLimit {
         match self {
+            Product::V2(p) => p.connection_limit(),
             Product::PowerTrack => ConnectionLimit {
                 requests: 60,
                 window: Duration::from_secs(60),

@@ -301,12 +301,22 @@ impl ReplayResume {
     /// [`ReplayResume::is_duplicate`] with the record's key as its dialect gives it
     /// ([`Dialect::record_key`](super::dialect::Dialect::record_key)); `None`: its bytes' hash.
     pub fn is_duplicate_keyed(&mut self, record: &Record<'_>, key: Option<RecordKey<'_>>) -> bool {
-        let minute = match record_time(record.bytes()) {
+        self.is_duplicate_timed(record, key, record_time(record.bytes()))
+    }
+
+    /// [`ReplayResume::is_duplicate_keyed`] with the record's own time as its dialect reads it
+    /// (`None`: it has none). Records without a time before the first timed one (an X API v2
+    /// Post streamed without `created_at`) belong to the job's start: a resumed connection
+    /// asks from the start again, and they are recognised by key (as many as the window holds).
+    pub fn is_duplicate_timed(
+        &mut self,
+        record: &Record<'_>,
+        key: Option<RecordKey<'_>>,
+        time: Option<i64>,
+    ) -> bool {
+        let minute = match time {
             Some(t) => t - t.rem_euclid(60),
-            None => match self.resume_from {
-                Some(m) => m,
-                None => return false, // nothing timed yet on the first connection: no resume point
-            },
+            None => self.resume_from.unwrap_or(i64::MIN),
         };
         let key = key.map_or_else(|| hash_bytes(record.bytes()), |k| k.as_u64());
         let dup = match self.resumed_from {

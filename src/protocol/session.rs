@@ -27,7 +27,9 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use crate::Error;
-use crate::core::{DecoderConfig, Event, FrameDecoder, GzipDecoder, Level, Record, RecordKind};
+use crate::core::{
+    BodyEncoding, DecoderConfig, Event, FrameDecoder, GzipDecoder, Level, Record, RecordKind,
+};
 use crate::protocol::dialect::{Dialect, Line};
 use crate::protocol::messages::Meaning;
 use crate::protocol::policy::{Ending, backfill_minutes};
@@ -159,12 +161,22 @@ struct Steps<'a, O: Output> {
     resume: &'a mut ReplayResume,
     summary: &'a mut Option<ReplaySummary>,
     closing: bool,
+    disconnected: bool,
     completed: bool,
     stopped: bool,
     records: bool,
 }
 
 impl<O: Output> Steps<'_, O> {
+    /// Whether a job's record was handed out by an earlier connection of the job.
+    fn is_resent(&mut self, record: &Record<'_>) -> bool {
+        let (key, time) = match self.dialect.record_key_and_time(record) {
+            Some((k, t)) => (Some(k), t),
+            None => (None, None),
+        };
+        self.resume.is_duplicate_timed(record, key, time)
+    }
+
     fn on(&mut self, e: Event<'_>) -> ControlFlow<()> {
         let record = match e {
             Event::Heartbeat => {
@@ -179,7 +191,7 @@ impl<O: Output> Steps<'_, O> {
                 self.out.on_skipped(Skipped::Incomplete { len });
                 return ControlFlow::Continue(());
             }
-            Event::Record(r) => r,
+            Event::Record(r) => self.dialect.classify(r),
         };
         match self.dialect.line(&record) {
             Line::System {
@@ -187,8 +199,10 @@ impl<O: Output> Steps<'_, O> {
                 text,
                 meaning,
             } => {
+                let disconnect = meaning == Meaning::Disconnect;
                 match meaning {
                     Meaning::ClosingConnection => self.closing = true,
+                    Meaning::Disconnect => self.disconnected = true,
                     Meaning::ReplayCompleted if self.job => {
                         self.completed = true;
                         *self.summary = Some(ReplaySummary::parse(record.bytes(), &text));
@@ -196,6 +210,14 @@ impl<O: Output> Steps<'_, O> {
                     _ => {}
                 }
                 self.out.on_system(level, &text);
+                if disconnect {
+                    // The service ended the stream: nothing after this line is read.
+                    self.records = true;
+                    if self.out.on_record(&record) == Flow::Stop {
+                        self.stopped = true;
+                    }
+                    return ControlFlow::Break(());
+                }
             }
             Line::Data
                 if self.job
@@ -203,9 +225,7 @@ impl<O: Output> Steps<'_, O> {
                         record.kind(),
                         RecordKind::Activity | RecordKind::Compliance(_)
                     )
-                    && self
-                        .resume
-                        .is_duplicate_keyed(&record, self.dialect.record_key(&record)) =>
+                    && self.is_resent(&record) =>
             {
                 self.out.on_skipped(Skipped::Resent);
                 return ControlFlow::Continue(());
@@ -279,14 +299,15 @@ impl Session {
         matches!(self.state, State::Streaming { .. })
     }
 
-    /// The response head arrived at `now` with `status`.
-    pub fn on_head(&mut self, status: u16, now: Instant) -> Head {
+    /// The response head arrived at `now` with `status`; a body follows in `encoding` (its
+    /// `Content-Encoding`).
+    pub fn on_head(&mut self, status: u16, encoding: BodyEncoding, now: Instant) -> Head {
         // The head is the response's first bytes: a stall is counted from here.
         self.last_byte = Some(now);
         if status != 200 {
             return Head::Refused;
         }
-        self.decoder.reset();
+        self.decoder.begin(encoding);
         self.resume.start_connection();
         self.state = State::Streaming {
             closing: false,
@@ -296,23 +317,35 @@ impl Session {
     }
 
     /// The error body of a refused request (its first bytes; `gzip` when the response said
-    /// `Content-Encoding: gzip`): the service's message becomes the error.
-    pub fn on_refused(&mut self, status: u16, body: &[u8], gzip: bool) -> End {
+    /// `Content-Encoding: gzip`): the service's message becomes the error, and the dialect
+    /// reads what kind of refusal it is (`reset_in_secs`: the response's rate-limit reset, in
+    /// seconds from now).
+    pub fn on_refused(
+        &mut self,
+        status: u16,
+        body: &[u8],
+        gzip: bool,
+        reset_in_secs: Option<u32>,
+    ) -> End {
         self.state = State::Idle;
         let body = &body[..body.len().min(ERROR_BODY_LIMIT)];
         let mut plain = Vec::new();
         let dialect = self.config.dialect;
-        let text = if gzip
+        let body = if gzip
             && GzipDecoder::new()
                 .decode(body, |b| plain.extend_from_slice(b))
                 .is_ok()
         {
-            dialect.error_message(&plain)
+            &plain[..]
         } else {
-            dialect.error_message(body)
+            body
         };
+        let text = dialect.error_message(status, body);
+        let ending = dialect
+            .refusal(status, body, reset_in_secs)
+            .map_or(Ending::Http(status), Ending::Refused);
         End::failed(
-            Ending::Http(status),
+            ending,
             Error::Http {
                 status,
                 message: text.into(),
@@ -338,13 +371,19 @@ impl Session {
             resume: &mut self.resume,
             summary: &mut self.summary,
             closing,
+            disconnected: false,
             completed: false,
             stopped: false,
             records: false,
         };
         let fed = self.decoder.feed_until(bytes, |e| steps.on(e));
-        let (closing, completed, stopped, records) =
-            (steps.closing, steps.completed, steps.stopped, steps.records);
+        let (closing, disconnected, completed, stopped, records) = (
+            steps.closing,
+            steps.disconnected,
+            steps.completed,
+            steps.stopped,
+            steps.records,
+        );
         let inflated = self.decoder.bytes_out().saturating_sub(before);
         // A body byte arrived; a closing message in it marks the connection.
         self.state = State::Streaming {
@@ -358,6 +397,8 @@ impl Session {
             Some(self.end(Ending::CorruptStream, Some(e)))
         } else if completed {
             Some(self.end(Ending::ReplayCompleted, None))
+        } else if disconnected {
+            Some(self.end(Ending::ForcedDisconnect, None))
         } else {
             None
         };
@@ -383,7 +424,9 @@ impl Session {
     }
 
     /// The body ended cleanly (the server closed it). A live body always ends inside its gzip
-    /// member, which is no error; a completed job's body is complete.
+    /// member, which is no error; a completed job's body is complete. In a dialect whose jobs
+    /// end with their body (X API v2 Recovery), a job's body that ends complete (identity, or
+    /// its gzip member whole) is the job's completion.
     pub fn on_eof(&mut self, out: &mut impl Output) -> End {
         let closing = matches!(self.state, State::Streaming { closing: true, .. });
         let finished = self.decoder.finish(|e| {
@@ -391,7 +434,13 @@ impl Session {
                 out.on_skipped(Skipped::Incomplete { len });
             }
         });
-        let ending = if closing {
+        let complete_job = self.config.job
+            && self.config.dialect.job_ends_with_body()
+            && finished.is_ok()
+            && matches!(self.state, State::Streaming { .. });
+        let ending = if complete_job {
+            Ending::ReplayCompleted
+        } else if closing {
             Ending::ForcedDisconnect
         } else {
             Ending::Dropped

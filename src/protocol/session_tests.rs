@@ -54,7 +54,7 @@ fn gzip(lines: &[&str]) -> Vec<u8> {
 
 fn streaming(config: SessionConfig, t0: Instant) -> Session {
     let mut s = Session::new(config).unwrap();
-    assert_eq!(s.on_head(200, t0), Head::Stream);
+    assert_eq!(s.on_head(200, BodyEncoding::Gzip, t0), Head::Stream);
     s
 }
 
@@ -185,7 +185,7 @@ fn a_forced_disconnect_message_makes_the_close_a_forced_disconnect() {
     assert_eq!(out.records.len(), 2);
     assert_eq!(s.on_eof(&mut out).ending, Ending::ForcedDisconnect);
     // The next connection starts over.
-    s.on_head(200, t0);
+    s.on_head(200, BodyEncoding::Gzip, t0);
     assert_eq!(s.on_eof(&mut out).ending, Ending::Dropped);
 }
 
@@ -292,7 +292,7 @@ fn a_resumed_job_drops_what_the_dropped_connection_handed_out() {
     let minute = s.resume_from().unwrap();
     assert_eq!(minute % 60, 0);
     // The service resends the minute of the last record, then goes on.
-    s.on_head(200, t0);
+    s.on_head(200, BodyEncoding::Gzip, t0);
     s.on_bytes(&gzip(&[A, B, C]), t0, &mut out);
     assert_eq!(
         out.records,
@@ -374,9 +374,9 @@ fn a_truncated_body_is_a_plain_drop_but_a_bad_trailer_is_corrupt() {
 fn a_refused_request_ends_with_the_services_message() {
     let t0 = Instant::now();
     let mut s = Session::new(config()).unwrap();
-    assert_eq!(s.on_head(429, t0), Head::Refused);
+    assert_eq!(s.on_head(429, BodyEncoding::Gzip, t0), Head::Refused);
     let body = br#"{"error":{"message":"Exceeded rate limit","sent":"x"}}"#;
-    let end = s.on_refused(429, body, false);
+    let end = s.on_refused(429, body, false, None);
     assert_eq!(end.ending, Ending::Http(429));
     assert_eq!(
         end.error,
@@ -391,7 +391,7 @@ fn a_refused_request_ends_with_the_services_message() {
     let mut enc = GzipEncoder::new(6);
     enc.write_flush(body, &mut wire);
     enc.finish(&mut wire);
-    let end = s.on_refused(503, &wire, true);
+    let end = s.on_refused(503, &wire, true, None);
     assert_eq!(
         end.error,
         Some(Error::Http {
@@ -410,7 +410,7 @@ fn backfill_is_sized_to_the_gap_since_the_last_byte() {
     })
     .unwrap();
     assert_eq!(s.backfill(t0), Some(3), "the first connection's");
-    s.on_head(200, t0);
+    s.on_head(200, BodyEncoding::Gzip, t0);
     let mut out = Seen::default();
     s.on_bytes(&gzip(&[A]), t0, &mut out);
     s.on_eof(&mut out);
@@ -438,7 +438,7 @@ fn an_idle_session_ignores_bytes_and_a_stop_ends_a_streaming_one() {
     let mut out = Seen::default();
     assert!(!s.on_bytes(&gzip(&[A]), t0, &mut out).records);
     assert!(out.records.is_empty());
-    s.on_head(200, t0);
+    s.on_head(200, BodyEncoding::Gzip, t0);
     s.on_bytes(&gzip(&[A]), t0, &mut out);
     let end = s.on_stop();
     assert_eq!(

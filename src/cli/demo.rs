@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use gnip_stream::Product;
 use gnip_stream::client::{Client, ClientConfig, Delivery, Flow};
 use gnip_stream::core::RecordKind;
-use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
+use gnip_stream::simulator::{DEMO_BEARER_TOKEN, Rate, Simulator, SimulatorConfig};
+use gnip_stream::unversioned::protocol::v2::products::V2Product;
 
 use super::args::{Args, Usage, usage};
 use super::flags::{self, Flag, Parsed};
@@ -20,6 +21,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
     let mut d = DemoArgs {
         seconds: DEFAULT_SECONDS,
         rate: DEFAULT_RATE,
+        v2: false,
     };
     let mut it = Args::new("demo", args);
     if let Parsed::Help = flags::read(&mut it, "demo", FLAGS, &mut d, &[], false)? {
@@ -28,6 +30,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
     Ok(Command::Demo {
         seconds: d.seconds,
         rate: d.rate,
+        v2: d.v2,
     })
 }
 
@@ -39,10 +42,31 @@ const DEFAULT_RATE: f64 = 500.0;
 pub struct DemoArgs {
     seconds: f64,
     rate: f64,
+    v2: bool,
 }
 
 /// The flags of `demo`.
 pub const FLAGS: &[Flag<DemoArgs>] = &[
+    Flag {
+        name: "--api",
+        value: Some("API"),
+        default: Some(|| "gnip".to_owned()),
+        help: "gnip (Decahose over the Gnip 2.0 endpoint) or v2 (sample10 over the X API v2 one, Bearer auth)",
+        only: &[],
+        set: |d, it, f| {
+            d.v2 = match it.value(f)? {
+                "gnip" => false,
+                "v2" => true,
+                v => {
+                    return Err(usage(
+                        "demo",
+                        format!("--api: '{v}' is not one of gnip, v2"),
+                    ));
+                }
+            };
+            Ok(())
+        },
+    },
     Flag {
         name: "--seconds",
         value: Some("N"),
@@ -74,7 +98,7 @@ pub const FLAGS: &[Flag<DemoArgs>] = &[
 ];
 
 /// `demo`: the simulator and the client in one process, offline.
-pub fn run(seconds: f64, rate: f64) -> u8 {
+pub fn run(seconds: f64, rate: f64, v2: bool) -> u8 {
     let sim = match Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(rate))) {
         Ok(s) => s,
         Err(e) => {
@@ -87,13 +111,24 @@ pub fn run(seconds: f64, rate: f64) -> u8 {
         sim.base_url(),
         sim.source().description()
     );
+    let (what, config) = if v2 {
+        (
+            "X API v2 sample10",
+            ClientConfig::v2(V2Product::Decahose).bearer_token(DEMO_BEARER_TOKEN),
+        )
+    } else {
+        (
+            "Decahose",
+            ClientConfig::stream(Product::Decahose, "demo", "prod").credentials("demo", "demo"),
+        )
+    };
     println!(
-        "demo: streaming Decahose (2 partitions) at {rate} records/s for {seconds} s: HTTP, gzip, the decoder, a thread per partition\n"
+        "demo: streaming {what} (2 partitions) at {rate} records/s for {seconds} s: HTTP, gzip, the decoder, a thread per partition\n"
     );
-    let config = ClientConfig::stream(Product::Decahose, "demo", "prod")
+    let config = config
         .host(&sim.base_url())
-        .credentials("demo", "demo")
         .stall_timeout(Duration::from_secs(5));
+    let dialect = config.dialect();
     let samples = Arc::new(Mutex::new(Vec::new()));
     let s = Arc::clone(&samples);
     let handler = move |d: &Delivery<'_>| {
@@ -105,11 +140,10 @@ pub fn run(seconds: f64, rate: f64) -> u8 {
                     .chars()
                     .take(110)
                     .collect();
-                s.push(format!(
-                    "partition {} id {}: {text}…",
-                    d.partition(),
-                    r.id().unwrap_or("?")
-                ));
+                let id = dialect
+                    .record_key(&r)
+                    .map_or_else(|| "?".to_owned(), |k| k.message_id());
+                s.push(format!("partition {} {id}: {text}…", d.partition()));
             }
         }
         Flow::Continue

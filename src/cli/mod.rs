@@ -65,6 +65,8 @@ pub enum Command {
     Demo {
         seconds: f64,
         rate: f64,
+        /// `--api v2`.
+        v2: bool,
     },
     #[cfg(feature = "simulator")]
     Simulate(simulate::SimulateArgs),
@@ -183,7 +185,7 @@ pub fn run(command: Command) -> u8 {
         #[cfg(feature = "jetstream")]
         Command::JetStream(c) => jetstream_tools::run(c),
         #[cfg(feature = "simulator")]
-        Command::Demo { seconds, rate } => demo::run(seconds, rate),
+        Command::Demo { seconds, rate, v2 } => demo::run(seconds, rate, v2),
         #[cfg(feature = "simulator")]
         Command::Simulate(a) => simulate::run(a),
     }
@@ -223,7 +225,7 @@ mod tests {
         };
         assert_eq!(a.range.map(|(f, t)| t - f), Some(3600));
         assert!(
-            matches!(p("demo --seconds 2 --rate 50"), Ok(Command::Demo { seconds, rate }) if seconds == 2.0 && rate == 50.0)
+            matches!(p("demo --seconds 2 --rate 50"), Ok(Command::Demo { seconds, rate, v2: false }) if seconds == 2.0 && rate == 50.0)
         );
         assert!(matches!(
             p("simulate --rate max --user u --password p"),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use gnip_stream::Error;
 use gnip_stream::client::{ClientEvent, PartitionReport, StatsSnapshot};
-use gnip_stream::unversioned::protocol::policy::Ending;
+use gnip_stream::unversioned::protocol::policy::{Ending, Refusal};
 
 use super::stderr;
 use super::{AUTH, FATAL, OK, USAGE};
@@ -42,8 +42,14 @@ pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
             };
             let status = match ending {
                 Ending::Http(s) => Some(*s),
+                Ending::Refused(r) => Some(r.status()),
                 _ => None,
             };
+            if *ending == Ending::Refused(Refusal::TooManyConnections) {
+                stderr::event("warn", "too_many_connections").at(p, c).emit(&format!(
+                    "gnip-stream:{who} the stream is at its connection limit (429 TooManyConnections); stale connections can be cleared with 'gnip-stream connections kill --endpoint NAME' (or --all); retrying from 1 minute, doubling"
+                ));
+            }
             stderr::event(
                 if error.is_some() { "warn" } else { "info" },
                 "disconnected",
@@ -166,10 +172,12 @@ pub fn say_partition_errors(reports: &[PartitionReport]) {
 pub fn exit_code(reports: &[PartitionReport]) -> u8 {
     if reports.iter().any(|r| r.ending == Ending::Http(401)) {
         AUTH
-    } else if reports
-        .iter()
-        .any(|r| matches!(r.ending, Ending::Http(_) | Ending::TlsFailure))
-    {
+    } else if reports.iter().any(|r| {
+        matches!(
+            r.ending,
+            Ending::Http(_) | Ending::Refused(_) | Ending::TlsFailure
+        )
+    }) {
         FATAL
     } else {
         OK

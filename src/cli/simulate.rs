@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gnip_stream::Product;
-use gnip_stream::simulator::{Rate, RecordSource, Simulator, SimulatorConfig};
+use gnip_stream::simulator::{DEMO_BEARER_TOKEN, Rate, RecordSource, Simulator, SimulatorConfig};
+use gnip_stream::unversioned::protocol::v2::products::V2Product;
 
 use super::args::{Args, Usage, number, usage};
 use super::flags::{self, Flag, Parsed};
@@ -23,6 +24,9 @@ pub struct SimulateArgs {
     pub user: Option<String>,
     pub password: Option<String>,
     pub clock_back: Duration,
+    /// `--api v2`: print the X API v2 endpoints (it serves both dialects either way).
+    pub v2: bool,
+    pub bearer_token: String,
 }
 
 /// Where `simulate` listens, and how fast it publishes, unless told otherwise.
@@ -87,6 +91,37 @@ pub const FLAGS: &[Flag<SimulateArgs>] = &[
         },
     },
     Flag {
+        name: "--api",
+        value: Some("API"),
+        default: Some(|| "gnip".to_owned()),
+        help: "which endpoints to list: gnip or v2 (both are served either way)",
+        only: &[],
+        set: |s, it, f| {
+            s.v2 = match it.value(f)? {
+                "gnip" => false,
+                "v2" => true,
+                v => {
+                    return Err(usage(
+                        "simulate",
+                        format!("--api: '{v}' is not one of gnip, v2"),
+                    ));
+                }
+            };
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--bearer-token",
+        value: Some("T"),
+        default: Some(|| DEMO_BEARER_TOKEN.to_owned()),
+        help: "the one valid X API v2 bearer token",
+        only: &[],
+        set: |s, it, f| {
+            s.bearer_token = it.value(f)?.to_owned();
+            Ok(())
+        },
+    },
+    Flag {
         name: "--user",
         value: Some("U"),
         default: Some(|| "demo".to_owned()),
@@ -118,6 +153,8 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         user: None,
         password: None,
         clock_back: Duration::ZERO,
+        v2: false,
+        bearer_token: DEMO_BEARER_TOKEN.to_owned(),
     };
     let mut it = Args::new("simulate", args);
     if let Parsed::Help = flags::read(&mut it, "simulate", FLAGS, &mut s, &[], false)? {
@@ -140,6 +177,8 @@ pub fn run(a: SimulateArgs) -> u8 {
         user,
         password,
         clock_back,
+        v2,
+        bearer_token,
     } = a;
     let (listen, user, password) = (
         listen.as_str(),
@@ -169,6 +208,7 @@ pub fn run(a: SimulateArgs) -> u8 {
     let config = SimulatorConfig::default()
         .listen(addr)
         .credentials(&user, &password)
+        .bearer_token(&bearer_token)
         .clock_back(clock_back)
         .rate(rate)
         .source(source);
@@ -179,6 +219,46 @@ pub fn run(a: SimulateArgs) -> u8 {
             return FATAL;
         }
     };
+    if v2 {
+        println!(
+            "simulator listening on {} (X API v2: bearer token {bearer_token}; {})",
+            sim.base_url(),
+            sim.source().description()
+        );
+        for p in V2Product::ALL {
+            let url = format!("{}{}", sim.base_url(), p.path());
+            match p.partitions() {
+                Some(n) => println!("  {:<17} {url}?partition=1  (1..{n})", p.name()),
+                None => println!("  {:<17} {url}", p.name()),
+            }
+        }
+        println!(
+            "  rules:            {}/2/tweets/search/stream/rules",
+            sim.base_url()
+        );
+        println!("  connections:      {}/2/connections", sim.base_url());
+        println!(
+            "try: X_BEARER_TOKEN={bearer_token} gnip-stream stream --api v2 --product decahose --host {}",
+            sim.base_url()
+        );
+        println!("stop with Ctrl-C");
+    } else {
+        print_gnip(&sim, &user);
+    }
+    let _ = std::io::stdout().flush();
+    while !signal::received() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "gnip-stream: stopping the simulator ({} requests served)",
+        sim.requests().len()
+    );
+    sim.shutdown();
+    OK
+}
+
+/// The Gnip endpoints of a running simulator, on stdout.
+fn print_gnip(sim: &Simulator, user: &str) {
     println!(
         "simulator listening on {} (user {user}; {})",
         sim.base_url(),
@@ -201,14 +281,4 @@ pub fn run(a: SimulateArgs) -> u8 {
         sim.stream_url(Product::PowerTrack, "acme", "prod")
     );
     println!("stop with Ctrl-C");
-    let _ = std::io::stdout().flush();
-    while !signal::received() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    eprintln!(
-        "gnip-stream: stopping the simulator ({} requests served)",
-        sim.requests().len()
-    );
-    sim.shutdown();
-    OK
 }

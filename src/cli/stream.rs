@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use gnip_stream::client::{Client, ClientConfig, Delivery, StatsHandle, StatsSnapshot};
 use gnip_stream::sink::NdjsonSink;
+use gnip_stream::unversioned::protocol::dialect::Dialect;
 
 use super::USAGE;
 use super::monitor::Monitor;
@@ -20,13 +21,7 @@ use super::supervise::supervise_client;
 /// `stream`, `replay` and `recover`.
 pub fn run(a: StreamArgs) -> u8 {
     stderr::set_format(a.log_format);
-    let (Ok(user), Ok(password)) = (
-        std::env::var("GNIP_USERNAME"),
-        std::env::var("GNIP_PASSWORD"),
-    ) else {
-        eprintln!(
-            "gnip-stream: set GNIP_USERNAME and GNIP_PASSWORD in the environment (credentials are never flags)"
-        );
+    let Some((user, password)) = credentials(a.dialect) else {
         return USAGE;
     };
     let config = match config_for(&a, &user, &password) {
@@ -67,6 +62,35 @@ pub fn run(a: StreamArgs) -> u8 {
         return super::archive::run(&a, config, monitor);
     }
     run_stream(&a, config, monitor)
+}
+
+/// The credentials of `dialect` from the environment (never flags): `GNIP_USERNAME` and
+/// `GNIP_PASSWORD`, or X API v2's `X_BEARER_TOKEN` (as the secret, with no user). `None`, said
+/// on stderr, when they are missing.
+pub fn credentials(dialect: Dialect) -> Option<(String, String)> {
+    if dialect == Dialect::V2 {
+        return match std::env::var("X_BEARER_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => Some((String::new(), t.trim().to_owned())),
+            _ => {
+                eprintln!(
+                    "gnip-stream: set X_BEARER_TOKEN in the environment for --api v2 (an App-only bearer token; credentials are never flags)"
+                );
+                None
+            }
+        };
+    }
+    match (
+        std::env::var("GNIP_USERNAME"),
+        std::env::var("GNIP_PASSWORD"),
+    ) {
+        (Ok(user), Ok(password)) => Some((user, password)),
+        _ => {
+            eprintln!(
+                "gnip-stream: set GNIP_USERNAME and GNIP_PASSWORD in the environment (credentials are never flags)"
+            );
+            None
+        }
+    }
 }
 
 /// `stream`: every partition to stdout until stopped.

@@ -10,7 +10,7 @@ use gnip_stream::client::{
 };
 use gnip_stream::core::{DecoderConfig, Inflater};
 use gnip_stream::unversioned::protocol::dedupe::DEFAULT_DEDUPE_WINDOW;
-use gnip_stream::unversioned::protocol::dialect::Dialect;
+use gnip_stream::unversioned::protocol::dialect::{Dialect, V2_STALL_TIMEOUT};
 use gnip_stream::unversioned::protocol::endpoint::{Service, UrlParts};
 use gnip_stream::unversioned::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT};
 use gnip_stream::unversioned::protocol::product::MAX_BACKFILL_MINUTES;
@@ -18,6 +18,7 @@ use gnip_stream::unversioned::protocol::slow_reader::{
     DEFAULT_SLOW_READER_PERIOD, DEFAULT_SLOW_READER_SHARE,
 };
 use gnip_stream::unversioned::protocol::time;
+use gnip_stream::unversioned::protocol::v2::products::{V2_HOST, V2Product};
 
 #[cfg(feature = "archive")]
 use super::archive_args::{self, ArchiveArgs};
@@ -35,6 +36,12 @@ pub type Target = args::Target<Product>;
 #[derive(Debug, Clone)]
 pub struct StreamArgs {
     pub target: Target,
+    /// The service dialect (`--api`, or the URL's path).
+    pub dialect: Dialect,
+    /// `--fields`: X API v2 field parameters passed through.
+    pub fields: Option<String>,
+    /// Whether `--stall-timeout` was given (else the dialect's default).
+    pub stall_timeout_given: bool,
     pub range: Option<(i64, i64)>,
     pub partitions: Vec<u32>,
     pub backfill_minutes: u8,
@@ -74,8 +81,9 @@ pub struct StreamArgs {
 /// What the flags of `stream`, `replay` and `recover` gather before they are checked together.
 pub struct Raw {
     a: StreamArgs,
+    api: Option<Dialect>,
     url: Option<String>,
-    product: Option<Product>,
+    product: Option<String>,
     account: Option<String>,
     label: Option<String>,
     host: Option<String>,
@@ -92,6 +100,20 @@ const DEFAULT_WINDOW_MINUTES: u32 = 60;
 /// The flags of `stream`, `replay` and `recover`, in the order `--help` shows them.
 pub const FLAGS: &[Flag<Raw>] = &[
     Flag {
+        name: "--api",
+        value: Some("API"),
+        default: Some(|| "gnip (a --url whose path starts /2/: v2)".to_owned()),
+        help: "gnip (the Gnip 2.0 streams) or v2 (the X API v2 enterprise streams: credentials from X_BEARER_TOKEN; products powertrack, decahose, firehose, firehose-en|ja|ko|pt, sample, tweet-compliance, user-compliance, likes-firehose, likes-sample10, likes-compliance, labels)",
+        only: &[],
+        set: |r, it, f| {
+            let v = it.value(f)?;
+            r.api = Some(Dialect::from_name(v).ok_or_else(|| {
+                usage(it.command(), format!("--api: '{v}' is not one of gnip, v2"))
+            })?);
+            Ok(())
+        },
+    },
+    Flag {
         name: "--url",
         value: Some("URL"),
         default: None,
@@ -106,10 +128,10 @@ pub const FLAGS: &[Flag<Raw>] = &[
         name: "--product",
         value: Some("P"),
         default: None,
-        help: "powertrack, decahose, firehose or compliance",
+        help: "powertrack, decahose, firehose or compliance (--api v2: see --api)",
         only: &[],
         set: |r, it, f| {
-            r.product = Some(product(it.command(), it.value(f)?)?);
+            r.product = Some(it.value(f)?.to_owned());
             Ok(())
         },
     },
@@ -117,7 +139,7 @@ pub const FLAGS: &[Flag<Raw>] = &[
         name: "--account",
         value: Some("NAME"),
         default: None,
-        help: "the account name in the URL",
+        help: "the account name in the URL (Gnip only)",
         only: &[],
         set: |r, it, f| {
             r.account = Some(it.value(f)?.to_owned());
@@ -128,7 +150,7 @@ pub const FLAGS: &[Flag<Raw>] = &[
         name: "--label",
         value: Some("NAME"),
         default: None,
-        help: "the stream label in the URL",
+        help: "the stream label in the URL (Gnip only)",
         only: &[],
         set: |r, it, f| {
             r.label = Some(it.value(f)?.to_owned());
@@ -138,11 +160,22 @@ pub const FLAGS: &[Flag<Raw>] = &[
     Flag {
         name: "--host",
         value: Some("URL"),
-        default: Some(|| format!("{STREAM_HOST}; replay: {REPLAY_HOST}")),
+        default: Some(|| format!("{STREAM_HOST}; replay: {REPLAY_HOST}; v2: {V2_HOST}")),
         help: "scheme and host, with --product",
         only: &[],
         set: |r, it, f| {
             r.host = Some(it.value(f)?.to_owned());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--fields",
+        value: Some("QUERY"),
+        default: None,
+        help: "X API v2 field parameters, passed through: tweet.fields=…&expansions=… (keys: tweet.fields, expansions, media.fields, poll.fields, user.fields, place.fields; likes streams also like_with_tweet_author.fields)",
+        only: &["stream", "recover"],
+        set: |r, it, f| {
+            r.a.fields = Some(it.value(f)?.to_owned());
             Ok(())
         },
     },
@@ -226,11 +259,18 @@ pub const FLAGS: &[Flag<Raw>] = &[
     Flag {
         name: "--stall-timeout",
         value: Some("SECS"),
-        default: Some(|| secs(DEFAULT_STALL_TIMEOUT)),
+        default: Some(|| {
+            format!(
+                "{}; v2: {}",
+                secs(DEFAULT_STALL_TIMEOUT),
+                secs(V2_STALL_TIMEOUT)
+            )
+        }),
         help: "no byte for SECS since the last one is a stall; decimals allowed (0.5)",
         only: &[],
         set: |r, it, f| {
             r.a.stall_timeout = it.seconds(f, false)?;
+            r.a.stall_timeout_given = true;
             Ok(())
         },
     },
@@ -416,6 +456,9 @@ impl Default for StreamArgs {
     fn default() -> Self {
         StreamArgs {
             target: Target::Url(String::new()),
+            dialect: Dialect::Gnip,
+            fields: None,
+            stall_timeout_given: false,
             range: None,
             partitions: Vec::new(),
             backfill_minutes: 0,
@@ -460,6 +503,7 @@ fn is_jetstream(a: &StreamArgs) -> bool {
 pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     let mut raw = Raw {
         a: StreamArgs::default(),
+        api: None,
         url: None,
         product: None,
         account: None,
@@ -485,6 +529,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     }
     let Raw {
         mut a,
+        api,
         url,
         product: product_,
         account,
@@ -499,15 +544,84 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     #[cfg(feature = "archive")]
     a.archive
         .check(a.count, cfg!(feature = "jetstream") && is_jetstream(&a))?;
-    a.target = args::target(
-        command,
-        url,
-        product_,
-        account,
-        label,
-        host,
-        "stream: --url URL, or --product P --account NAME --label NAME",
-    )?;
+    let url_v2 = url
+        .as_deref()
+        .and_then(UrlParts::split)
+        .is_some_and(|u| u.path.starts_with("/2/"));
+    a.dialect = match (api, url_v2) {
+        (Some(Dialect::Gnip), true) => {
+            return Err(usage(
+                command,
+                "--api gnip with an X API v2 URL (/2/…): drop --api, or give a Gnip URL",
+            ));
+        }
+        (Some(d), _) => d,
+        (None, true) => Dialect::V2,
+        (None, false) => Dialect::Gnip,
+    };
+    if a.dialect == Dialect::V2 {
+        if command == "replay" {
+            return Err(usage(
+                command,
+                "X API v2 has no Replay (deprecated 2023): use 'gnip-stream recover --api v2 … --from … --to …'",
+            ));
+        }
+        if account.is_some() || label.is_some() {
+            return Err(usage(
+                command,
+                "--account and --label are Gnip's: an X API v2 stream is named by --product alone",
+            ));
+        }
+        a.target = match (url, product_) {
+            (Some(u), None) if host.is_none() => Target::Url(u),
+            (Some(_), None) => {
+                return Err(usage(command, "--host goes with --product, not with --url"));
+            }
+            (None, Some(p)) => Target::Named {
+                product: v2_product(command, &p)?,
+                account: String::new(),
+                label: String::new(),
+                host,
+            },
+            (Some(_), Some(_)) => {
+                return Err(usage(command, "give either --url or --product, not both"));
+            }
+            (None, None) => {
+                return Err(usage(
+                    command,
+                    "missing the stream: --product P (or --url URL)",
+                ));
+            }
+        };
+        if let (
+            Some(q),
+            Target::Named {
+                product: Product::V2(p),
+                ..
+            },
+        ) = (&a.fields, &a.target)
+        {
+            p.check_fields(q)
+                .map_err(|m| usage(command, format!("--fields: {m}")))?;
+        }
+    } else {
+        if a.fields.is_some() {
+            return Err(usage(
+                command,
+                "--fields is X API v2's (--api v2): the Gnip streams send whole records",
+            ));
+        }
+        let product_ = product_.map(|p| product(command, &p)).transpose()?;
+        a.target = args::target(
+            command,
+            url,
+            product_,
+            account,
+            label,
+            host,
+            "stream: --url URL, or --product P --account NAME --label NAME",
+        )?;
+    }
     if command != "stream" {
         // Replay takes YYYYMMDDHHMM; Recovery that or ISO 8601 (2026-11-27T10:05:00Z).
         let recover = command == "recover";
@@ -536,6 +650,20 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     Ok(Command::Stream(a))
 }
 
+/// The X API v2 product named `v`, or a usage error listing them.
+fn v2_product(command: &'static str, v: &str) -> Result<Product, Usage> {
+    V2Product::from_name(v).map(Product::V2).ok_or_else(|| {
+        let names: Vec<&str> = V2Product::ALL.iter().map(|p| p.name()).collect();
+        usage(
+            command,
+            format!(
+                "--product: '{v}' is not an X API v2 product ({})",
+                names.join(", ")
+            ),
+        )
+    })
+}
+
 pub(super) fn config_for(
     a: &StreamArgs,
     user: &str,
@@ -562,6 +690,21 @@ pub(super) fn config_for(
             }
         }
         Target::Named {
+            product: Product::V2(p),
+            host,
+            ..
+        } => {
+            let c = ClientConfig::v2(*p);
+            let c = match a.range {
+                Some((from, to)) => c.recovery_range(ReplayRange { from, to }),
+                None => c,
+            };
+            match host {
+                Some(h) => c.host(h),
+                None => c,
+            }
+        }
+        Target::Named {
             product,
             account,
             label,
@@ -582,10 +725,18 @@ pub(super) fn config_for(
             }
         }
     };
-    c = c
-        .credentials(user, password)
-        .stall_timeout(a.stall_timeout)
-        .connect_timeout(a.connect_timeout);
+    c = if c.dialect() == Dialect::V2 {
+        c.bearer_token(password)
+    } else {
+        c.credentials(user, password)
+    };
+    if a.stall_timeout_given {
+        c = c.stall_timeout(a.stall_timeout);
+    }
+    if let Some(q) = &a.fields {
+        c = c.fields(q);
+    }
+    c = c.connect_timeout(a.connect_timeout);
     if !a.partitions.is_empty() {
         c = c.partitions(&a.partitions);
     }

@@ -1,7 +1,7 @@
 //! Every check before a stream starts, in the order the simulator applies them: path,
 //! method, connection-rate limit, scripted status, credentials, gzip, parameters.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
@@ -13,7 +13,9 @@ use crate::clock;
 use crate::protocol::endpoint::{PARAM_PARTITION, Service};
 use crate::protocol::messages;
 use crate::protocol::policy::ConnectRateLimiter;
-use crate::protocol::product::REPLAY_CONNECTION_LIMIT;
+use crate::protocol::product::{Product, REPLAY_CONNECTION_LIMIT};
+use crate::protocol::v2::problems;
+use crate::protocol::v2::products::V2Product;
 
 pub(super) fn redacted(headers: &[(String, String)]) -> Vec<(String, String)> {
     headers
@@ -21,6 +23,9 @@ pub(super) fn redacted(headers: &[(String, String)]) -> Vec<(String, String)> {
         .map(|(k, v)| {
             if !k.eq_ignore_ascii_case("authorization") {
                 return (k.clone(), v.clone());
+            }
+            if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
+                return (k.clone(), "Bearer <redacted>".to_owned());
             }
             let user = basic_credentials(v).map(|(u, _)| u).unwrap_or_default();
             (k.clone(), format!("Basic {user}:<redacted>"))
@@ -49,14 +54,14 @@ pub(super) fn admit(
     shared: &Shared,
     req: &Request,
     faults: &[Fault],
-) -> Result<(Route, Plan), Refusal> {
-    let refuse = |status: u16, message: &str| Refusal {
-        status,
-        message: message.to_owned(),
-    };
+) -> Result<(Route, Plan, Headers), Refusal> {
+    let refuse = |status: u16, message: &str| route::refuse(status, message);
     let route = route::route(&req.path).ok_or_else(|| refuse(404, "Not found"))?;
     if req.method != "GET" {
         return Err(refuse(405, "Only GET is supported on stream endpoints"));
+    }
+    if let Product::V2(_) = route.product {
+        return admit_v2(shared, req, faults, route);
     }
     rate_limit(shared, &route, req)?;
     if let Some(Fault::Status { status, message }) =
@@ -85,6 +90,7 @@ pub(super) fn admit(
         match (
             route::live_params(&route, req)?,
             route::recovery_range(
+                &route,
                 req,
                 shared.now_secs(),
                 shared.now_secs().max(clock::now_secs()),
@@ -98,8 +104,11 @@ pub(super) fn admit(
             (plan, _) => plan,
         }
     };
-    Ok((route, plan))
+    Ok((route, plan, Vec::new()))
 }
+
+/// Extra response headers.
+pub(super) type Headers = Vec<(&'static str, String)>;
 
 /// Sliding-window connection-rate limit per stream and partition (Replay counted apart).
 /// protocol.md gives the limits per product without saying whether they count per partition;
@@ -127,9 +136,119 @@ fn rate_limit(shared: &Shared, route: &Route, req: &Request) -> Result<(), Refus
     if admitted {
         Ok(())
     } else {
-        Err(Refusal {
-            status: 429,
-            message: messages::EXCEEDED_RATE_LIMIT.into(),
-        })
+        Err(route::refuse(429, messages::EXCEEDED_RATE_LIMIT))
     }
+}
+
+/// The X API v2 checks, in this order: connection-rate limit (429 with the `x-rate-limit-*`
+/// headers; one bucket per endpoint, every partition and connection together), scripted
+/// status, the bearer token (401), parameters (400), rules for the filtered stream (409), the
+/// connection limit per partition (429 `TooManyConnections`). No gzip requirement: the body is
+/// gzip when asked for, else plain. The 200 carries the rate-limit headers too.
+fn admit_v2(
+    shared: &Shared,
+    req: &Request,
+    faults: &[Fault],
+    route: Route,
+) -> Result<(Route, Plan, Headers), Refusal> {
+    let Product::V2(product) = route.product else {
+        return Err(route::refuse(404, "Not found"));
+    };
+    let mut limit = product.connection_limit();
+    if let Some(w) = shared.config.rate_window {
+        limit.window = w;
+    }
+    let (admitted, remaining, reset_in) = {
+        let mut windows = lock(&shared.windows);
+        let w = windows
+            .entry(route.to_path())
+            .or_insert_with(|| ConnectRateLimiter::new(limit));
+        let now = Instant::now();
+        let admitted = w.try_admit(now);
+        let remaining = if w.wait_for_room(now).is_zero() {
+            limit.requests.saturating_sub(u32::from(!admitted)).max(1) - 1
+        } else {
+            0
+        };
+        (
+            admitted,
+            remaining,
+            w.wait_for_room(now).max(Duration::from_secs(1)),
+        )
+    };
+    let headers = vec![
+        ("x-rate-limit-limit", limit.requests.to_string()),
+        ("x-rate-limit-remaining", remaining.to_string()),
+        (
+            "x-rate-limit-reset",
+            (clock::now_secs() + reset_in.as_secs() as i64).to_string(),
+        ),
+    ];
+    let v2_refusal = |status: u16, body: String| Refusal {
+        status,
+        message: String::new(),
+        body: Some(body),
+        headers: headers.clone(),
+    };
+    if !admitted {
+        return Err(v2_refusal(
+            429,
+            problems::status_problem(429, "Too Many Requests"),
+        ));
+    }
+    if let Some(Fault::Status { status, message }) =
+        faults.iter().find(|f| matches!(f, Fault::Status { .. }))
+    {
+        // A scripted JSON body goes out as it is; a text becomes the problem's detail.
+        let body = if message.trim_start().starts_with('{') {
+            message.clone()
+        } else {
+            problems::status_problem(*status, message)
+        };
+        return Err(v2_refusal(*status, body));
+    }
+    let token = req.header("authorization").and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    });
+    if token != Some(shared.config.bearer_token.as_str()) {
+        return Err(v2_refusal(
+            401,
+            problems::status_problem(401, "Unauthorized"),
+        ));
+    }
+    let live = route::live_params(&route, req);
+    let range = route::recovery_range(
+        &route,
+        req,
+        shared.now_secs(),
+        shared.now_secs().max(clock::now_secs()),
+    );
+    let plan = match (live, range) {
+        (Err(r), _) | (_, Err(r)) => {
+            return Err(v2_refusal(
+                r.status,
+                problems::status_problem(r.status, &r.message),
+            ));
+        }
+        (Ok(Plan::Live { partition, .. }), Ok(Some((from, to)))) => Plan::Recovery {
+            partition,
+            from,
+            to,
+        },
+        (Ok(plan), Ok(_)) => plan,
+    };
+    if product == V2Product::PowerTrack && lock(&shared.rules).v2_rules().is_empty() {
+        return Err(v2_refusal(409, problems::no_rules_body()));
+    }
+    if let Plan::Live { partition, .. } = plan {
+        let active = lock(&shared.active)
+            .get(&(route.clone(), partition))
+            .copied()
+            .unwrap_or(0);
+        if active >= shared.config.redundant_connections {
+            return Err(v2_refusal(429, problems::too_many_connections_body()));
+        }
+    }
+    Ok((route, plan, headers))
 }

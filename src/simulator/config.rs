@@ -126,12 +126,16 @@ impl Which {
     }
 }
 
+/// The bearer token a simulator accepts on its X API v2 endpoints unless told otherwise.
+pub const DEMO_BEARER_TOKEN: &str = "demo-token";
+
 /// The simulator's settings. Every field has a documented default.
 #[derive(Clone)]
 pub struct SimulatorConfig {
     pub(super) listen: SocketAddr,
     pub(super) user: String,
     pub(super) password: String,
+    pub(super) bearer_token: String,
     pub(super) source: Option<RecordSource>,
     pub(super) rate: Rate,
     pub(super) heartbeat: Duration,
@@ -170,6 +174,7 @@ impl Default for SimulatorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             user: "demo".into(),
             password: "demo".into(),
+            bearer_token: DEMO_BEARER_TOKEN.into(),
             source: None,
             rate: Rate::PerSecond(100.0),
             heartbeat: Duration::from_secs(10),
@@ -207,7 +212,13 @@ impl SimulatorConfig {
         self
     }
 
-    /// The one valid user and password (default `demo` / `demo`).
+    /// The bearer token its X API v2 endpoints accept (default [`DEMO_BEARER_TOKEN`]).
+    pub fn bearer_token(mut self, token: &str) -> Self {
+        self.bearer_token = token.to_owned();
+        self
+    }
+
+    /// The one valid user and password of its Gnip endpoints (default `demo` / `demo`).
     pub fn credentials(mut self, user: &str, password: &str) -> Self {
         self.user = user.to_owned();
         self.password = password.to_owned();

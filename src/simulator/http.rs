@@ -222,6 +222,22 @@ pub(crate) fn stream_head() -> &'static [u8] {
       Vary: Accept-Encoding\r\n\r\n"
 }
 
+/// The head of an X API v2 streaming response: chunked, gzip when the request accepted it,
+/// with `extra` headers (the rate-limit ones).
+pub(crate) fn v2_stream_head(gzip: bool, extra: &[(&str, String)]) -> Vec<u8> {
+    let mut head =
+        String::from("HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n");
+    if gzip {
+        head.push_str("Content-Encoding: gzip\r\n");
+    }
+    head.push_str("Transfer-Encoding: chunked\r\nConnection: close\r\nVary: Accept-Encoding\r\nx-twitter-streaming: true\r\n");
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
 /// Appends `data` to `out` as one chunk (nothing for empty data: that would end the body).
 pub(crate) fn chunk(data: &[u8], out: &mut Vec<u8>) {
     if !data.is_empty() {

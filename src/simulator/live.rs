@@ -14,6 +14,7 @@ use super::streamer::{End, Streamer};
 use crate::core::{GzipEncoder, Level, MINIMAL_HEADER};
 use crate::protocol::messages;
 use crate::protocol::product::Product;
+use crate::protocol::v2::problems as v2_problems;
 
 /// Global records published by `at` (`g < due` are out).
 pub(super) fn due(shared: &Shared, at: Instant) -> u64 {
@@ -26,27 +27,62 @@ pub(super) fn due(shared: &Shared, at: Instant) -> u64 {
 /// Live record `g` rendered as it is sent: published at `start + g / rate` (at the start when
 /// there is no rate). The one place that says when a record was published, so that
 /// [`Simulator::record`] and the streams agree byte for byte.
-pub(super) fn render_live(shared: &Shared, g: u64, out: &mut Vec<u8>) {
+pub(super) fn render_live(shared: &Shared, product: Product, g: u64, out: &mut Vec<u8>) {
     let secs = match shared.config.rate {
         Rate::PerSecond(r) if r > 0.0 => shared.started_secs + (g as f64 / r) as i64,
         _ => shared.started_secs,
     };
-    shared.source.render(g, secs, out);
+    match product {
+        Product::V2(p) => shared.v2_feed().render(p.family(), g, secs, out),
+        _ => shared.source.render(g, secs, out),
+    }
 }
 
 /// The block [`Rate::Unlimited`] repeats: 2,000 records, each sync-flushed, raw deflate from a
 /// fresh compressor, so its back-references stay inside it and it can follow itself.
 pub(super) fn unlimited_block(source: &RecordSource, level: u8, secs: i64) -> Vec<u8> {
+    block_of(level, |g, line| source.render(g, secs, line))
+}
+
+fn block_of(level: u8, render: impl Fn(u64, &mut Vec<u8>)) -> Vec<u8> {
     let mut enc = GzipEncoder::new(level);
     let mut wire = Vec::new();
     let mut line = Vec::new();
     for g in 0..2000 {
         line.clear();
-        source.render(g, secs, &mut line);
+        render(g, &mut line);
         line.extend_from_slice(b"\r\n");
         enc.write_flush(&line, &mut wire);
     }
     wire.split_off(MINIMAL_HEADER.len())
+}
+
+/// The block [`Rate::Unlimited`] repeats for `product`, gzip (raw deflate, as
+/// [`unlimited_block`]) or plain: made once per record family and encoding.
+fn block_for(shared: &Shared, product: Product, gzip: bool) -> std::sync::Arc<Vec<u8>> {
+    let family = match product {
+        Product::V2(p) => Some(p.family()),
+        _ => None,
+    };
+    let secs = shared.started_secs;
+    let mut blocks = lock(&shared.blocks);
+    let block = blocks.entry((family, gzip)).or_insert_with(|| {
+        let render = |g: u64, line: &mut Vec<u8>| match family {
+            Some(f) => shared.v2_feed().render(f, g, secs, line),
+            None => shared.source.render(g, secs, line),
+        };
+        std::sync::Arc::new(if gzip {
+            block_of(shared.config.level, render)
+        } else {
+            let mut plain = Vec::new();
+            for g in 0..2000 {
+                render(g, &mut plain);
+                plain.extend_from_slice(b"\r\n");
+            }
+            plain
+        })
+    });
+    std::sync::Arc::clone(block)
 }
 
 impl Streamer<'_> {
@@ -59,10 +95,17 @@ impl Streamer<'_> {
     ) -> Result<(), End> {
         let config = &self.shared.config;
         let opened = Instant::now();
-        if let Some(block) = &self.shared.unlimited_block {
-            // Fast path: the gzip header, then the same pre-compressed block again and again.
-            self.send_body(&MINIMAL_HEADER)?;
-            let block = block.clone();
+        if config.rate == Rate::Unlimited {
+            // Fast path: the gzip header, then the same pre-compressed block again and again
+            // (or the plain block, for an identity body).
+            let gnip = !matches!(route.product, Product::V2(_));
+            let block = match (&self.shared.unlimited_block, gnip && !self.identity) {
+                (Some(b), true) => std::sync::Arc::new(b.clone()),
+                _ => block_for(self.shared, route.product, !self.identity),
+            };
+            if !self.identity {
+                self.send_body(&MINIMAL_HEADER)?;
+            }
             loop {
                 if self.stopped() {
                     return Err(End::Stopped);
@@ -104,12 +147,19 @@ impl Streamer<'_> {
             if self.force_disconnect
                 || (over_limit && opened.elapsed() >= config.force_disconnect_after)
             {
-                let m = messages::system_message(
-                    Level::Error,
-                    &messages::forced_disconnect(config.redundant_connections),
-                    self.shared.now_secs(),
-                    "",
-                );
+                let m = if self.v2 {
+                    v2_problems::disconnect_line(
+                        "OperationalDisconnect",
+                        "This stream has been disconnected for operational reasons.",
+                    )
+                } else {
+                    messages::system_message(
+                        Level::Error,
+                        &messages::forced_disconnect(config.redundant_connections),
+                        self.shared.now_secs(),
+                        "",
+                    )
+                };
                 self.send(format!("{m}\r\n").as_bytes())?;
                 self.write_raw(http::LAST_CHUNK)?;
                 self.close();
@@ -135,10 +185,10 @@ impl Streamer<'_> {
             while g < published && batch.len() < 256 * 1024 && in_batch < cap {
                 in_batch += 1;
                 match &rules {
-                    None => render_live(self.shared, g, &mut batch),
+                    None => render_live(self.shared, route.product, g, &mut batch),
                     Some(rules) => {
                         scratch.clear();
-                        render_live(self.shared, g, &mut scratch);
+                        render_live(self.shared, route.product, g, &mut scratch);
                         if !filter_into(&scratch, rules, &mut batch) {
                             g += parts;
                             continue;
@@ -159,7 +209,7 @@ impl Streamer<'_> {
                 self.send(&b)?;
                 // Half of the next record's compressed bytes, then the socket goes.
                 let mut next = Vec::new();
-                render_live(self.shared, g, &mut next);
+                render_live(self.shared, route.product, g, &mut next);
                 next.extend_from_slice(b"\r\n");
                 self.wire.clear();
                 self.enc.write_flush(&next, &mut self.wire);

@@ -54,9 +54,13 @@ mod server;
 mod state;
 #[cfg(feature = "simulator")]
 mod streamer;
+#[cfg(feature = "simulator")]
+mod v2_feed;
+#[cfg(feature = "simulator")]
+pub use v2_feed::{like_id, v2_record_index};
 
 #[cfg(feature = "simulator")]
-pub use config::{Connection, Fault, Rate, SimulatorConfig, Which, Wrapper};
+pub use config::{Connection, DEMO_BEARER_TOKEN, Fault, Rate, SimulatorConfig, Which, Wrapper};
 #[cfg(feature = "simulator")]
 pub use feed::{RecordSource, record_id_for, record_index, record_index_for};
 #[cfg(feature = "simulator")]

@@ -38,7 +38,7 @@ impl Streamer<'_> {
                 return Err(End::Stopped);
             }
             self.stall_if_due()?;
-            render_live(self.shared, g, &mut batch);
+            render_live(self.shared, route.product, g, &mut batch);
             batch.extend_from_slice(b"\r\n");
             g += parts;
             self.records += 1;
@@ -50,6 +50,10 @@ impl Streamer<'_> {
                 batch.clear();
                 r?;
             }
+        }
+        if self.v2 {
+            // X API v2 sends no completion message: the body ends (x-api-v2.md §2.5).
+            return self.finish_body(batch);
         }
         self.finish_job(
             batch,

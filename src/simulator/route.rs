@@ -2,11 +2,12 @@
 //! Pure functions of the request and the time, so every rule is unit-tested.
 
 use super::http::Request;
+use crate::protocol::dialect::Dialect;
 use crate::protocol::endpoint::{
-    PARAM_BACKFILL, PARAM_END_TIME, PARAM_FROM_DATE, PARAM_PARTITION, PARAM_START_TIME,
-    PARAM_TO_DATE, RECOVERY_MAX_AGE_SECS, StreamPath,
+    PARAM_FROM_DATE, PARAM_TO_DATE, RECOVERY_MAX_AGE_SECS, StreamPath,
 };
 use crate::protocol::product::MAX_BACKFILL_MINUTES;
+use crate::protocol::product::Product;
 use crate::protocol::time;
 
 /// A stream the simulator serves: the path, as the protocol layer parses it.
@@ -31,17 +32,24 @@ pub(crate) enum Plan {
     Recovery { partition: u32, from: i64, to: i64 },
 }
 
-/// A refusal: the status and the error body's message.
+/// A refusal: the status and the error body's message; an X API v2 refusal may bring its
+/// whole problem body and headers (the rate-limit ones).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
     pub status: u16,
     pub message: String,
+    /// The body as it goes out (`None`: the dialect's error body around `message`).
+    pub body: Option<String>,
+    /// Extra response headers.
+    pub headers: Vec<(&'static str, String)>,
 }
 
-fn refuse(status: u16, message: impl Into<String>) -> Refusal {
+pub(crate) fn refuse(status: u16, message: impl Into<String>) -> Refusal {
     Refusal {
         status,
         message: message.into(),
+        body: None,
+        headers: Vec::new(),
     }
 }
 
@@ -113,11 +121,25 @@ pub(crate) fn replay_dates(
 /// documentation gives no status for a bad one; 400 with a message, like the other bad
 /// parameters of a live URL.
 pub(crate) fn recovery_range(
+    route: &Route,
     req: &Request,
     now: i64,
     latest: i64,
 ) -> Result<Option<(i64, i64)>, Refusal> {
-    let (start, end) = (req.param(PARAM_START_TIME), req.param(PARAM_END_TIME));
+    let names = Dialect::of_product(route.product).query_names();
+    let (start_name, end_name) = names.recovery;
+    let (start, end) = (req.param(start_name), req.param(end_name));
+    if let (Product::V2(p), false) = (route.product, start.is_none() && end.is_none()) {
+        if !p.recovery() {
+            return Err(refuse(
+                400,
+                format!(
+                    "The {} stream does not support recovery: start_time and end_time are not parameters of it.",
+                    p.name()
+                ),
+            ));
+        }
+    }
     if start.is_none() && end.is_none() {
         return Ok(None);
     }
@@ -130,14 +152,19 @@ pub(crate) fn recovery_range(
             )
         })
     };
-    let (from, to) = (time(PARAM_START_TIME, start)?, time(PARAM_END_TIME, end)?);
+    let (from, to) = (time(start_name, start)?, time(end_name, end)?);
     if from >= to {
-        return Err(refuse(400, "The 'startTime' must be before the 'endTime'."));
+        return Err(refuse(
+            400,
+            format!("The '{start_name}' must be before the '{end_name}'."),
+        ));
     }
     if from < now - RECOVERY_MAX_AGE_SECS || to > latest + 60 {
         return Err(refuse(
             400,
-            "Recovery covers the last 24 hours: 'startTime' and 'endTime' must be within them.",
+            format!(
+                "Recovery covers the last 24 hours: '{start_name}' and '{end_name}' must be within them."
+            ),
         ));
     }
     Ok(Some((from, to)))
@@ -146,7 +173,14 @@ pub(crate) fn recovery_range(
 /// Checks a live request's parameters: `partition` (required and in range for partitioned
 /// products, refused for PowerTrack) and `backfillMinutes` (a whole number 1..=5).
 pub(crate) fn live_params(route: &Route, req: &Request) -> Result<Plan, Refusal> {
-    let partition = match (route.product.partitions(), req.param(PARAM_PARTITION)) {
+    let names = Dialect::of_product(route.product).query_names();
+    // X API v2 takes 0..=5 (the spec's range); Gnip 1..=5.
+    let least = if matches!(route.product, Product::V2(_)) {
+        0
+    } else {
+        1
+    };
+    let partition = match (route.product.partitions(), req.param(names.partition)) {
         (Some(n), Some(p)) => match p.parse::<u32>() {
             Ok(p) if (1..=n).contains(&p) => p,
             _ => {
@@ -165,14 +199,17 @@ pub(crate) fn live_params(route: &Route, req: &Request) -> Result<Plan, Refusal>
         (None, Some(_)) => return Err(refuse(400, "This stream has no partitions.")),
         (None, None) => 0,
     };
-    let backfill_minutes = match req.param(PARAM_BACKFILL) {
+    let backfill_minutes = match req.param(names.backfill) {
         None => 0,
         Some(m) => match m.parse::<u32>() {
-            Ok(m) if (1..=u32::from(MAX_BACKFILL_MINUTES)).contains(&m) => m,
+            Ok(m) if (least..=u32::from(MAX_BACKFILL_MINUTES)).contains(&m) => m,
             _ => {
                 return Err(refuse(
                     400,
-                    format!("Invalid backfillMinutes '{m}': must be a whole number from 1 to 5."),
+                    format!(
+                        "Invalid {} '{m}': must be a whole number from {least} to 5.",
+                        names.backfill
+                    ),
                 ));
             }
         },

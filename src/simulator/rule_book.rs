@@ -36,6 +36,16 @@ impl RuleBooks {
             .cloned()
     }
 
+    /// Where the X API v2 filtered stream's one rule set is kept (v2 has no accounts or labels).
+    pub fn v2_path() -> RulesPath {
+        RulesPath::new(RuleSet::PowerTrack, "", "")
+    }
+
+    /// The X API v2 filtered stream's rules.
+    pub fn v2_rules(&self) -> Arc<Vec<StoredRule>> {
+        self.list(&Self::v2_path())
+    }
+
     /// A stream's rules, as they are now.
     pub fn rules(&self, path: &RulesPath) -> Vec<Rule> {
         self.list(path).iter().map(|s| s.rule.clone()).collect()

@@ -65,6 +65,8 @@ impl Simulator {
             active: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
             unlimited_block,
+            blocks: Mutex::new(HashMap::new()),
+            v2: std::sync::OnceLock::new(),
             rules: Mutex::new(RuleBooks::default()),
             disruptions: Mutex::new(HashMap::new()),
             disruptions_pending: AtomicUsize::new(0),
@@ -162,8 +164,15 @@ impl Simulator {
     /// Live record `g` exactly as this simulator sends it, without `\r\n` (it belongs to
     /// partition `g % partitions + 1`).
     pub fn record(&self, g: u64) -> Vec<u8> {
+        self.record_of(Product::Firehose, g)
+    }
+
+    /// Live record `g` of `product`'s stream exactly as this simulator sends it, without
+    /// `\r\n`: the Gnip record for a Gnip product, the X API v2 record of the product's kind
+    /// for a v2 one.
+    pub fn record_of(&self, product: Product, g: u64) -> Vec<u8> {
         let mut out = Vec::new();
-        render_live(&self.shared, g, &mut out);
+        render_live(&self.shared, product, g, &mut out);
         out
     }
 
@@ -296,16 +305,32 @@ fn serve(shared: &Shared, stream: TcpStream) {
     }
     let plan = match admit(shared, &req, &faults) {
         Ok(plan) => plan,
-        Err(Refusal { status, message }) => {
+        Err(Refusal {
+            status,
+            message,
+            body,
+            headers,
+        }) => {
             log(status, 0);
-            let _ = http::write_error(&mut conn, status, &error_body(&message, n));
+            let _ = match body {
+                Some(body) => http::write_json(&mut conn, status, &headers, body.as_bytes(), false),
+                None => http::write_error(&mut conn, status, &error_body(&message, n)),
+            };
             return;
         }
     };
     log(200, 0);
-    let (route, plan) = plan;
+    let (route, plan, headers) = plan;
     let mut out = Streamer::new(n, shared, conn, raw, &faults);
-    if out.write_raw(http::stream_head()).is_err() {
+    let head = if matches!(route.product, Product::V2(_)) {
+        // X API v2: gzip only when asked for (x-api-v2.md §2.1).
+        out.v2 = true;
+        out.identity = !super::route::accepts_gzip(&req);
+        http::v2_stream_head(!out.identity, &headers)
+    } else {
+        http::stream_head().to_vec()
+    };
+    if out.write_raw(&head).is_err() {
         return;
     }
     let _ = match plan {

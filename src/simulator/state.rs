@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -14,8 +14,10 @@ use super::feed::RecordSource;
 use super::http;
 use super::route::Route;
 use super::rule_book::RuleBooks;
+use super::v2_feed::V2Feed;
 use crate::protocol::messages;
 use crate::protocol::policy::ConnectRateLimiter;
+use crate::protocol::v2::products::Family;
 
 /// One request as the simulator saw it. The password never appears: the `Authorization`
 /// header is kept as `Basic <user>:<redacted>`.
@@ -80,6 +82,11 @@ pub(super) struct Shared {
     pub(super) active: Mutex<HashMap<(Route, u32), usize>>,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(super) unlimited_block: Option<Vec<u8>>,
+    /// [`Rate::Unlimited`](super::Rate::Unlimited)'s blocks for X API v2 streams and identity
+    /// bodies, made on first use: by record family (`None`: Gnip) and whether gzip.
+    pub(super) blocks: Mutex<HashMap<(Option<Family>, bool), Arc<Vec<u8>>>>,
+    /// The X API v2 records, made from the source on first use.
+    pub(super) v2: OnceLock<V2Feed>,
     pub(super) rules: Mutex<RuleBooks>,
     /// Faults for live connections, by connection number ([`Simulator::disrupt`]).
     pub(super) disruptions: Mutex<HashMap<u64, Vec<Fault>>>,
@@ -94,6 +101,11 @@ impl Shared {
     pub(super) fn now_secs(&self) -> i64 {
         let advanced = self.advanced_ms.load(std::sync::atomic::Ordering::SeqCst) / 1000;
         crate::clock::now_secs() - self.config.clock_back.as_secs() as i64 + advanced as i64
+    }
+
+    /// The X API v2 feed.
+    pub(super) fn v2_feed(&self) -> &V2Feed {
+        self.v2.get_or_init(|| V2Feed::new(&self.source))
     }
 
     /// Time on the simulator's clock since it started, at `at`.

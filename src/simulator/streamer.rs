@@ -61,6 +61,10 @@ pub(super) struct Streamer<'a> {
     pub(super) replay_failed: Vec<i64>,
     /// Where a Replay stops and reports the rest unprocessed.
     pub(super) replay_stops_at: Option<i64>,
+    /// An X API v2 stream: its messages are `{"errors":[…]}` lines, its jobs end with the body.
+    pub(super) v2: bool,
+    /// The body goes out uncompressed (the request did not accept gzip; X API v2 only).
+    pub(super) identity: bool,
 }
 
 impl<'a> Streamer<'a> {
@@ -94,6 +98,8 @@ impl<'a> Streamer<'a> {
             jitter: None,
             replay_failed: Vec::new(),
             replay_stops_at: None,
+            v2: false,
+            identity: false,
         };
         for f in faults {
             match f {
@@ -207,16 +213,27 @@ impl<'a> Streamer<'a> {
             .and_then(|r| r.peer_addr().ok())
             .map(|a| a.ip().to_string())
             .unwrap_or_default();
-        let m = messages::system_message(
-            Level::Error,
-            &messages::slow_reader(&ip, self.backlog_limit),
-            self.shared.now_secs(),
-            "",
-        );
-        self.wire.clear();
-        self.enc
-            .write_flush(format!("{m}\r\n").as_bytes(), &mut self.wire);
-        let body = std::mem::take(&mut self.wire);
+        let m = if self.v2 {
+            crate::protocol::v2::problems::disconnect_line(
+                "SlowReader",
+                &messages::slow_reader(&ip, self.backlog_limit),
+            )
+        } else {
+            messages::system_message(
+                Level::Error,
+                &messages::slow_reader(&ip, self.backlog_limit),
+                self.shared.now_secs(),
+                "",
+            )
+        };
+        let line = format!("{m}\r\n");
+        let body = if self.identity {
+            line.into_bytes()
+        } else {
+            self.wire.clear();
+            self.enc.write_flush(line.as_bytes(), &mut self.wire);
+            std::mem::take(&mut self.wire)
+        };
         http::chunk(&body, &mut self.pending);
         // One last try to get something out, then close whatever happened.
         let _ = self.conn.write(&self.pending);
@@ -235,6 +252,9 @@ impl<'a> Streamer<'a> {
 
     /// Compresses `plain` with a sync flush and sends it as one chunk.
     pub(super) fn send(&mut self, plain: &[u8]) -> Result<(), End> {
+        if self.identity {
+            return self.send_body(plain);
+        }
         self.wire.clear();
         self.enc.write_flush(plain, &mut self.wire);
         let body = std::mem::take(&mut self.wire);
@@ -341,6 +361,24 @@ impl<'a> Streamer<'a> {
         self.enc.finish(&mut self.wire);
         let tail = std::mem::take(&mut self.wire);
         self.send_body(&tail)?;
+        self.write_raw(http::LAST_CHUNK)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.pending.is_empty() && Instant::now() < deadline {
+            self.flush_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Ends a finite stream without a completion message (X API v2 Recovery): `batch`, the
+    /// gzip member's end when compressed, the last chunk.
+    pub(super) fn finish_body(&mut self, batch: Vec<u8>) -> Result<(), End> {
+        self.send(&batch)?;
+        if !self.identity {
+            self.wire.clear();
+            self.enc.finish(&mut self.wire);
+            let tail = std::mem::take(&mut self.wire);
+            self.send_body(&tail)?;
+        }
         self.write_raw(http::LAST_CHUNK)?;
         let deadline = Instant::now() + Duration::from_secs(5);
         while !self.pending.is_empty() && Instant::now() < deadline {

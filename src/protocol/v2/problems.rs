@@ -142,6 +142,76 @@ pub fn problem_body(status: u16, title: &str, detail: &str, kind: &str, extra: &
     )
 }
 
+/// The problem body for a refusal the status describes alone (400 bad parameters, 401, 404,
+/// 405, a plain 429, 5xx), with `detail`.
+pub fn status_problem(status: u16, detail: &str) -> String {
+    let (title, kind) = match status {
+        400 => ("Invalid Request", "invalid-request"),
+        401 => ("Unauthorized", "about:blank"),
+        403 => ("Forbidden", "client-forbidden"),
+        404 => ("Not Found Error", "resource-not-found"),
+        429 => ("Too Many Requests", "about:blank"),
+        s if s >= 500 => ("Service Unavailable", "service-unavailable"),
+        _ => ("Error", "about:blank"),
+    };
+    if kind == "about:blank" {
+        let q = |s: &str| serde_json::Value::from(s).to_string();
+        return format!(
+            "{{\"title\":{},\"type\":\"about:blank\",\"status\":{status},\"detail\":{}}}",
+            q(title),
+            q(detail)
+        );
+    }
+    problem_body(status, title, detail, kind, "")
+}
+
+/// The 429 body of a stream at its connection limit (x-api-v2.md §2.6, verbatim).
+pub fn too_many_connections_body() -> String {
+    connection_exception(
+        "This stream is currently at the maximum allowed connection limit.",
+        "TooManyConnections",
+        429,
+    )
+}
+
+/// The 409 body of a filtered stream without rules (x-api-v2.md §2.6, verbatim).
+pub fn no_rules_body() -> String {
+    connection_exception(
+        "You must define rules using the POST /2/tweets/search/stream/rules endpoint before connecting to filtered stream.",
+        "RuleConfigurationIssue",
+        409,
+    )
+}
+
+/// The 429 body of an exhausted usage cap for `period` (`Daily`, `Monthly`) and `scope`
+/// (`Account`, `Product`).
+pub fn usage_cap_body(period: &str, scope: &str) -> String {
+    format!(
+        "{{\"account_id\":1,\"product_name\":\"enterprise\",\"title\":\"UsageCapExceeded\",\"period\":\"{period}\",\"scope\":\"{scope}\",\"detail\":\"Usage cap exceeded: {period} {} cap\",\"type\":\"https://api.x.com/2/problems/usage-capped\"}}",
+        scope.to_lowercase()
+    )
+}
+
+fn connection_exception(detail: &str, issue: &str, status: u16) -> String {
+    problem_body(
+        status,
+        "ConnectionException",
+        detail,
+        "streaming-connection",
+        &format!(",\"connection_issue\":\"{issue}\""),
+    )
+}
+
+/// An in-stream disconnect line (`{"errors":[…]}`) of `disconnect_type` with `detail`.
+pub fn disconnect_line(disconnect_type: &str, detail: &str) -> String {
+    let q = |s: &str| serde_json::Value::from(s).to_string();
+    format!(
+        "{{\"errors\":[{{\"title\":\"operational-disconnect\",\"disconnect_type\":{},\"detail\":{},\"type\":\"https://api.x.com/2/problems/operational-disconnect\"}}]}}",
+        q(disconnect_type),
+        q(detail)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

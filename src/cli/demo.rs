@@ -141,7 +141,7 @@ pub fn run(seconds: f64, rate: f64, v2: bool) -> u8 {
                     .take(110)
                     .collect();
                 let id = dialect
-                    .record_key(&r)
+                    .record_key(r)
                     .map_or_else(|| "?".to_owned(), |k| k.message_id());
                 s.push(format!("partition {} {id}: {text}…", d.partition()));
             }

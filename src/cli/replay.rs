@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 
 use gnip_stream::Error;
 use gnip_stream::client::{
-    Client, ClientConfig, Delivery, JobProgress, ReplayJob, ReplayJobReport, StatsHandle,
-    StatsSnapshot, StopHandle,
+    Client, ClientConfig, Delivery, JobProgress, PartitionReport, ReplayJob, ReplayJobReport,
+    StatsHandle, StatsSnapshot, StopHandle,
 };
 use gnip_stream::sink::NdjsonSink;
 use gnip_stream::unversioned::metrics::JobKind;
 use gnip_stream::unversioned::protocol::policy::Ending;
-use gnip_stream::unversioned::protocol::replay::record_time;
 use gnip_stream::unversioned::protocol::time;
 
 use super::monitor::Monitor;
@@ -244,8 +243,10 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) 
     let out = Arc::new(NdjsonSink::stdout(a.max_records, a.count));
     let (o, reached) = (Arc::clone(&out), Arc::new(AtomicI64::new(range.0)));
     let r = Arc::clone(&reached);
+    let dialect = config.dialect();
     let handler = move |d: &Delivery<'_>| {
-        if let Some(t) = record_time(d.record().bytes()) {
+        let rec = d.record();
+        if let Some(t) = dialect.record_key_and_time(rec).and_then(|(_, t)| t) {
             r.fetch_max(t, Ordering::Relaxed);
         }
         o.deliver(d)
@@ -320,7 +321,19 @@ pub fn run_recovery(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) 
     if a.count {
         println!("records={}", out.count());
     }
-    let code = exit_code(&reports);
+    // A partition refused after a connection of it was streaming (its resume refused) is an
+    // incomplete Recovery (exit 6, named below), not a refused job.
+    let refused_mid_job = |r: &PartitionReport| {
+        matches!(r.ending, Ending::Http(_) | Ending::Refused(_))
+            && r.ending != Ending::Http(401)
+            && r.stats.bytes_wire > 0
+    };
+    let first: Vec<PartitionReport> = reports
+        .iter()
+        .filter(|r| !refused_mid_job(r))
+        .cloned()
+        .collect();
+    let code = exit_code(&first);
     if code != OK {
         return code;
     }

@@ -136,6 +136,7 @@ pub struct SimulatorConfig {
     pub(super) user: String,
     pub(super) password: String,
     pub(super) bearer_token: String,
+    pub(super) v2_gzip: bool,
     pub(super) source: Option<RecordSource>,
     pub(super) rate: Rate,
     pub(super) heartbeat: Duration,
@@ -175,6 +176,7 @@ impl Default for SimulatorConfig {
             user: "demo".into(),
             password: "demo".into(),
             bearer_token: DEMO_BEARER_TOKEN.into(),
+            v2_gzip: true,
             source: None,
             rate: Rate::PerSecond(100.0),
             heartbeat: Duration::from_secs(10),
@@ -209,6 +211,13 @@ impl SimulatorConfig {
     /// Address to bind (default `127.0.0.1:0`: loopback, a free port).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Whether its X API v2 streams compress when the request accepts gzip (default `true`;
+    /// `false`: always a plain body, as the service may send, x-api-v2.md §2.1).
+    pub fn v2_gzip(mut self, on: bool) -> Self {
+        self.v2_gzip = on;
         self
     }
 

@@ -325,7 +325,7 @@ fn serve(shared: &Shared, stream: TcpStream) {
     let head = if matches!(route.product, Product::V2(_)) {
         // X API v2: gzip only when asked for (x-api-v2.md §2.1).
         out.v2 = true;
-        out.identity = !super::route::accepts_gzip(&req);
+        out.identity = !(shared.config.v2_gzip && super::route::accepts_gzip(&req));
         http::v2_stream_head(!out.identity, &headers)
     } else {
         http::stream_head().to_vec()

@@ -62,6 +62,9 @@ impl LoggedRequest {
 /// How often blocked loops look at the stop flag, and the socket write timeout.
 pub(super) const TICK: Duration = Duration::from_millis(20);
 
+/// Unlimited-rate blocks by record family (`None`: Gnip) and whether gzip.
+pub(super) type Blocks = HashMap<(Option<Family>, bool), Arc<Vec<u8>>>;
+
 /// What every connection thread shares.
 pub(super) struct Shared {
     pub(super) config: SimulatorConfig,
@@ -84,7 +87,7 @@ pub(super) struct Shared {
     pub(super) unlimited_block: Option<Vec<u8>>,
     /// [`Rate::Unlimited`](super::Rate::Unlimited)'s blocks for X API v2 streams and identity
     /// bodies, made on first use: by record family (`None`: Gnip) and whether gzip.
-    pub(super) blocks: Mutex<HashMap<(Option<Family>, bool), Arc<Vec<u8>>>>,
+    pub(super) blocks: Mutex<Blocks>,
     /// The X API v2 records, made from the source on first use.
     pub(super) v2: OnceLock<V2Feed>,
     pub(super) rules: Mutex<RuleBooks>,

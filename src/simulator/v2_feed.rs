@@ -143,12 +143,20 @@ impl V2Feed {
             ),
             Family::TweetCompliance => {
                 let tweet = format!("{{\"id\":\"{id}\",\"author_id\":\"{}\"}}", 12 + g % 1000);
+                let minute = time::posted_time(secs - secs.rem_euclid(60));
                 let s = match g % 6 {
-                    0 => format!("{{\"delete\":{{\"tweet\":{tweet},\"event_at\":\"{at}\"}}}}"),
-                    1 => format!("{{\"delete\":{{\"tweet\":{tweet},\"quote_tweet_id\":\"{}\",\"event_at\":\"{at}\"}}}}", id + 1),
-                    2 => format!("{{\"withheld\":{{\"tweet\":{tweet},\"withheld_in_countries\":[\"DE\"],\"event_at\":\"{at}\"}}}}"),
-                    3 => format!("{{\"drop\":{{\"tweet\":{tweet},\"event_at\":\"{at}\"}}}}"),
-                    4 => format!("{{\"undrop\":{{\"tweet\":{tweet},\"event_at\":\"{at}\"}}}}"),
+                    0 => format!("{{\"delete\":{{\"tweet\":{tweet},\"event_at\":\"{minute}\"}}}}"),
+                    1 => format!("{{\"withheld\":{{\"tweet\":{tweet},\"withheld_in_countries\":[\"DE\"],\"event_at\":\"{at}\"}}}}"),
+                    2 => format!("{{\"drop\":{{\"tweet\":{tweet},\"event_at\":\"{at}\"}}}}"),
+                    3 => format!("{{\"undrop\":{{\"tweet\":{tweet},\"event_at\":\"{at}\"}}}}"),
+                    // The Post deleted by record g - 4 (the same partition, with 1, 2 or 4 of
+                    // them), for a quote of it (its own id): only quote_tweet_id tells the two
+                    // events apart.
+                    4 => format!(
+                        "{{\"delete\":{{\"tweet\":{{\"id\":\"{}\",\"author_id\":\"{}\"}},\"quote_tweet_id\":\"{id}\",\"event_at\":\"{minute}\"}}}}",
+                        id - 4,
+                        12 + (g - 4) % 1000
+                    ),
                     _ => format!("{{\"tweet_edit\":{{\"tweet\":{{\"id\":\"{id}\"}},\"initial_tweet_id\":\"{}\",\"edit_tweet_ids\":[\"{}\",\"{id}\"],\"event_at\":\"{at}\"}}}}", id - 1, id - 1),
                 };
                 out.extend_from_slice(format!("{{\"data\":{s}}}").as_bytes());
@@ -208,9 +216,14 @@ pub fn v2_record_index(record: &[u8]) -> Option<u64> {
         return record_index_for(n);
     }
     let (_, event) = data.iter().next()?;
-    let subject = ["tweet", "user"]
-        .into_iter()
-        .find_map(|k| event.get(k).and_then(|s| s.get("id")))
+    let subject = event
+        .get("quote_tweet_id")
+        .or_else(|| {
+            ["tweet", "user"]
+                .into_iter()
+                .into_iter()
+                .find_map(|k| event.get(k).and_then(|s| s.get("id")))
+        })
         .or_else(|| event.get("favorite").and_then(|f| f.get("user_id")))?;
     record_index_for(subject.as_str()?.parse().ok()?)
 }
@@ -242,7 +255,13 @@ mod tests {
                 assert!(v.get("data").is_some());
                 assert_eq!(v2_record_index(&out), Some(g), "{family:?}");
                 let (key, t) = key_and_time(&out).unwrap();
-                assert_eq!(t, Some(1_700_000_000 + g as i64), "{family:?}");
+                let secs = 1_700_000_000 + g as i64;
+                let want = if family == Family::TweetCompliance && g % 6 % 4 == 0 {
+                    secs - secs.rem_euclid(60) // a delete and its quote's, in one minute
+                } else {
+                    secs
+                };
+                assert_eq!(t, Some(want), "{family:?}");
                 assert!(keys.insert(key.as_u64()), "{family:?} {g}: keys are unique");
             }
         }

@@ -103,7 +103,7 @@ pub fn key_and_time(line: &[u8]) -> Option<(RecordKey<'_>, Option<i64>)> {
             _ => {
                 let kind = utf8(k).filter(|k| EVENT_KINDS.contains(k));
                 if let (Some(kind), true) = (kind, v.first() == Some(&b'{')) {
-                    return Some(event_key(kind, v).map_or_else(|| (bytes(), None), |e| e));
+                    return Some(event_key(kind, v).unwrap_or_else(|| (bytes(), None)));
                 }
             }
         }

@@ -125,6 +125,25 @@ Exit status: 0 done, 2 usage, 3 authentication refused, 4 other non-retryable fa
 5 rules rejected (each on stderr with the service's message).",
 };
 
+/// `connections --help`.
+pub const CONNECTIONS: Page = Page {
+    head: "\
+gnip-stream connections: list or kill an App's X API v2 stream connections (the Connections API)
+
+usage:
+  gnip-stream connections list [--api v2] [--host URL] [--status active|inactive|all]
+  gnip-stream connections kill [--api v2] [--host URL] (--all | --endpoint NAME | --uuid UUID [--uuid UUID]...)
+",
+    foot: "
+list writes one JSON object a line per connection (every page), as the service describes it:
+id, endpoint_name, client_ip, connected_at, and for a closed one disconnected_at and
+disconnect_reason. kill prints `killed N, failed M`. Use it when a stream is refused with 429
+TooManyConnections: stale connections count against the limit until they time out.
+Credentials: X_BEARER_TOKEN (never a flag). X API v2 only: --api gnip is a usage error.
+Exit status: 0 done (kill: no failed kill), 2 usage, 3 authentication refused, 4 any other
+failure (kill: a kill failed).",
+};
+
 /// The archive section of `stream --help` (feature `archive`).
 #[cfg(feature = "archive")]
 pub const STREAM_ARCHIVE: Page = Page {

@@ -1,5 +1,5 @@
 //! The `gnip-stream` command: one file per command (`stream.rs` serves `stream`, `replay.rs`
-//! `replay` and `recover`, all three parsed in `stream_args.rs`; `rules.rs` (its arguments in `rules_args.rs`), `demo.rs`,
+//! `replay` and `recover`, all three parsed in `stream_args.rs`; `rules.rs` (its arguments in `rules_args.rs`), `connections.rs`, `demo.rs`,
 //! `simulate.rs`; with feature `jetstream`, `jetstream.rs` for `stream --jetstream` (its options
 //! in `jetstream_args.rs`), `leased.rs` for its leases, `jetstream_tools.rs` for
 //! `jetstream-init` and `publish`, what they share in `jetstream_delivery.rs`), argument
@@ -13,6 +13,7 @@ mod archive_args;
 #[cfg(feature = "archive")]
 mod archive_recovery;
 pub mod args;
+mod connections;
 #[cfg(feature = "simulator")]
 mod demo;
 mod flags;
@@ -61,6 +62,7 @@ pub const INCOMPLETE: u8 = 6;
 pub enum Command {
     Stream(stream_args::StreamArgs),
     Rules(rules_args::RulesArgs),
+    Connections(connections::ConnectionsArgs),
     #[cfg(feature = "simulator")]
     Demo {
         seconds: f64,
@@ -101,6 +103,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
             ),
         )),
         "rules" => rules_args::parse(rest),
+        "connections" => connections::parse(rest),
         #[cfg(feature = "jetstream")]
         "jetstream-init" => jetstream_tools::parse("jetstream-init", rest),
         #[cfg(feature = "jetstream")]
@@ -149,6 +152,7 @@ pub fn help(which: &str) -> String {
         #[cfg(feature = "simulator")]
         "simulate" => page(&help::SIMULATE, simulate::FLAGS, None),
         "rules" => page(&help::RULES, rules_args::FLAGS, None),
+        "connections" => page(&help::CONNECTIONS, connections::FLAGS, None),
         #[cfg(feature = "jetstream")]
         "jetstream-init" | "publish" => page_with(
             if which == "publish" {
@@ -182,6 +186,7 @@ pub fn run(command: Command) -> u8 {
         }
         Command::Stream(a) => stream::run(a),
         Command::Rules(a) => rules::run(a),
+        Command::Connections(a) => connections::run(a),
         #[cfg(feature = "jetstream")]
         Command::JetStream(c) => jetstream_tools::run(c),
         #[cfg(feature = "simulator")]

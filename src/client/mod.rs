@@ -41,6 +41,7 @@
 mod api;
 mod config;
 mod connection;
+mod connections;
 mod deliver;
 mod handler;
 pub(crate) mod http;
@@ -52,6 +53,7 @@ mod transport;
 
 pub use api::{Client, PartitionReport, Running};
 pub use config::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange};
+pub use connections::ConnectionsClient;
 pub use handler::{ClientEvent, Delivery, Flow, Handler, Observer, StopHandle};
 pub use metrics_server::{MAX_CONCURRENT_SCRAPES, MetricsServer, SCRAPE_DEADLINE};
 pub use replay_job::{DEFAULT_REPLAY_WINDOW, JobProgress, ReplayJob, ReplayJobReport, StepReport};

@@ -31,6 +31,8 @@ mod admit;
 #[cfg(feature = "simulator")]
 mod config;
 #[cfg(feature = "simulator")]
+mod connections;
+#[cfg(feature = "simulator")]
 mod feed;
 #[cfg(feature = "simulator")]
 mod http;

@@ -66,6 +66,7 @@ impl Simulator {
             threads: Mutex::new(Vec::new()),
             unlimited_block,
             blocks: Mutex::new(HashMap::new()),
+            v2_connections: Mutex::new(Vec::new()),
             v2: std::sync::OnceLock::new(),
             rules: Mutex::new(RuleBooks::default()),
             disruptions: Mutex::new(HashMap::new()),
@@ -254,6 +255,10 @@ fn serve(shared: &Shared, stream: TcpStream) {
     let _ = stream.set_write_timeout(Some(TICK));
     let _ = stream.set_nodelay(true);
     let raw = stream.try_clone().ok();
+    let client_ip = stream
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     let conn: Box<dyn Connection> = match &shared.config.wrapper {
         Some(wrap) => match wrap(stream) {
             Ok(c) => c,
@@ -299,6 +304,13 @@ fn serve(shared: &Shared, stream: TcpStream) {
             done: shared.started.elapsed(),
         });
     };
+    if req
+        .path
+        .starts_with(crate::protocol::v2::connections::CONNECTIONS_PATH)
+    {
+        super::connections::serve(shared, &mut conn, req.clone(), &faults, log);
+        return;
+    }
     if req.path.starts_with("/rules/") {
         super::rules::serve(shared, &mut conn, req.clone(), n, &faults, log);
         return;
@@ -350,7 +362,14 @@ fn serve(shared: &Shared, stream: TcpStream) {
                 out.jitter = Some(crate::rng::Rng::new(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
             }
             lock(&shared.streaming).insert(n);
+            let listed = match route.product {
+                Product::V2(p) => Some(super::connections::opened(shared, n, p, client_ip)),
+                _ => None,
+            };
             let result = out.live(&route, partition, backfill_minutes, over_limit);
+            if let Some(i) = listed {
+                super::connections::closed(shared, i);
+            }
             lock(&shared.streaming).remove(&n);
             lock(&shared.disruptions).remove(&n);
             if let Some(c) = lock(&shared.active).get_mut(&key) {

@@ -88,6 +88,8 @@ pub(super) struct Shared {
     /// [`Rate::Unlimited`](super::Rate::Unlimited)'s blocks for X API v2 streams and identity
     /// bodies, made on first use: by record family (`None`: Gnip) and whether gzip.
     pub(super) blocks: Mutex<Blocks>,
+    /// Every X API v2 stream connection served (the Connections API's list).
+    pub(super) v2_connections: Mutex<Vec<super::connections::V2Connection>>,
     /// The X API v2 records, made from the source on first use.
     pub(super) v2: OnceLock<V2Feed>,
     pub(super) rules: Mutex<RuleBooks>,

@@ -7,6 +7,7 @@
 mod common;
 
 mod client;
+mod connections;
 mod recover;
 mod stream;
 

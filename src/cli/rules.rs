@@ -49,6 +49,10 @@ fn failed(e: &Error) -> (u8, String) {
 fn config(a: &RulesArgs, user: &str, password: &str) -> Result<RulesConfig, (u8, String)> {
     let c = match &a.target {
         RulesTarget::Url(u) => RulesConfig::url(u).map_err(|e| (USAGE, e.to_string()))?,
+        RulesTarget::Named { host, .. } if a.v2 => match host {
+            Some(h) => RulesConfig::v2().host(h),
+            None => RulesConfig::v2(),
+        },
         RulesTarget::Named {
             product,
             account,
@@ -62,9 +66,12 @@ fn config(a: &RulesArgs, user: &str, password: &str) -> Result<RulesConfig, (u8,
             }
         }
     };
-    let c = c
-        .credentials(user, password)
-        .connect_timeout(a.connect_timeout);
+    let c = if a.v2 {
+        c.bearer_token(password)
+    } else {
+        c.credentials(user, password)
+    };
+    let c = c.connect_timeout(a.connect_timeout);
     Ok(match &a.ca_file {
         Some(ca) => c.ca_file(ca),
         None => c,
@@ -105,15 +112,29 @@ pub fn run(a: RulesArgs) -> u8 {
 /// The credentials, the rules to send (read before anything is sent: a bad file sends
 /// nothing) and the client.
 fn prepare(a: &RulesArgs) -> Result<(RulesClient, Vec<Rule>), (u8, String)> {
-    let (Ok(user), Ok(password)) = (
-        std::env::var("GNIP_USERNAME"),
-        std::env::var("GNIP_PASSWORD"),
-    ) else {
-        return Err((
-            USAGE,
-            "set GNIP_USERNAME and GNIP_PASSWORD in the environment (credentials are never flags)"
-                .into(),
-        ));
+    let (user, password) = if a.v2 {
+        match std::env::var("X_BEARER_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => (String::new(), t.trim().to_owned()),
+            _ => {
+                return Err((
+                    USAGE,
+                    "set X_BEARER_TOKEN in the environment for --api v2 (credentials are never flags)"
+                        .into(),
+                ));
+            }
+        }
+    } else {
+        let (Ok(user), Ok(password)) = (
+            std::env::var("GNIP_USERNAME"),
+            std::env::var("GNIP_PASSWORD"),
+        ) else {
+            return Err((
+                USAGE,
+                "set GNIP_USERNAME and GNIP_PASSWORD in the environment (credentials are never flags)"
+                    .into(),
+            ));
+        };
+        (user, password)
     };
     // Read the rules before anything is sent: a bad file sends nothing.
     let wanted = match &a.verb {
@@ -141,7 +162,12 @@ fn act(a: &RulesArgs, client: &RulesClient, wanted: &[Rule]) -> Result<u8, (u8, 
             let list = client.list().map_err(|e| failed(&e))?;
             let mut out = std::io::stdout().lock();
             for r in &list {
-                let _ = writeln!(out, "{}", r.to_ndjson());
+                let line = if a.v2 {
+                    gnip_stream::unversioned::protocol::v2::rules::to_ndjson(r)
+                } else {
+                    r.to_ndjson()
+                };
+                let _ = writeln!(out, "{line}");
             }
             let _ = out.flush();
             eprintln!("gnip-stream: listed {} rules", list.len());

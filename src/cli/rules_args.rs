@@ -52,6 +52,8 @@ pub enum Verb {
 #[derive(Debug, Clone)]
 pub struct RulesArgs {
     pub target: RulesTarget,
+    /// X API v2's rules (`--api v2`, or a `/2/` rules URL).
+    pub v2: bool,
     pub verb: Verb,
     pub ca_file: Option<PathBuf>,
     pub connect_timeout: Duration,
@@ -62,6 +64,7 @@ const C: &str = "rules";
 /// What the flags of `rules` gather before they are checked together.
 #[derive(Default)]
 pub struct Raw {
+    api: Option<String>,
     url: Option<String>,
     set: Option<RuleSet>,
     account: Option<String>,
@@ -79,6 +82,21 @@ pub struct Raw {
 
 /// The flags of `rules` (the verbs that take each in `only`), in the order `--help` shows them.
 pub const FLAGS: &[Flag<Raw>] = &[
+    Flag {
+        name: "--api",
+        value: Some("API"),
+        default: Some(|| "gnip (a --url whose path starts /2/: v2)".to_owned()),
+        help: "gnip, or v2: the X API v2 filtered stream's rules (/2/tweets/search/stream/rules; no --product, --account or --label; credentials from X_BEARER_TOKEN)",
+        only: &[],
+        set: |r, it, f| {
+            let v = it.value(f)?;
+            if v != "gnip" && v != "v2" {
+                return Err(usage(C, format!("--api: '{v}' is not one of gnip, v2")));
+            }
+            r.api = Some(v.to_owned());
+            Ok(())
+        },
+    },
     Flag {
         name: "--url",
         value: Some("RULES_URL"),
@@ -266,6 +284,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         }
     }
     let Raw {
+        api,
         url,
         set,
         account,
@@ -280,15 +299,47 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
         ca_file,
         connect_timeout,
     } = raw;
-    let target = args::target(
-        C,
-        url,
-        set,
-        account,
-        label,
-        host,
-        "rules: --url RULES_URL, or --product powertrack|powertrack-replay --account A --label L",
-    )?;
+    let url_v2 = url
+        .as_deref()
+        .and_then(gnip_stream::unversioned::protocol::endpoint::UrlParts::split)
+        .is_some_and(|u| u.path.starts_with("/2/"));
+    let v2 = match (api.as_deref(), url_v2) {
+        (Some("gnip"), true) => {
+            return Err(usage(C, "--api gnip with an X API v2 URL (/2/…)"));
+        }
+        (Some("v2"), _) | (None, true) => true,
+        _ => false,
+    };
+    let target = if v2 {
+        if set.is_some() || account.is_some() || label.is_some() {
+            return Err(usage(
+                C,
+                "X API v2 has one rule set per App: no --product, --account or --label",
+            ));
+        }
+        match (url, host) {
+            (Some(_), Some(_)) => {
+                return Err(usage(C, "--host goes with --api v2, not with --url"));
+            }
+            (Some(u), None) => RulesTarget::Url(u),
+            (None, host) => RulesTarget::Named {
+                product: RuleSet::PowerTrack,
+                account: String::new(),
+                label: String::new(),
+                host,
+            },
+        }
+    } else {
+        args::target(
+            C,
+            url,
+            set,
+            account,
+            label,
+            host,
+            "rules: --url RULES_URL, or --product powertrack|powertrack-replay --account A --label L",
+        )?
+    };
     let one_source = |values: Vec<String>, file: Option<String>| match (values.is_empty(), file) {
         (false, None) => Ok(Source::Values(values)),
         (true, Some(f)) => Ok(Source::File(f)),
@@ -353,6 +404,7 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
     };
     Ok(Command::Rules(RulesArgs {
         target,
+        v2,
         verb,
         ca_file,
         connect_timeout,

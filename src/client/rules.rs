@@ -1,6 +1,7 @@
 //! The blocking Rules API client: list, add, delete, validate and sync a stream's PowerTrack
-//! rules, in batches within the service's limits, one request at a time per rules URL, within
-//! 60 requests a minute, retrying what the table in `protocol::rules` says to retry.
+//! rules (or the X API v2 filtered stream's), in batches within the service's limits, one
+//! request at a time per rules URL, within 60 requests a minute, retrying what the table in
+//! `protocol::rules` says to retry.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -10,18 +11,20 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::handler::StopHandle;
-use super::http::{basic_auth, classify_ureq, tls_config};
+use super::http::{authorization, classify_ureq, tls_config};
 use crate::Error;
 use crate::core::GzipDecoder;
 use crate::metrics::RulesProgress;
+use crate::protocol::dialect::Dialect;
 use crate::protocol::endpoint::UrlParts;
 use crate::protocol::endpoint::check_transport;
-use crate::protocol::messages;
 use crate::protocol::policy::{ConnectRateLimiter, DEFAULT_CONNECT_TIMEOUT};
 use crate::protocol::rules::{
     self, AddOutcome, DeleteOutcome, RULES_HOST, RULES_RATE_LIMIT, Rule, RuleSet, RulesAction,
     RulesBackoff, RulesPath, SyncPlan, ValidateOutcome,
 };
+use crate::protocol::v2::products::V2_HOST;
+use crate::protocol::v2::rules::{self as v2_rules, V2_RULES_PATH};
 
 /// The most bytes read of one response (a list of the account's rules is the largest).
 const MAX_RESPONSE: u64 = 256 << 20;
@@ -36,6 +39,7 @@ const MAX_RESPONSE: u64 = 256 << 20;
 /// ```
 #[derive(Clone)]
 pub struct RulesConfig {
+    dialect: Dialect,
     url: String,
     user: String,
     password: String,
@@ -48,6 +52,7 @@ pub struct RulesConfig {
 impl std::fmt::Debug for RulesConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RulesConfig")
+            .field("dialect", &self.dialect)
             .field("url", &self.url)
             .field("user", &self.user)
             .field("password", &"<redacted>")
@@ -63,9 +68,41 @@ impl RulesConfig {
         Self::with(RulesPath::new(set, account, label).url(RULES_HOST))
     }
 
-    /// The rules at a full URL (`…/rules/{set}/accounts/{account}/publishers/twitter/{label}.json`).
+    /// The X API v2 filtered stream's rules on the default host ([`V2_HOST`]):
+    /// `/2/tweets/search/stream/rules`, Bearer auth ([`RulesConfig::bearer_token`]).
+    ///
+    /// ```
+    /// use gnip_stream::client::RulesConfig;
+    /// let c = RulesConfig::v2().bearer_token("token");
+    /// assert_eq!(c.rules_url(), "https://api.x.com/2/tweets/search/stream/rules");
+    /// ```
+    pub fn v2() -> Self {
+        let mut c = Self::with(format!("{V2_HOST}{V2_RULES_PATH}"));
+        c.dialect = Dialect::V2;
+        c
+    }
+
+    /// An OAuth 2.0 App-only bearer token (X API v2). Never shown in `Debug`, logs or errors.
+    pub fn bearer_token(mut self, token: &str) -> Self {
+        self.user = String::new();
+        self.password = token.to_owned();
+        self
+    }
+
+    /// The dialect its URL speaks.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The rules at a full URL (`…/rules/{set}/accounts/{account}/publishers/twitter/{label}.json`,
+    /// or X API v2's `…/2/tweets/search/stream/rules`).
     pub fn url(url: &str) -> Result<Self, Error> {
         let base = url.split('?').next().unwrap_or(url);
+        if UrlParts::split(base).is_some_and(|p| p.path == V2_RULES_PATH) {
+            let mut c = Self::with(base.to_owned());
+            c.dialect = Dialect::V2;
+            return Ok(c);
+        }
         if !rules::is_rules_url(base) {
             return Err(Error::BadInput {
                 reason: format!(
@@ -79,6 +116,7 @@ impl RulesConfig {
 
     fn with(url: String) -> Self {
         RulesConfig {
+            dialect: Dialect::Gnip,
             url,
             user: String::new(),
             password: String::new(),
@@ -224,7 +262,10 @@ impl RulesClient {
     /// Checks the configuration (credentials never over plain `http://` off loopback, the CA
     /// file) and builds the client.
     pub fn new(config: RulesConfig) -> Result<Self, Error> {
-        check_transport(&config.url, !config.user.is_empty())?;
+        check_transport(
+            &config.url,
+            !config.user.is_empty() || !config.password.is_empty(),
+        )?;
         let cfg = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(config.connect_timeout))
@@ -287,8 +328,30 @@ impl RulesClient {
 
     /// Every rule, in the service's order, ids exact.
     pub fn list(&self) -> Result<Vec<Rule>, Error> {
+        if self.v2() {
+            let mut out = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let url = format!(
+                    "{}?{}",
+                    self.config.url,
+                    v2_rules::list_query(token.as_deref())
+                );
+                let (_, body) = self.call(&url, None)?;
+                let (page, next) = v2_rules::parse_list(&body).map_err(bad_response)?;
+                out.extend(page);
+                match next {
+                    Some(t) if Some(&t) != token.as_ref() => token = Some(t),
+                    _ => return Ok(out),
+                }
+            }
+        }
         let (_, body) = self.call(&self.config.url, None)?;
         rules::parse_list(&body).map_err(bad_response)
+    }
+
+    fn v2(&self) -> bool {
+        self.config.dialect == Dialect::V2
     }
 
     /// Adds rules in batches (at most 5,000 rules and 5,000,000 bytes each, one at a time). A
@@ -300,19 +363,30 @@ impl RulesClient {
         let mut out = AddSummary::default();
         for (k, range) in batches.iter().enumerate() {
             let batch = &wanted[range.clone()];
-            let (status, body) = self.call(&self.config.url, Some(rules::rules_body(batch)))?;
             let AddOutcome {
                 created,
                 already_present,
                 rejected,
-            } = rules::parse_add(status, &body, batch).map_err(bad_response)?;
+            } = if self.v2() {
+                // X API v2 creates the valid rules of a batch beside the invalid ones.
+                let (_, body) = self.call(&self.config.url, Some(v2_rules::add_body(batch)))?;
+                v2_rules::parse_add(&body, batch).map_err(bad_response)?
+            } else {
+                let (status, body) = self.call(&self.config.url, Some(rules::rules_body(batch)))?;
+                rules::parse_add(status, &body, batch).map_err(bad_response)?
+            };
+            let sent_but_not_added = if self.v2() {
+                0
+            } else {
+                batch.len() - rejected.len()
+            };
             self.created.fetch_add(created.len() as u64, Relaxed);
             self.rejected.fetch_add(rejected.len() as u64, Relaxed);
             out.created.extend(created);
             out.already_present.extend(already_present);
             if !rejected.is_empty() {
                 let later: usize = batches[k + 1..].iter().map(|r| r.len()).sum();
-                out.not_sent_or_not_added = batch.len() - rejected.len() + later;
+                out.not_sent_or_not_added = sent_but_not_added + later;
                 out.rejected = rejected;
                 break;
             }
@@ -327,7 +401,11 @@ impl RulesClient {
         let batches = rules::rule_batches(&as_rules).map_err(|i| too_big(&as_rules[i]))?;
         let mut out = DeleteSummary::default();
         for range in batches {
-            let body = rules::delete_values_body(&values[range]);
+            let body = if self.v2() {
+                v2_rules::delete_values_body(&values[range])
+            } else {
+                rules::delete_values_body(&values[range])
+            };
             self.delete_batch(body, &mut out)?;
         }
         Ok(out)
@@ -337,18 +415,28 @@ impl RulesClient {
     pub fn delete_ids(&self, ids: &[u64]) -> Result<DeleteSummary, Error> {
         let mut out = DeleteSummary::default();
         for range in rules::id_batches(ids) {
-            self.delete_batch(rules::ids_body(&ids[range]), &mut out)?;
+            let body = if self.v2() {
+                v2_rules::delete_ids_body(&ids[range])
+            } else {
+                rules::ids_body(&ids[range])
+            };
+            self.delete_batch(body, &mut out)?;
         }
         Ok(out)
     }
 
     fn delete_batch(&self, body: Vec<u8>, out: &mut DeleteSummary) -> Result<(), Error> {
-        let (_, resp) = self.call(&rules::delete_url(&self.config.url), Some(body))?;
         let DeleteOutcome {
             deleted,
             absent,
             failed,
-        } = rules::parse_delete(&resp).map_err(bad_response)?;
+        } = if self.v2() {
+            let (_, resp) = self.call(&self.config.url, Some(body))?;
+            v2_rules::parse_delete(&resp).map_err(bad_response)?
+        } else {
+            let (_, resp) = self.call(&rules::delete_url(&self.config.url), Some(body))?;
+            rules::parse_delete(&resp).map_err(bad_response)?
+        };
         self.deleted.fetch_add(deleted, Relaxed);
         out.deleted += deleted;
         out.absent += absent;
@@ -359,11 +447,18 @@ impl RulesClient {
     /// Asks the service whether rules are valid, without adding them.
     pub fn validate(&self, candidates: &[Rule]) -> Result<ValidateOutcome, Error> {
         let batches = rules::rule_batches(candidates).map_err(|i| too_big(&candidates[i]))?;
-        let url = rules::validation_url(&self.config.url);
         let mut out = ValidateOutcome::default();
         for range in batches {
-            let (_, body) = self.call(&url, Some(rules::rules_body(&candidates[range])))?;
-            let v = rules::parse_validate(&body).map_err(bad_response)?;
+            let batch = &candidates[range];
+            let v = if self.v2() {
+                let url = format!("{}?dry_run=true", self.config.url);
+                let (_, body) = self.call(&url, Some(v2_rules::add_body(batch)))?;
+                v2_rules::parse_validate(&body, batch).map_err(bad_response)?
+            } else {
+                let url = rules::validation_url(&self.config.url);
+                let (_, body) = self.call(&url, Some(rules::rules_body(batch)))?;
+                rules::parse_validate(&body).map_err(bad_response)?
+            };
             out.valid.extend(v.valid);
             out.invalid.extend(v.invalid);
         }
@@ -439,7 +534,7 @@ impl RulesClient {
                     if rules::rules_action(Some(status)) == RulesAction::Done {
                         return Ok((status, bytes));
                     }
-                    let message = messages::error_message(&bytes);
+                    let message = self.config.dialect.error_message(status, &bytes);
                     (
                         Some(status),
                         retry_after,
@@ -469,7 +564,11 @@ impl RulesClient {
 
     /// Sends one request: `(status, Retry-After seconds, decoded body)`.
     fn send(&self, url: &str, body: Option<&[u8]>) -> Result<(u16, Option<u64>, Vec<u8>), Error> {
-        let auth = basic_auth(&self.config.user, &self.config.password);
+        let auth = authorization(
+            self.config.dialect.auth(),
+            &self.config.user,
+            &self.config.password,
+        );
         let result = match body {
             Some(b) => {
                 let mut req = self

@@ -51,6 +51,8 @@ mod rule_syntax;
 #[cfg(feature = "simulator")]
 mod rules;
 #[cfg(feature = "simulator")]
+mod rules_v2;
+#[cfg(feature = "simulator")]
 mod server;
 #[cfg(feature = "simulator")]
 mod state;

@@ -108,6 +108,15 @@ impl Simulator {
         RulesPath::new(set, account, label).url(&self.base_url())
     }
 
+    /// The X API v2 filtered stream's rules now, in the order they were added.
+    pub fn v2_rules(&self) -> Vec<Rule> {
+        lock(&self.shared.rules)
+            .v2_rules()
+            .iter()
+            .map(|s| s.rule.clone())
+            .collect()
+    }
+
     /// A stream's rules now, in the order they were added (ids exact).
     pub fn rules(&self, set: RuleSet, account: &str, label: &str) -> Vec<Rule> {
         lock(&self.shared.rules).rules(&RulesPath::new(set, account, label))
@@ -304,6 +313,10 @@ fn serve(shared: &Shared, stream: TcpStream) {
             done: shared.started.elapsed(),
         });
     };
+    if req.path == crate::protocol::v2::rules::V2_RULES_PATH {
+        super::rules_v2::serve(shared, &mut conn, req.clone(), &faults, log);
+        return;
+    }
     if req
         .path
         .starts_with(crate::protocol::v2::connections::CONNECTIONS_PATH)

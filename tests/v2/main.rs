@@ -9,6 +9,7 @@ mod common;
 mod client;
 mod connections;
 mod recover;
+mod rules;
 mod stream;
 
 use std::process::{Command, Output};

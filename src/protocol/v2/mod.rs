@@ -6,3 +6,4 @@ pub mod connections;
 pub mod problems;
 pub mod products;
 pub mod records;
+pub mod rules;

@@ -262,3 +262,72 @@ pub fn nats(data: &[u8]) {
         let _ = api::parse_duration_ns(text);
     }
 }
+
+/// Target `v2`: every X API v2 parser of outside input on the same bytes, none may panic.
+///
+/// - A stream line: its shape agrees with serde_json's on objects whose keys are unique (`data`
+///   → a record with a key; `errors` without `data` → a system message, no key); an event key
+///   names an event kind; a Post or Like key is the `data.id` serde_json reads.
+/// - An error body (first byte: which status): a refusal only for 409/429 (or a
+///   provisioning issue), and its text.
+/// - Rules and Connections API answers: list pages, add/validate/delete answers, kills.
+pub fn v2_bodies(data: &[u8]) {
+    use crate::protocol::dedupe::RecordKey;
+    use crate::protocol::rules::Rule;
+    use crate::protocol::v2::{connections, problems, records, rules};
+    let shape = records::shape(data);
+    let key = records::key_and_time(data);
+    let kind = records::kind(data);
+    match shape {
+        records::Shape::Errors(_) => {
+            assert!(key.is_none());
+            assert!(matches!(
+                kind,
+                RecordKind::System(_) | RecordKind::Malformed
+            ));
+        }
+        _ => assert!(key.is_some()),
+    }
+    if let Some((RecordKey::Event { kind, .. }, _)) = key {
+        assert!(records::EVENT_KINDS.contains(&kind));
+    }
+    if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(data) {
+        let unique = std::str::from_utf8(data).is_ok_and(|t| {
+            // Duplicate keys make serde_json keep the last value while the walk takes the
+            // first: only compare on objects without repeats of the keys read here.
+            ["\"data\"", "\"errors\"", "\"id\""]
+                .iter()
+                .all(|k| t.matches(k).count() <= 1)
+        });
+        if unique {
+            match (m.contains_key("data"), m.contains_key("errors")) {
+                (true, _) => assert!(matches!(shape, records::Shape::Data(_))),
+                (false, true) => assert!(matches!(shape, records::Shape::Errors(_))),
+                (false, false) => assert_eq!(shape, records::Shape::Other),
+            }
+            let id = m
+                .get("data")
+                .and_then(|d| d.get("id"))
+                .and_then(|i| i.as_str());
+            match (key, id) {
+                (Some((RecordKey::Activity(n), _)), Some(id)) => assert_eq!(n.to_string(), id),
+                (Some((RecordKey::Id(k), _)), Some(id)) if !id.contains('\\') => assert_eq!(k, id),
+                _ => {}
+            }
+        }
+    }
+    let status = 400 + u16::from(data.first().copied().unwrap_or(0) % 200);
+    let p = problems::Problem::parse(data);
+    let refusal = p.refusal(status, Some(7));
+    if refusal.is_some() {
+        assert!(status == 409 || status == 429 || p.connection_issue == "ProvisioningSubscription");
+    }
+    let _ = p.text(status, data);
+    let batch = [Rule::new("a", Some("t")), Rule::new("b", None)];
+    let _ = rules::parse_list(data);
+    let _ = rules::parse_add(data, &batch);
+    let _ = rules::parse_validate(data, &batch);
+    let _ = rules::parse_delete(data);
+    let _ = connections::parse_page(data);
+    let _ = connections::parse_kill(data);
+}

@@ -2,6 +2,8 @@
 //! rules (or the X API v2 filtered stream's), in batches within the service's limits, one
 //! request at a time per rules URL, within 60 requests a minute, retrying what the table in
 //! `protocol::rules` says to retry.
+//! Over 600 lines: one client for both dialects' rules APIs (a branch per verb on the URL's
+//! dialect), so the batching, pacing, retries and counters are written once.
 
 use std::collections::HashMap;
 use std::io::Read;

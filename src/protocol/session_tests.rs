@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::core::GzipEncoder;
+use crate::protocol::policy::Refusal;
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -473,4 +474,143 @@ fn overlong_records_are_skipped_and_the_stream_goes_on() {
             len: A.len() as u64
         }]
     );
+}
+
+const V2_POST: &str = r#"{"data":{"edit_history_tweet_ids":["1600000000000000001"],"id":"1600000000000000001","text":"héllo"},"includes":{"users":[{"id":"9","username":"u"}]}}"#;
+const V2_LIKE: &str = r#"{"data":{"created_at":"2026-12-05T00:00:00.000Z","id":"8ba4f34e6235d905a46bac021d98e923","liked_tweet_id":"5"}}"#;
+const V2_DELETE: &str = r#"{"data":{"delete":{"tweet":{"id":"7","author_id":"3"},"event_at":"2026-12-05T00:00:00.000Z"}}}"#;
+const V2_QUOTE: &str = r#"{"data":{"delete":{"tweet":{"id":"7","author_id":"3"},"quote_tweet_id":"8","event_at":"2026-12-05T00:00:00.000Z"}}}"#;
+const V2_PARTIAL: &str = r#"{"data":{"id":"1600000000000000002","text":"x"},"errors":[{"title":"Not Found Error","type":"https://api.x.com/2/problems/resource-not-found"}]}"#;
+const V2_OFF: &str = r#"{"errors":[{"title":"operational-disconnect","disconnect_type":"OperationalDisconnect","detail":"This stream has been disconnected for operational reasons.","type":"https://api.x.com/2/problems/operational-disconnect"}]}"#;
+
+fn v2(job: bool) -> SessionConfig {
+    SessionConfig {
+        dialect: Dialect::V2,
+        job,
+        ..config()
+    }
+}
+
+#[test]
+fn v2_records_split_at_every_offset_come_out_once_whole_and_keyed_gzip_or_plain() {
+    let lines = [V2_POST, "", V2_LIKE, V2_DELETE, V2_QUOTE, V2_PARTIAL];
+    let plain: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
+    for (encoding, wire) in [
+        (BodyEncoding::Gzip, gzip(&lines)),
+        (BodyEncoding::Identity, plain.into_bytes()),
+    ] {
+        for cut in 0..=wire.len() {
+            let t0 = Instant::now();
+            let mut s = Session::new(v2(false)).unwrap();
+            assert_eq!(s.on_head(200, encoding, t0), Head::Stream);
+            let mut out = Seen::default();
+            assert_eq!(
+                s.on_bytes(&wire[..cut], t0, &mut out).end,
+                None,
+                "cut {cut}"
+            );
+            assert_eq!(
+                s.on_bytes(&wire[cut..], t0, &mut out).end,
+                None,
+                "cut {cut}"
+            );
+            let want: Vec<&[u8]> = lines
+                .iter()
+                .filter(|l| !l.is_empty())
+                .map(|l| l.as_bytes())
+                .collect();
+            assert_eq!(out.records, want, "{encoding:?} cut {cut}");
+            assert_eq!(out.skipped, [Skipped::Heartbeat]);
+        }
+    }
+    let keys: std::collections::HashSet<u64> = [V2_POST, V2_LIKE, V2_DELETE, V2_QUOTE, V2_PARTIAL]
+        .iter()
+        .map(|l| {
+            Dialect::V2
+                .record_key(&Record::new(l.as_bytes()))
+                .unwrap()
+                .as_u64()
+        })
+        .collect();
+    assert_eq!(keys.len(), 5, "the quote's delete is its own record");
+}
+
+#[test]
+fn a_v2_errors_line_ends_the_connection_at_once_and_is_no_record_key() {
+    let t0 = Instant::now();
+    let mut s = Session::new(v2(false)).unwrap();
+    s.on_head(200, BodyEncoding::Gzip, t0);
+    let mut out = Seen::default();
+    let fed = s.on_bytes(&gzip(&[V2_POST, V2_OFF, V2_LIKE]), t0, &mut out);
+    let end = fed.end.expect("ended at the disconnect");
+    assert_eq!(end.ending, Ending::ForcedDisconnect);
+    assert_eq!(
+        out.records,
+        [V2_POST.as_bytes(), V2_OFF.as_bytes()],
+        "nothing after it"
+    );
+    assert_eq!(out.system.len(), 1);
+    assert!(
+        out.system[0].1.starts_with("OperationalDisconnect: "),
+        "{:?}",
+        out.system
+    );
+    // Reconnected with backfill sized to the gap.
+    assert_eq!(s.backfill(t0 + 30 * SEC), Some(1));
+}
+
+#[test]
+fn a_v2_recovery_is_complete_when_its_body_ends_whole() {
+    let t0 = Instant::now();
+    let mut whole = Vec::new();
+    let mut enc = GzipEncoder::new(6);
+    enc.write_flush(format!("{V2_LIKE}\r\n").as_bytes(), &mut whole);
+    let cut = whole.clone();
+    enc.finish(&mut whole);
+    for (wire, encoding, ending) in [
+        (whole, BodyEncoding::Gzip, Ending::ReplayCompleted),
+        (cut, BodyEncoding::Gzip, Ending::Dropped),
+        (
+            format!("{V2_LIKE}\r\n").into_bytes(),
+            BodyEncoding::Identity,
+            Ending::ReplayCompleted,
+        ),
+    ] {
+        let mut s = Session::new(v2(true)).unwrap();
+        s.on_head(200, encoding, t0);
+        let mut out = Seen::default();
+        assert_eq!(s.on_bytes(&wire, t0, &mut out).end, None);
+        assert_eq!(s.on_eof(&mut out).ending, ending, "{encoding:?}");
+        assert_eq!(out.records.len(), 1);
+    }
+    // A Gnip job's body end is no completion: only its message is.
+    let mut s = Session::new(SessionConfig {
+        job: true,
+        ..config()
+    })
+    .unwrap();
+    s.on_head(200, BodyEncoding::Identity, t0);
+    let mut out = Seen::default();
+    s.on_bytes(b"{\"id_str\":\"1\"}\r\n", t0, &mut out);
+    assert_eq!(s.on_eof(&mut out).ending, Ending::Dropped);
+}
+
+#[test]
+fn v2_refusals_become_their_endings() {
+    let t0 = Instant::now();
+    let mut s = Session::new(v2(false)).unwrap();
+    assert_eq!(s.on_head(429, BodyEncoding::Identity, t0), Head::Refused);
+    let body = crate::protocol::v2::problems::too_many_connections_body();
+    let end = s.on_refused(429, body.as_bytes(), false, Some(60));
+    assert_eq!(end.ending, Ending::Refused(Refusal::TooManyConnections));
+    let end = s.on_refused(429, b"{}", false, Some(42));
+    assert_eq!(
+        end.ending,
+        Ending::Refused(Refusal::RateLimited {
+            wait_secs: Some(42)
+        })
+    );
+    let end = s.on_refused(401, b"{\"title\":\"Unauthorized\"}", false, None);
+    assert_eq!(end.ending, Ending::Http(401));
+    assert!(matches!(end.error, Some(Error::Http { status: 401, .. })));
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::config::{Connection, Fault};
 use super::http::{self, BodyError, Request};
-use super::state::{Shared, lock};
+use super::state::{Shared, V2Connection, lock};
 use crate::protocol::time;
 use crate::protocol::v2::connections::{CONNECTIONS_PATH, Status, kill_answer};
 use crate::protocol::v2::problems::status_problem;
@@ -14,17 +14,6 @@ use crate::protocol::v2::products::V2Product;
 
 /// The simulator's largest page (smaller than the service's 100, so paging is exercised).
 const PAGE: usize = 25;
-
-/// One v2 stream connection, as the Connections API lists it.
-#[derive(Debug, Clone)]
-pub(crate) struct V2Connection {
-    pub uuid: String,
-    pub number: u64,
-    pub endpoint: &'static str,
-    pub client_ip: String,
-    pub connected_at: i64,
-    pub disconnected: Option<(i64, &'static str)>,
-}
 
 impl V2Connection {
     fn json(&self) -> serde_json::Value {

@@ -62,6 +62,17 @@ impl LoggedRequest {
 /// How often blocked loops look at the stop flag, and the socket write timeout.
 pub(super) const TICK: Duration = Duration::from_millis(20);
 
+/// One v2 stream connection, as the Connections API lists it.
+#[derive(Debug, Clone)]
+pub(crate) struct V2Connection {
+    pub uuid: String,
+    pub number: u64,
+    pub endpoint: &'static str,
+    pub client_ip: String,
+    pub connected_at: i64,
+    pub disconnected: Option<(i64, &'static str)>,
+}
+
 /// Unlimited-rate blocks by record family (`None`: Gnip) and whether gzip.
 pub(super) type Blocks = HashMap<(Option<Family>, bool), Arc<Vec<u8>>>;
 
@@ -89,7 +100,7 @@ pub(super) struct Shared {
     /// bodies, made on first use: by record family (`None`: Gnip) and whether gzip.
     pub(super) blocks: Mutex<Blocks>,
     /// Every X API v2 stream connection served (the Connections API's list).
-    pub(super) v2_connections: Mutex<Vec<super::connections::V2Connection>>,
+    pub(super) v2_connections: Mutex<Vec<V2Connection>>,
     /// The X API v2 records, made from the source on first use.
     pub(super) v2: OnceLock<V2Feed>,
     pub(super) rules: Mutex<RuleBooks>,

@@ -570,7 +570,14 @@ fn help_of(command: &str) -> String {
 #[test]
 fn every_commands_help_is_what_docs_command_md_says() {
     // The options come from the flag tables that parse them; the doc must not drift.
-    for command in ["replay", "recover", "rules", "demo", "simulate"] {
+    for command in [
+        "replay",
+        "recover",
+        "rules",
+        "connections",
+        "demo",
+        "simulate",
+    ] {
         assert_eq!(
             help_of(command),
             documented_help(command),

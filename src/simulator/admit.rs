@@ -242,13 +242,14 @@ fn admit_v2(
         return Err(v2_refusal(409, problems::no_rules_body()));
     }
     if let Plan::Live { partition, .. } = plan {
-        let active = lock(&shared.active)
-            .get(&(route.clone(), partition))
-            .copied()
-            .unwrap_or(0);
-        if active >= shared.config.redundant_connections {
+        // Checked and counted under one lock: two connections arriving together cannot both
+        // take the last place (the stream's end gives it back).
+        let mut active = lock(&shared.active);
+        let count = active.entry((route.clone(), partition)).or_insert(0);
+        if *count >= shared.config.redundant_connections {
             return Err(v2_refusal(429, problems::too_many_connections_body()));
         }
+        *count += 1;
     }
     Ok((route, plan, headers))
 }

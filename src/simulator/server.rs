@@ -367,7 +367,9 @@ fn serve(shared: &Shared, stream: TcpStream) {
             let (over_limit, redundant) = {
                 let mut active = lock(&shared.active);
                 let count = active.entry(key.clone()).or_insert(0);
-                *count += 1;
+                if !out.v2 {
+                    *count += 1; // a v2 connection was counted when admitted
+                }
                 (*count > shared.config.redundant_connections, *count > 1)
             };
             if redundant {

@@ -356,17 +356,7 @@ impl<'a> Streamer<'a> {
         let done = messages::system_message(Level::Info, message, self.shared.now_secs(), extra);
         batch.extend_from_slice(done.as_bytes());
         batch.extend_from_slice(b"\r\n");
-        self.send(&batch)?;
-        self.wire.clear();
-        self.enc.finish(&mut self.wire);
-        let tail = std::mem::take(&mut self.wire);
-        self.send_body(&tail)?;
-        self.write_raw(http::LAST_CHUNK)?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.pending.is_empty() && Instant::now() < deadline {
-            self.flush_pending()?;
-        }
-        Ok(())
+        self.finish_body(batch)
     }
 
     /// Ends a finite stream without a completion message (X API v2 Recovery): `batch`, the

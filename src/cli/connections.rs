@@ -12,6 +12,7 @@ use gnip_stream::unversioned::protocol::v2::products::{V2_HOST, V2Product};
 
 use super::args::{Args, Usage, usage};
 use super::flags::{self, Flag, Parsed};
+use super::stream::credentials;
 use super::{AUTH, Command, FATAL, OK, USAGE};
 
 /// What the flags of `connections` gather.
@@ -178,14 +179,8 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
 
 /// Runs `connections`.
 pub fn run(a: ConnectionsArgs) -> u8 {
-    let token = match std::env::var("X_BEARER_TOKEN") {
-        Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
-        _ => {
-            eprintln!(
-                "gnip-stream: set X_BEARER_TOKEN in the environment (an App-only bearer token; credentials are never flags)"
-            );
-            return USAGE;
-        }
+    let Some((_, token)) = credentials(Dialect::V2) else {
+        return USAGE;
     };
     let host = a.host.clone().unwrap_or_else(|| V2_HOST.to_owned());
     let client = match ConnectionsClient::new(&host, &token, a.ca_file.clone()) {

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use gnip_stream::Error;
 use gnip_stream::client::{RulesClient, RulesConfig};
+use gnip_stream::unversioned::protocol::dialect::Dialect;
 use gnip_stream::unversioned::protocol::rules::{self, Rule};
 
 use super::rules_args::{Deletion, RulesArgs, RulesTarget, Source, Verb};
+use super::stream::read_credentials;
 use super::supervise::within_signal;
 use super::{AUTH, FATAL, OK, REJECTED, USAGE, signal};
 
@@ -112,30 +114,8 @@ pub fn run(a: RulesArgs) -> u8 {
 /// The credentials, the rules to send (read before anything is sent: a bad file sends
 /// nothing) and the client.
 fn prepare(a: &RulesArgs) -> Result<(RulesClient, Vec<Rule>), (u8, String)> {
-    let (user, password) = if a.v2 {
-        match std::env::var("X_BEARER_TOKEN") {
-            Ok(t) if !t.trim().is_empty() => (String::new(), t.trim().to_owned()),
-            _ => {
-                return Err((
-                    USAGE,
-                    "set X_BEARER_TOKEN in the environment for --api v2 (credentials are never flags)"
-                        .into(),
-                ));
-            }
-        }
-    } else {
-        let (Ok(user), Ok(password)) = (
-            std::env::var("GNIP_USERNAME"),
-            std::env::var("GNIP_PASSWORD"),
-        ) else {
-            return Err((
-                USAGE,
-                "set GNIP_USERNAME and GNIP_PASSWORD in the environment (credentials are never flags)"
-                    .into(),
-            ));
-        };
-        (user, password)
-    };
+    let dialect = if a.v2 { Dialect::V2 } else { Dialect::Gnip };
+    let (user, password) = read_credentials(dialect).map_err(|why| (USAGE, why.to_owned()))?;
     // Read the rules before anything is sent: a bad file sends nothing.
     let wanted = match &a.verb {
         Verb::Add { tag, source } => Some(rules_of(source, tag.as_deref())?),

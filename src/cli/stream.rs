@@ -68,28 +68,29 @@ pub fn run(a: StreamArgs) -> u8 {
 /// `GNIP_PASSWORD`, or X API v2's `X_BEARER_TOKEN` (as the secret, with no user). `None`, said
 /// on stderr, when they are missing.
 pub fn credentials(dialect: Dialect) -> Option<(String, String)> {
+    read_credentials(dialect)
+        .map_err(|why| eprintln!("gnip-stream: {why}"))
+        .ok()
+}
+
+/// The credentials from the environment, or what to set (every command reads them here).
+pub fn read_credentials(dialect: Dialect) -> Result<(String, String), &'static str> {
     if dialect == Dialect::V2 {
         return match std::env::var("X_BEARER_TOKEN") {
-            Ok(t) if !t.trim().is_empty() => Some((String::new(), t.trim().to_owned())),
-            _ => {
-                eprintln!(
-                    "gnip-stream: set X_BEARER_TOKEN in the environment for --api v2 (an App-only bearer token; credentials are never flags)"
-                );
-                None
-            }
+            Ok(t) if !t.trim().is_empty() => Ok((String::new(), t.trim().to_owned())),
+            _ => Err(
+                "set X_BEARER_TOKEN in the environment for --api v2 (an App-only bearer token; credentials are never flags)",
+            ),
         };
     }
     match (
         std::env::var("GNIP_USERNAME"),
         std::env::var("GNIP_PASSWORD"),
     ) {
-        (Ok(user), Ok(password)) => Some((user, password)),
-        _ => {
-            eprintln!(
-                "gnip-stream: set GNIP_USERNAME and GNIP_PASSWORD in the environment (credentials are never flags)"
-            );
-            None
-        }
+        (Ok(user), Ok(password)) => Ok((user, password)),
+        _ => Err(
+            "set GNIP_USERNAME and GNIP_PASSWORD in the environment (credentials are never flags)",
+        ),
     }
 }
 

@@ -1,13 +1,11 @@
 //! The blocking X API v2 Connections API client: list an App's stream connections (every
 //! page), and kill them all, by endpoint, or by uuid (x-api-v2.md §1.2).
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::http::{classify_ureq, tls_config};
+use super::http::{json_call, tls_config};
 use crate::Error;
-use crate::core::GzipDecoder;
 use crate::protocol::endpoint::check_transport;
 use crate::protocol::policy::DEFAULT_CONNECT_TIMEOUT;
 use crate::protocol::v2::connections::{self, Kill, Status};
@@ -101,57 +99,21 @@ impl ConnectionsClient {
     fn send(&self, method: &str, path: &str, body: Option<&str>) -> Result<Vec<u8>, Error> {
         let url = format!("{}{path}", self.host);
         let auth = format!("Bearer {}", self.token);
-        let result = match (method, body) {
-            ("GET", _) => self
-                .agent
-                .get(&url)
-                .header("Authorization", &auth)
-                .header("Accept-Encoding", "gzip")
-                .call(),
-            (_, Some(b)) => self
-                .agent
-                .delete(&url)
-                .force_send_body()
-                .header("Authorization", &auth)
-                .header("Content-Type", "application/json")
-                .header("Accept-Encoding", "gzip")
-                .send(b.as_bytes()),
-            (_, None) => self
-                .agent
-                .delete(&url)
-                .header("Authorization", &auth)
-                .header("Accept-Encoding", "gzip")
-                .call(),
-        };
-        let resp = result.map_err(|e| classify_ureq(e).1)?;
-        let status = resp.status().as_u16();
-        let gzip = resp
-            .headers()
-            .get("content-encoding")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        let mut raw = Vec::new();
-        resp.into_body()
-            .into_reader()
-            .take(MAX_RESPONSE)
-            .read_to_end(&mut raw)
-            .map_err(|e| Error::Io {
-                kind: e.kind(),
-                message: e.to_string().into(),
-            })?;
-        if gzip {
-            let mut plain = Vec::new();
-            let mut dec = GzipDecoder::new().with_crc_check(true);
-            dec.decode(&raw, |b| plain.extend_from_slice(b))?;
-            dec.finish()?;
-            raw = plain;
-        }
-        if !(200..300).contains(&status) {
+        let answer = json_call(
+            &self.agent,
+            method,
+            &url,
+            Some(&auth),
+            body.map(str::as_bytes),
+            MAX_RESPONSE,
+        )?;
+        if !(200..300).contains(&answer.status) {
             return Err(Error::Http {
-                status,
-                message: problems::error_message(status, &raw).into(),
+                status: answer.status,
+                message: problems::error_message(answer.status, &answer.body).into(),
             });
         }
-        Ok(raw)
+        Ok(answer.body)
     }
 }
 

@@ -1,6 +1,9 @@
 //! HTTP for every client of the service: the shared ureq agent (the read tick, the connect
-//! timeout, TLS roots from the bundle, the system or a CA file), HTTP Basic credentials, and how
-//! ureq's errors and reads map to the service's endings.
+//! timeout, TLS roots from the bundle, the system or a CA file), HTTP Basic credentials, the one
+//! small JSON request the Rules and Connections APIs make, and how ureq's errors and reads map to
+//! the service's endings.
+
+use std::io::Read as _;
 
 use base64::Engine as _;
 use ureq::unversioned::resolver::DefaultResolver;
@@ -12,6 +15,7 @@ use super::config::ClientConfig;
 use super::handler::StopHandle;
 use super::transport::TickConnector;
 use crate::Error;
+use crate::core::GzipDecoder;
 use crate::protocol::dialect::Auth;
 use crate::protocol::policy::Ending;
 
@@ -142,6 +146,75 @@ pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Ag
     ))
 }
 
+/// The answer to one small JSON request: its status, its `Retry-After` header, and its body
+/// (inflated when it came gzip-encoded).
+pub(crate) struct Answer {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Sends one small JSON request of the Rules or Connections API (`body`, when given, is JSON) and
+/// reads its answer whatever its status, at most `limit` bytes. It asks for gzip and inflates with
+/// our own decoder (ureq never decompresses). One copy of the request code for every verb.
+pub(crate) fn json_call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    auth: Option<&str>,
+    body: Option<&[u8]>,
+    limit: u64,
+) -> Result<Answer, Error> {
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("Accept-Encoding", "gzip")
+        .header("Accept", "application/json");
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    let result = match body {
+        Some(b) => req
+            .header("Content-Type", "application/json")
+            .body(b)
+            .map(|r| agent.run(r)),
+        None => req.body(()).map(|r| agent.run(r)),
+    };
+    let resp = result
+        .map_err(|e| Error::BadInput {
+            reason: format!("cannot make a request to {url}: {e}").into(),
+        })?
+        .map_err(|e| classify_ureq(e).1)?;
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let status = resp.status().as_u16();
+    let retry_after = header("retry-after");
+    let gzip = header("content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let mut raw = Vec::new();
+    resp.into_body()
+        .into_reader()
+        .take(limit)
+        .read_to_end(&mut raw)
+        .map_err(|e| io_error(&e))?;
+    if gzip {
+        let mut plain = Vec::with_capacity(raw.len() * 4);
+        let mut dec = GzipDecoder::new().with_crc_check(true);
+        dec.decode(&raw, |b| plain.extend_from_slice(b))?;
+        dec.finish()?;
+        raw = plain;
+    }
+    Ok(Answer {
+        status,
+        retry_after,
+        body: raw,
+    })
+}
+
+/// An I/O error as the crate's [`Error::Io`].
 pub(crate) fn io_error(e: &std::io::Error) -> Error {
     Error::Io {
         kind: e.kind(),

@@ -6,16 +6,14 @@
 //! dialect), so the batching, pacing, retries and counters are written once.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::handler::StopHandle;
-use super::http::{authorization, classify_ureq, tls_config};
+use super::http::{authorization, json_call, tls_config};
 use crate::Error;
-use crate::core::GzipDecoder;
 use crate::metrics::RulesProgress;
 use crate::protocol::dialect::Dialect;
 use crate::protocol::endpoint::UrlParts;
@@ -571,58 +569,19 @@ impl RulesClient {
             &self.config.user,
             &self.config.password,
         );
-        let result = match body {
-            Some(b) => {
-                let mut req = self
-                    .agent
-                    .post(url)
-                    .header("Content-Type", "application/json")
-                    .header("Accept-Encoding", "gzip")
-                    .header("Accept", "application/json");
-                if let Some(a) = &auth {
-                    req = req.header("Authorization", a);
-                }
-                req.send(b)
-            }
-            None => {
-                let mut req = self
-                    .agent
-                    .get(url)
-                    .header("Accept-Encoding", "gzip")
-                    .header("Accept", "application/json");
-                if let Some(a) = &auth {
-                    req = req.header("Authorization", a);
-                }
-                req.call()
-            }
-        };
-        let resp = result.map_err(|e| classify_ureq(e).1)?;
-        let status = resp.status().as_u16();
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let retry_after = header("retry-after").and_then(|v| rules::parse_retry_after(&v));
-        let gzip = header("content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-        let mut raw = Vec::new();
-        resp.into_body()
-            .into_reader()
-            .take(MAX_RESPONSE)
-            .read_to_end(&mut raw)
-            .map_err(|e| Error::Io {
-                kind: e.kind(),
-                message: e.to_string().into(),
-            })?;
-        if gzip {
-            let mut plain = Vec::with_capacity(raw.len() * 4);
-            let mut dec = GzipDecoder::new().with_crc_check(true);
-            dec.decode(&raw, |b| plain.extend_from_slice(b))?;
-            dec.finish()?;
-            raw = plain;
-        }
-        Ok((status, retry_after, raw))
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let answer = json_call(
+            &self.agent,
+            method,
+            url,
+            auth.as_deref(),
+            body,
+            MAX_RESPONSE,
+        )?;
+        let retry_after = answer
+            .retry_after
+            .and_then(|v| rules::parse_retry_after(&v));
+        Ok((answer.status, retry_after, answer.body))
     }
 }
 

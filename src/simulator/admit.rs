@@ -196,26 +196,8 @@ fn admit_v2(
             problems::status_problem(429, "Too Many Requests"),
         ));
     }
-    if let Some(Fault::Status { status, message }) =
-        faults.iter().find(|f| matches!(f, Fault::Status { .. }))
-    {
-        // A scripted JSON body goes out as it is; a text becomes the problem's detail.
-        let body = if message.trim_start().starts_with('{') {
-            message.clone()
-        } else {
-            problems::status_problem(*status, message)
-        };
-        return Err(v2_refusal(*status, body));
-    }
-    let token = req.header("authorization").and_then(|v| {
-        v.strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-    });
-    if token != Some(shared.config.bearer_token.as_str()) {
-        return Err(v2_refusal(
-            401,
-            problems::status_problem(401, "Unauthorized"),
-        ));
+    if let Err((status, body)) = v2_gate(shared, req, faults) {
+        return Err(v2_refusal(status, body));
     }
     let live = route::live_params(&route, req);
     let range = route::recovery_range(
@@ -252,4 +234,32 @@ fn admit_v2(
         *count += 1;
     }
     Ok((route, plan, headers))
+}
+
+/// The gate before every X API v2 route (streams, rules, Connections API): a scripted
+/// `Fault::Status` answers first (a JSON message goes out as it is, a text becomes the
+/// problem's detail), then a request without the right bearer token gets 401.
+pub(super) fn v2_gate(
+    shared: &Shared,
+    req: &Request,
+    faults: &[Fault],
+) -> Result<(), (u16, String)> {
+    if let Some(Fault::Status { status, message }) =
+        faults.iter().find(|f| matches!(f, Fault::Status { .. }))
+    {
+        let body = if message.trim_start().starts_with('{') {
+            message.clone()
+        } else {
+            problems::status_problem(*status, message)
+        };
+        return Err((*status, body));
+    }
+    let token = req.header("authorization").and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    });
+    if token != Some(shared.config.bearer_token.as_str()) {
+        return Err((401, problems::status_problem(401, "Unauthorized")));
+    }
+    Ok(())
 }

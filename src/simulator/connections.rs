@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use super::admit::v2_gate;
 use super::config::{Connection, Fault};
 use super::http::{self, BodyError, Request};
 use super::state::{Shared, V2Connection, lock};
@@ -77,16 +78,8 @@ fn respond(
     req: &mut Request,
     faults: &[Fault],
 ) -> (u16, String) {
-    if let Some(Fault::Status { status, message }) =
-        faults.iter().find(|f| matches!(f, Fault::Status { .. }))
-    {
-        return (*status, status_problem(*status, message));
-    }
-    let token = req
-        .header("authorization")
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if token != Some(shared.config.bearer_token.as_str()) {
-        return (401, status_problem(401, "Unauthorized"));
+    if let Err(refused) = v2_gate(shared, req, faults) {
+        return refused;
     }
     let rest = req.path.strip_prefix(CONNECTIONS_PATH).unwrap_or("/");
     match (req.method.as_str(), rest) {

@@ -256,8 +256,17 @@ fn main() {
         false,
     );
     // (r) into the archive, plain; (g) gzip (level 6).
-    let (secs_r, rss_r, cpu_r, bytes_r) = run_archive(&bin, &url, n, &[]);
-    let (secs_g, rss_g, cpu_g, bytes_g) = run_archive(&bin, &url, n, &["--archive-gzip"]);
+    // (A build without the `archive` feature, e.g. the edge build, skips them.)
+    let has_archive = Command::new(&bin)
+        .args(["stream", "--help"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--archive"));
+    let archive = has_archive.then(|| {
+        (
+            run_archive(&bin, &url, n, &[]),
+            run_archive(&bin, &url, n, &["--archive-gzip"]),
+        )
+    });
     let mb_in = (blocks * per_block) as f64 / 1e6;
     // (m) (a) again, serving /metrics and scraped every second.
     let (secs_m, rss_m) = run_client(&bin, &url, n, &miniz, true);
@@ -328,21 +337,23 @@ fn main() {
         n as f64 / secs_d,
         rss_d as f64 / 1024.0
     );
-    println!(
-        "(r) --archive DIR (plain)           {:8.1} MB/s inflated, peak RSS {:.2} MiB, {:.2} CPU-s per GB, {:.0} MB written",
-        mb_in / secs_r,
-        rss_r as f64 / 1024.0,
-        cpu_r / (mb_in / 1000.0),
-        bytes_r as f64 / 1e6
-    );
-    println!(
-        "(g) --archive DIR --archive-gzip    {:8.1} MB/s inflated, peak RSS {:.2} MiB, {:.2} CPU-s per GB, {:.0} MB written (ratio {:.2})",
-        mb_in / secs_g,
-        rss_g as f64 / 1024.0,
-        cpu_g / (mb_in / 1000.0),
-        bytes_g as f64 / 1e6,
-        mb_in * 1e6 / bytes_g.max(1) as f64
-    );
+    if let Some(((secs_r, rss_r, cpu_r, bytes_r), (secs_g, rss_g, cpu_g, bytes_g))) = archive {
+        println!(
+            "(r) --archive DIR (plain)           {:8.1} MB/s inflated, peak RSS {:.2} MiB, {:.2} CPU-s per GB, {:.0} MB written",
+            mb_in / secs_r,
+            rss_r as f64 / 1024.0,
+            cpu_r / (mb_in / 1000.0),
+            bytes_r as f64 / 1e6
+        );
+        println!(
+            "(g) --archive DIR --archive-gzip    {:8.1} MB/s inflated, peak RSS {:.2} MiB, {:.2} CPU-s per GB, {:.0} MB written (ratio {:.2})",
+            mb_in / secs_g,
+            rss_g as f64 / 1024.0,
+            cpu_g / (mb_in / 1000.0),
+            bytes_g as f64 / 1e6,
+            mb_in * 1e6 / bytes_g.max(1) as f64
+        );
+    }
     println!(
         "(m) the same as (a), /metrics scraped every second {m:8.1} MB/s inflated, peak RSS {:.2} MiB",
         rss_m as f64 / 1024.0
@@ -372,12 +383,14 @@ fn main() {
     }
     println!("\na/b = {:.3} (target >= 0.85)", a / b);
     println!("d/a = {:.3} (de-duplication's cost; target >= 0.95)", d / a);
-    println!(
-        "r/a = {:.3} (the archive's cost; target >= 0.9; r/d = {:.3}, the archive de-duplicates); RSS r-a = {:+.2} MiB (target <= 1)",
-        (mb_in / secs_r) / a,
-        (mb_in / secs_r) / d,
-        (rss_r as f64 - rss_kib as f64) / 1024.0
-    );
+    if let Some(((secs_r, rss_r, ..), _)) = archive {
+        println!(
+            "r/a = {:.3} (the archive's cost; target >= 0.9; r/d = {:.3}, the archive de-duplicates); RSS r-a = {:+.2} MiB (target <= 1)",
+            (mb_in / secs_r) / a,
+            (mb_in / secs_r) / d,
+            (rss_r as f64 - rss_kib as f64) / 1024.0
+        );
+    }
     println!(
         "m/a = {:.3} (the metrics endpoint's cost, scraped every second)",
         m / a

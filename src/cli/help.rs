@@ -126,6 +126,7 @@ Exit status: 0 done, 2 usage, 3 authentication refused, 4 other non-retryable fa
 };
 
 /// `connections --help`.
+#[cfg(feature = "connections")]
 pub const CONNECTIONS: Page = Page {
     head: "\
 gnip-stream connections: list or kill an App's X API v2 stream connections (the Connections API)

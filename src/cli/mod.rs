@@ -13,6 +13,7 @@ mod archive_args;
 #[cfg(feature = "archive")]
 mod archive_recovery;
 pub mod args;
+#[cfg(feature = "connections")]
 mod connections;
 #[cfg(feature = "simulator")]
 mod demo;
@@ -62,6 +63,7 @@ pub const INCOMPLETE: u8 = 6;
 pub enum Command {
     Stream(stream_args::StreamArgs),
     Rules(rules_args::RulesArgs),
+    #[cfg(feature = "connections")]
     Connections(connections::ConnectionsArgs),
     #[cfg(feature = "simulator")]
     Demo {
@@ -103,7 +105,13 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
             ),
         )),
         "rules" => rules_args::parse(rest),
+        #[cfg(feature = "connections")]
         "connections" => connections::parse(rest),
+        #[cfg(not(feature = "connections"))]
+        "connections" => Err(args::usage(
+            "",
+            "'connections' is not in this build (an edge build: cargo feature `connections` off)",
+        )),
         #[cfg(feature = "jetstream")]
         "jetstream-init" => jetstream_tools::parse("jetstream-init", rest),
         #[cfg(feature = "jetstream")]
@@ -152,6 +160,7 @@ pub fn help(which: &str) -> String {
         #[cfg(feature = "simulator")]
         "simulate" => page(&help::SIMULATE, simulate::FLAGS, None),
         "rules" => page(&help::RULES, rules_args::FLAGS, None),
+        #[cfg(feature = "connections")]
         "connections" => page(&help::CONNECTIONS, connections::FLAGS, None),
         #[cfg(feature = "jetstream")]
         "jetstream-init" | "publish" => page_with(
@@ -186,6 +195,7 @@ pub fn run(command: Command) -> u8 {
         }
         Command::Stream(a) => stream::run(a),
         Command::Rules(a) => rules::run(a),
+        #[cfg(feature = "connections")]
         Command::Connections(a) => connections::run(a),
         #[cfg(feature = "jetstream")]
         Command::JetStream(c) => jetstream_tools::run(c),

@@ -46,8 +46,14 @@ pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
                 _ => None,
             };
             if *ending == Ending::Refused(Refusal::TooManyConnections) {
+                // The edge build has no `connections` command: say where it is.
+                let build = if cfg!(feature = "connections") {
+                    ""
+                } else {
+                    " (in a build with cargo feature `connections`)"
+                };
                 stderr::event("warn", "too_many_connections").at(p, c).emit(&format!(
-                    "gnip-stream:{who} the stream is at its connection limit (429 TooManyConnections); stale connections can be cleared with 'gnip-stream connections kill --endpoint NAME' (or --all); retrying from 1 minute, doubling"
+                    "gnip-stream:{who} the stream is at its connection limit (429 TooManyConnections); stale connections can be cleared with 'gnip-stream connections kill --endpoint NAME' (or --all){build}; retrying from 1 minute, doubling"
                 ));
             }
             stderr::event(
@@ -71,7 +77,7 @@ pub fn print_event(p: u32, c: u8, e: &ClientEvent) {
                 .field(
                     "schedule",
                     kind.map_or("connection-rate-limit".to_owned(), |k| {
-                        format!("{k:?}").to_lowercase()
+                        format!("{k:?}").to_ascii_lowercase()
                     }),
                 )
                 .emit(&format!(

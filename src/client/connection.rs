@@ -261,9 +261,7 @@ impl Connection {
 
     /// One connection: the request, its head and body handed to `session` until it ends.
     fn attempt(&self, url: &str, session: &mut Session) -> End {
-        let mut req = self
-            .agent
-            .get(url)
+        let mut req = ureq::http::Request::get(url)
             .header("Accept-Encoding", "gzip")
             .header("Connection", "keep-alive")
             .header("Accept", "application/json");
@@ -274,7 +272,12 @@ impl Connection {
         ) {
             req = req.header("Authorization", auth);
         }
-        let resp = match req.call() {
+        // The http crate's request (one ureq entry point with the rules and Connections clients).
+        let sent = req
+            .body(())
+            .map_err(ureq::Error::from)
+            .and_then(|r| self.agent.run(r));
+        let resp = match sent {
             Ok(r) => r,
             Err(e) => {
                 let (ending, error) = classify_ureq(e);

@@ -41,6 +41,7 @@
 mod api;
 mod config;
 mod connection;
+#[cfg(feature = "connections")]
 mod connections;
 mod deliver;
 mod handler;
@@ -53,6 +54,7 @@ mod transport;
 
 pub use api::{Client, PartitionReport, Running};
 pub use config::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange};
+#[cfg(feature = "connections")]
 pub use connections::ConnectionsClient;
 pub use handler::{ClientEvent, Delivery, Flow, Handler, Observer, StopHandle};
 pub use metrics_server::{MAX_CONCURRENT_SCRAPES, MetricsServer, SCRAPE_DEADLINE};

@@ -7,6 +7,7 @@
 mod common;
 
 mod client;
+#[cfg(feature = "connections")]
 mod connections;
 mod recover;
 mod rules;

@@ -55,7 +55,7 @@ impl Rule {
     }
 
     /// `{"value":…,"tag":…}` (the tag left out when there is none), as a request carries it.
-    fn request_json(&self) -> String {
+    pub(crate) fn request_json(&self) -> String {
         let mut s = String::from("{\"value\":");
         s.push_str(&Value::String(self.value.clone()).to_string());
         if let Some(t) = &self.tag {
@@ -69,6 +69,12 @@ impl Rule {
     /// One NDJSON line as `rules list` writes it: `value`, `tag` (`null` when absent), `id` with
     /// the exact digits.
     pub fn to_ndjson(&self) -> String {
+        self.ndjson(false)
+    }
+
+    /// [`Rule::to_ndjson`], with the id as a JSON string when `id_as_string` (X API v2 writes
+    /// ids so).
+    pub(crate) fn ndjson(&self, id_as_string: bool) -> String {
         let mut s = String::from("{\"value\":");
         s.push_str(&Value::String(self.value.clone()).to_string());
         s.push_str(",\"tag\":");
@@ -77,11 +83,14 @@ impl Rule {
             None => s.push_str("null"),
         }
         s.push_str(",\"id\":");
-        match self.id {
-            Some(id) => {
+        match (self.id, id_as_string) {
+            (Some(id), false) => {
                 let _ = write!(s, "{id}");
             }
-            None => s.push_str("null"),
+            (Some(id), true) => {
+                let _ = write!(s, "\"{id}\"");
+            }
+            (None, _) => s.push_str("null"),
         }
         s.push('}');
         s

@@ -104,7 +104,13 @@ impl Kill {
             Kill::Endpoint(id) => (format!("{CONNECTIONS_PATH}/{id}"), None),
             Kill::Uuids(u) => (
                 CONNECTIONS_PATH.to_owned(),
-                Some(serde_json::json!({ "uuids": u }).to_string()),
+                Some(format!(
+                    "{{\"uuids\":[{}]}}",
+                    u.iter()
+                        .map(|v| serde_json::Value::String(v.clone()).to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )),
             ),
         }
     }

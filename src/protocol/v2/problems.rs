@@ -76,7 +76,7 @@ impl Problem {
             return format!(
                 "usage cap exceeded: {} {} cap{} (no retry until the period resets)",
                 or(&self.period, "unknown period"),
-                or(&self.scope, "unknown scope").to_lowercase(),
+                or(&self.scope, "unknown scope").to_ascii_lowercase(),
                 tail(&self.detail)
             );
         }
@@ -188,7 +188,7 @@ pub fn no_rules_body() -> String {
 pub fn usage_cap_body(period: &str, scope: &str) -> String {
     format!(
         "{{\"account_id\":1,\"product_name\":\"enterprise\",\"title\":\"UsageCapExceeded\",\"period\":\"{period}\",\"scope\":\"{scope}\",\"detail\":\"Usage cap exceeded: {period} {} cap\",\"type\":\"https://api.x.com/2/problems/usage-capped\"}}",
-        scope.to_lowercase()
+        scope.to_ascii_lowercase()
     )
 }
 

@@ -3,7 +3,7 @@
 //! outcomes as the Gnip Rules API's (string ids, `DuplicateRule` as already present, invalid
 //! rules with their `details`).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::protocol::rules::{AddOutcome, BadResponse, DeleteOutcome, Rule, ValidateOutcome};
 
@@ -65,32 +65,28 @@ pub fn parse_list(body: &[u8]) -> Result<(Vec<Rule>, Option<String>), BadRespons
 /// A rule as `rules list --api v2` prints it: `{"value","tag","id"}`, the id a string as X API
 /// v2 writes it (`null` when absent).
 pub fn to_ndjson(r: &Rule) -> String {
-    json!({"value": r.value, "tag": r.tag, "id": r.id.map(|i| i.to_string())}).to_string()
+    r.ndjson(true)
 }
 
 /// `{"add":[{"value","tag"}…]}` (no `tag` member when a rule has none).
 pub fn add_body(rules: &[Rule]) -> Vec<u8> {
-    let add: Vec<Value> = rules
-        .iter()
-        .map(|r| match &r.tag {
-            Some(t) => json!({"value": r.value, "tag": t}),
-            None => json!({"value": r.value}),
-        })
-        .collect();
-    json!({ "add": add }).to_string().into_bytes()
+    let items: Vec<String> = rules.iter().map(Rule::request_json).collect();
+    format!("{{\"add\":[{}]}}", items.join(",")).into_bytes()
 }
 
 /// `{"delete":{"values":[…]}}`.
 pub fn delete_values_body(values: &[String]) -> Vec<u8> {
-    json!({"delete": {"values": values}})
-        .to_string()
-        .into_bytes()
+    let items: Vec<String> = values
+        .iter()
+        .map(|v| Value::String(v.clone()).to_string())
+        .collect();
+    format!("{{\"delete\":{{\"values\":[{}]}}}}", items.join(",")).into_bytes()
 }
 
 /// `{"delete":{"ids":["…"]}}` (ids as strings).
 pub fn delete_ids_body(ids: &[u64]) -> Vec<u8> {
-    let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
-    json!({"delete": {"ids": ids}}).to_string().into_bytes()
+    let items: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    format!("{{\"delete\":{{\"ids\":[{}]}}}}", items.join(",")).into_bytes()
 }
 
 /// The per-rule errors of an answer: `(title or type tail, value, id, details)`.
@@ -208,7 +204,7 @@ mod tests {
         ];
         assert_eq!(
             String::from_utf8(add_body(&rules)).unwrap(),
-            r#"{"add":[{"tag":"cats","value":"cat has:images"},{"value":"dog"}]}"#
+            r#"{"add":[{"value":"cat has:images","tag":"cats"},{"value":"dog"}]}"#
         );
         assert_eq!(
             String::from_utf8(delete_ids_body(&[1273026480692322304])).unwrap(),

@@ -1,7 +1,9 @@
 //! End to end, in one run, against the simulator serving pre-compressed corpus records over
 //! loopback as fast as they are read: (a) the `gnip-stream stream --count` process, (b) bare
 //! miniz_oxide inflate of the same bytes, (c) `curl --compressed -o /dev/null`. Prints MB/s of
-//! inflated data, records/s, the client's peak RSS, and the ratios a/b and a/c.
+//! inflated data, records/s, the client's peak RSS, and the ratios a/b and a/c. Then (v) the
+//! same for the X API v2 dialect: `stream --count` on the v2 sample stream's records, gzip and
+//! identity bodies, each against curl on the same stream.
 //!
 //! `cargo bench --bench e2e` (`GNIP_E2E_BLOCKS=N`: records to stream in blocks of 2,000,
 //! default 100; `GNIP_STREAM_BIN=PATH`: another build of the binary, e.g. `--profile min-size`;
@@ -18,16 +20,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gnip_stream::Product;
-use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
+use gnip_stream::simulator::{DEMO_BEARER_TOKEN, Rate, Simulator, SimulatorConfig};
+use gnip_stream::unversioned::protocol::v2::products::V2Product;
 use miniz_oxide::inflate::stream::{InflateState, inflate};
 use miniz_oxide::{DataFormat, MZFlush, MZStatus};
 
 const BLOCK_RECORDS: u64 = 2000;
 
-/// `n` bytes of the stream's body, de-chunked, read straight from the socket.
-fn raw_body(sim: &Simulator, n: usize) -> Vec<u8> {
+/// The X API v2 stream measured in (v): sample (one connection, no partitions, no rules).
+const V2_PATH: &str = "/2/tweets/sample/stream";
+
+/// `n` bytes of the body of the stream at `path` (with an `Authorization` header value),
+/// de-chunked, read straight from the socket.
+fn raw_body(sim: &Simulator, path: &str, auth: &str, n: usize) -> Vec<u8> {
     let mut s = TcpStream::connect(sim.addr()).unwrap();
-    s.write_all(b"GET /stream/powertrack/accounts/acme/publishers/twitter/prod.json HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ZGVtbzpkZW1v\r\nAccept-Encoding: gzip\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nAccept-Encoding: gzip\r\n\r\n"
+    )
+    .unwrap();
     let mut raw = Vec::with_capacity(n + (1 << 20));
     let mut buf = vec![0u8; 1 << 20];
     while raw.len() < n + 4096 {
@@ -131,6 +142,7 @@ fn run_client(bin: &str, url: &str, n: u64, extra: &[&str], scrape: bool) -> (f6
         )
         .env("GNIP_USERNAME", "demo")
         .env("GNIP_PASSWORD", "demo")
+        .env("X_BEARER_TOKEN", DEMO_BEARER_TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -226,7 +238,12 @@ fn main() {
     );
 
     // (b) bare inflate of the same bytes.
-    let body = raw_body(&sim, 64 << 20);
+    let body = raw_body(
+        &sim,
+        "/stream/powertrack/accounts/acme/publishers/twitter/prod.json",
+        "Basic ZGVtbzpkZW1v",
+        64 << 20,
+    );
     let (inflated, took) = bare_inflate(&body);
     let ratio = inflated as f64 / (body.len() - 10) as f64;
     let b = inflated as f64 / 1e6 / took.as_secs_f64();
@@ -302,30 +319,12 @@ fn main() {
     let d = (blocks * per_block) as f64 / 1e6 / secs_d;
 
     // (c) curl, for as long as (a) took (at least 3 s).
-    let c = match Command::new("curl")
-        .args([
-            "--compressed",
-            "-sS",
-            "-u",
-            "demo:demo",
-            "-o",
-            "/dev/null",
-            "--max-time",
-            &format!("{:.1}", secs.max(3.0)),
-        ])
-        .args(["-w", "%{size_download} %{time_total}", &url])
-        .output()
-    {
-        Ok(o) => {
-            let text = String::from_utf8_lossy(&o.stdout).into_owned();
-            let mut it = text
-                .split_whitespace()
-                .map(|v| v.parse::<f64>().unwrap_or(0.0));
-            let (bytes, time) = (it.next().unwrap_or(0.0), it.next().unwrap_or(1.0));
-            Some(bytes * ratio / 1e6 / time)
-        }
-        Err(_) => None,
-    };
+    let c = curl(&url, &["-u", "demo:demo", "--compressed"], secs, ratio);
+    // (v) X API v2, gzip and identity bodies.
+    let v2: Vec<_> = [true, false]
+        .into_iter()
+        .map(|gzip| (gzip, v2_case(&bin, n, gzip)))
+        .collect();
 
     println!(
         "\n(a) gnip-stream stream --count     {a:8.1} MB/s inflated, {:.0} records/s, peak RSS {:.2} MiB, {n} records in {secs:.2} s",
@@ -381,6 +380,13 @@ fn main() {
         Some(c) => println!("(c) curl --compressed -o /dev/null  {c:8.1} MB/s inflated"),
         None => println!("(c) curl: not installed here, skipped"),
     }
+    for (gzip, (v, vc, vn)) in &v2 {
+        let body = if *gzip { "gzip" } else { "identity" };
+        println!(
+            "(v) X API v2 {V2_PATH}, {body} body: stream --count {v:8.1} MB/s inflated ({vn} records); curl {}",
+            vc.map_or("not installed".to_owned(), |c| format!("{c:.1} MB/s"))
+        );
+    }
     println!("\na/b = {:.3} (target >= 0.85)", a / b);
     println!("d/a = {:.3} (de-duplication's cost; target >= 0.95)", d / a);
     if let Some(((secs_r, rss_r, ..), _)) = archive {
@@ -404,6 +410,12 @@ fn main() {
     if let Some((zr, _)) = z {
         println!("z/a = {:.3} (zlib-rs over miniz_oxide, end to end)", zr / a);
     }
+    for (gzip, (v, vc, _)) in &v2 {
+        if let Some(vc) = vc {
+            let body = if *gzip { "gzip" } else { "identity" };
+            println!("v/c = {:.3} (X API v2, {body} body, against curl)", v / vc);
+        }
+    }
     if let Some((_, a3, e3, _)) = edge {
         println!(
             "e/a = {:.3} (the other build against this one; edge target >= 0.95)",
@@ -411,4 +423,62 @@ fn main() {
         );
     }
     sim.shutdown();
+}
+
+/// curl on `url` for `secs` (at least 3 s): MB/s of inflated data (`ratio` inflated bytes per
+/// byte downloaded); `None` without curl.
+fn curl(url: &str, args: &[&str], secs: f64, ratio: f64) -> Option<f64> {
+    let o = Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            &format!("{:.1}", secs.max(3.0)),
+        ])
+        .args(args)
+        .args(["-w", "%{size_download} %{time_total}", url])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut it = text
+        .split_whitespace()
+        .map(|v| v.parse::<f64>().unwrap_or(0.0));
+    let (bytes, time) = (it.next().unwrap_or(0.0), it.next().unwrap_or(1.0));
+    Some(bytes * ratio / 1e6 / time)
+}
+
+/// (v) `stream --count --max-records n` on the X API v2 sample stream of a simulator serving
+/// gzip (or identity) bodies, then curl on the same stream for as long: (MB/s inflated, curl's
+/// MB/s, records).
+fn v2_case(bin: &str, n: u64, gzip: bool) -> (f64, Option<f64>, u64) {
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .rate(Rate::Unlimited)
+            .v2_gzip(gzip),
+    )
+    .unwrap();
+    let url = format!("{}{V2_PATH}", sim.base_url());
+    let product = Product::V2(V2Product::Sample);
+    let mb = (0..n)
+        .map(|g| sim.record_of(product, g).len() as u64 + 2)
+        .sum::<u64>() as f64
+        / 1e6;
+    let (secs, _) = run_client(bin, &url, n, &["--inflater", "miniz_oxide"], false);
+    let auth = format!("Authorization: Bearer {DEMO_BEARER_TOKEN}");
+    let c = if gzip {
+        let body = raw_body(
+            &sim,
+            V2_PATH,
+            &format!("Bearer {DEMO_BEARER_TOKEN}"),
+            16 << 20,
+        );
+        let (inflated, _) = bare_inflate(&body);
+        let ratio = inflated as f64 / (body.len() - 10) as f64;
+        curl(&url, &["-H", &auth, "--compressed"], secs, ratio)
+    } else {
+        curl(&url, &["-H", &auth], secs, 1.0)
+    };
+    sim.shutdown();
+    (mb / secs, c, n)
 }

@@ -15,7 +15,7 @@ pub use crate::metrics::JobProgress;
 use crate::metrics::StatsSnapshot;
 use crate::protocol::dedupe::{DEFAULT_DEDUPE_WINDOW, DedupeWindow};
 use crate::protocol::policy::Ending;
-use crate::protocol::replay::{ReplayPlan, ReplaySummary, Step, StepEnd, record_time};
+use crate::protocol::replay::{ReplayPlan, ReplaySummary, Step, StepEnd};
 
 /// The window the service recommends for Decahose (PowerTrack: about two hours): 60 minutes.
 pub const DEFAULT_REPLAY_WINDOW: Duration = Duration::from_secs(3600);
@@ -180,7 +180,9 @@ impl ReplayJob {
                 move |d: &Delivery<'_>| {
                     let rec = d.record();
                     if matches!(rec.kind(), RecordKind::Activity | RecordKind::Compliance(_)) {
-                        if let Some(key) = dialect.record_key(rec) {
+                        // The dialect's key and time (a v2 record's time is inside `data`).
+                        let mut time = None;
+                        if let Some((key, t)) = dialect.record_key_and_time(rec) {
                             let fresh = s
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
@@ -188,9 +190,10 @@ impl ReplayJob {
                             if !fresh {
                                 return Flow::Continue;
                             }
+                            time = t;
                         }
                         n.fetch_add(1, Ordering::Relaxed);
-                        if let Some(t) = record_time(rec.bytes()) {
+                        if let Some(t) = time {
                             r.fetch_max(t, Ordering::Relaxed);
                         }
                     }

@@ -50,13 +50,14 @@ impl Message {
         subject: &Arc<str>,
         record: &Record<'_>,
     ) -> Option<Message> {
-        let key = dialect.record_key(record)?;
+        // The dialect's own key and time (a v2 record's time is inside `data`).
+        let (key, time) = dialect.record_key_and_time(record)?;
         Some(Message {
             subject: Arc::clone(subject),
             id: key.message_id(),
             payload: record.bytes().to_vec(),
             partition: 0,
-            time: key.record_time(record),
+            time,
         })
     }
 }

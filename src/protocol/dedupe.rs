@@ -395,7 +395,9 @@ impl<'a> RecordKey<'a> {
     }
 
     /// The record's own time, Unix seconds: a compliance event's timestamp (milliseconds or
-    /// ISO 8601), else `postedTime` / `created_at`; `None` when it has none.
+    /// ISO 8601), else a top-level `postedTime` / `created_at` (the Gnip shapes; an X API v2
+    /// record's time is inside `data`: read both through `Dialect::record_key_and_time`);
+    /// `None` when it has none.
     pub fn record_time(&self, record: &Record<'_>) -> Option<i64> {
         match self {
             RecordKey::Event { at, .. } => crate::protocol::time::parse_timestamp(at),

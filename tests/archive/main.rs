@@ -1,7 +1,8 @@
 //! `stream --archive DIR` as operators run it, one test binary: file names, windows and
 //! rotation, gzip, clean stops (`files.rs`); crashes, restarts and the gaps they close, exactly
 //! once across them (`restart.rs`); `--on-close` (`hooks.rs`); write errors through the
-//! library's storage seam (`library.rs`); and the usage errors (`usage.rs`).
+//! library's storage seam (`library.rs`); the usage errors (`usage.rs`); and the same on the X
+//! API v2 dialect (`v2.rs`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -11,6 +12,7 @@ mod hooks;
 mod library;
 mod restart;
 mod usage;
+mod v2;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

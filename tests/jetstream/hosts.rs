@@ -2,7 +2,7 @@
 //! records/s, two partitions): redundant hosts with a host and the stream leader killed;
 //! failover with leases; lease exclusivity with two hosts per partition; all three servers
 //! stopped for 5 s; message ids (the same record once, compliance events by kind, id and time);
-//! `publish` giving the ids `stream` gives.
+//! `publish` giving the ids `stream` gives; an X API v2 stream stored once under its v2 keys.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -687,5 +687,78 @@ fn a_restart_with_state_backfills_each_partition_s_own_gap_and_loses_nothing() {
         assert_eq!((last - first) / 2 + 1, n as u64, "partition {p}");
     }
     drop(cluster);
+    sim.shutdown();
+}
+
+#[test]
+fn a_v2_stream_stores_each_record_once_under_its_v2_key() {
+    use gnip_stream::Product;
+    use gnip_stream::core::Record;
+    use gnip_stream::simulator::{DEMO_BEARER_TOKEN, v2_record_index};
+    use gnip_stream::unversioned::protocol::dialect::Dialect;
+    use gnip_stream::unversioned::protocol::v2::products::V2Product;
+
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("v2_ids", 1, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 1, None);
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(500.0))).unwrap();
+    let (base, urls) = (sim.base_url(), cluster.urls_from(0));
+    let args = [
+        "stream",
+        "--api",
+        "v2",
+        "--product",
+        "decahose",
+        "--host",
+        &base,
+        "--jetstream",
+        &urls,
+        "--log-format",
+        "json",
+    ];
+    let mut h = Host::start(&args, &[("X_BEARER_TOKEN", DEMO_BEARER_TOKEN)]);
+    std::thread::sleep(Duration::from_secs(3));
+    let status = h.term(Duration::from_secs(30));
+    let err = h.stderr();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("\"unacknowledged\":0"), "{err}");
+    wait_all_acked(&cluster, Duration::from_millis(500));
+    let msgs = cluster.read_stream("GNIP").unwrap();
+    let mut by: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    let mut ids = BTreeSet::new();
+    for m in &msgs {
+        let g = v2_record_index(&m.data).expect("a v2 simulator record");
+        assert_eq!(
+            m.data,
+            sim.record_of(Product::V2(V2Product::Decahose), g),
+            "record {g} byte-exact"
+        );
+        let own = Dialect::V2
+            .record_key(&Record::new(&m.data))
+            .expect("a key")
+            .message_id();
+        let id = m.msg_id.clone().unwrap_or_default();
+        assert_eq!(id, own, "message id of record {g}");
+        assert!(id.starts_with("activity:"), "{id}");
+        assert!(ids.insert(id), "record {g} stored twice");
+        let p = g % 2 + 1;
+        assert!(
+            m.subject.starts_with("gnip.") && m.subject.ends_with(&format!(".{p}")),
+            "subject {} of record {g}",
+            m.subject
+        );
+        by.entry(p).or_default().push(g);
+    }
+    assert_eq!(by.len(), 2, "both partitions stored");
+    for (p, gs) in &mut by {
+        gs.sort_unstable();
+        assert_eq!(
+            gs.len() as u64,
+            (gs[gs.len() - 1] - gs[0]) / 2 + 1,
+            "partition {p}: no record missing"
+        );
+    }
     sim.shutdown();
 }

@@ -45,11 +45,10 @@ pub(super) fn recover(
             return;
         }
         let record = Record::new(line);
-        if let Some(key) = dialect.record_key(&record) {
-            records.push((
-                super::trusted_time(key.record_time(&record), arrival),
-                key.as_u64(),
-            ));
+        // The dialect's own key and time, as the live path reads them (a v2 record's time is
+        // inside `data`).
+        if let Some((key, time)) = dialect.record_key_and_time(&record) {
+            records.push((super::trusted_time(time, arrival), key.as_u64()));
         }
     };
     let mut input = File::open(part)?;

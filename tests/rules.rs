@@ -559,3 +559,52 @@ fn a_powertrack_stream_delivers_only_matching_records_with_their_matching_rules(
         "some records did not match"
     );
 }
+
+/// A one-shot HTTP server on loopback answering any request with `head` and `body`.
+fn one_answer(head: String, body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(&body);
+    });
+    (format!("http://{addr}"), server)
+}
+
+#[test]
+fn a_gzip_bomb_rules_answer_is_a_clear_error_at_the_size_bound() {
+    // 128 MiB of zeros in about 128 KB of gzip.
+    let mut enc = gnip_stream::core::GzipEncoder::new(6);
+    let (mut bomb, zeros) = (Vec::new(), vec![0u8; 1 << 20]);
+    for _ in 0..128 {
+        enc.write(&zeros, &mut bomb);
+    }
+    enc.finish(&mut bomb);
+    assert!(bomb.len() < 4 << 20, "{}", bomb.len());
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bomb.len()
+    );
+    let (base, server) = one_answer(head, bomb);
+    let config = RulesConfig::new(RuleSet::PowerTrack, "acme", "prod")
+        .host(&base)
+        .credentials("demo", "demo");
+    // Not tried again (the one-shot server would refuse a second connection).
+    let err = RulesClient::new(config).unwrap().list().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("inflates to more than 50331648 bytes"),
+        "{err}"
+    );
+    server.join().unwrap();
+}

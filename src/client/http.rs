@@ -15,7 +15,7 @@ use super::config::ClientConfig;
 use super::handler::StopHandle;
 use super::transport::TickConnector;
 use crate::Error;
-use crate::core::GzipDecoder;
+use crate::core::gunzip_capped;
 use crate::protocol::dialect::Auth;
 use crate::protocol::policy::Ending;
 
@@ -155,7 +155,7 @@ pub(crate) struct Answer {
 }
 
 /// Sends one small JSON request of the Rules or Connections API (`body`, when given, is JSON) and
-/// reads its answer whatever its status, at most `limit` bytes. It asks for gzip and inflates with
+/// reads its answer whatever its status, at most `limit` bytes (read, and again inflated). It asks for gzip and inflates with
 /// our own decoder (ureq never decompresses). One copy of the request code for every verb.
 pub(crate) fn json_call(
     agent: &ureq::Agent,
@@ -201,11 +201,8 @@ pub(crate) fn json_call(
         .read_to_end(&mut raw)
         .map_err(|e| io_error(&e))?;
     if gzip {
-        let mut plain = Vec::with_capacity(raw.len() * 4);
-        let mut dec = GzipDecoder::new().with_crc_check(true);
-        dec.decode(&raw, |b| plain.extend_from_slice(b))?;
-        dec.finish()?;
-        raw = plain;
+        // The same bound after inflating: a gzip bomb is a clear error, not `limit` × 1,000.
+        raw = gunzip_capped(&raw, usize::try_from(limit).unwrap_or(usize::MAX), true)?;
     }
     Ok(Answer {
         status,

@@ -26,8 +26,10 @@ use crate::protocol::rules::{
 use crate::protocol::v2::products::V2_HOST;
 use crate::protocol::v2::rules::{self as v2_rules, V2_RULES_PATH};
 
-/// The most bytes read of one response (a list of the account's rules is the largest).
-const MAX_RESPONSE: u64 = 256 << 20;
+/// The most bytes of one response, as read and again once inflated (a list of the account's
+/// rules is the largest: 250,000 rules of about 190 bytes of JSON each). A gzip bomb ends as a
+/// clear error at this size instead of what it would inflate to.
+const MAX_RESPONSE: u64 = 48 << 20;
 
 /// The rules client's settings: a builder with documented defaults.
 ///
@@ -544,6 +546,9 @@ impl RulesClient {
                         },
                     )
                 }
+                // Only trouble on the way is worth another try: an answer that could not be
+                // read as one (a gzip bomb, a corrupt body) would come again the same.
+                Err(e) if !matches!(e, Error::Io { .. }) => return Err(e),
                 Err(e) => (None, None, e),
             };
             match rules::rules_action(status) {

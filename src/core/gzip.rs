@@ -442,6 +442,41 @@ impl GzipDecoder {
     }
 }
 
+/// Inflates a whole small gzip body (a Rules or Connections answer, an error body) into
+/// memory, at most `limit` bytes: more is [`Error::BadInput`] naming the limit, found as soon as
+/// the limit is passed (a gzip bomb costs at most `limit` bytes and the time to make them, not
+/// what it would inflate to). With `check_crc`, the trailer's CRC-32 is checked too.
+///
+/// ```
+/// use gnip_stream::core::{GzipEncoder, gunzip_capped};
+/// let mut gz = Vec::new();
+/// let mut enc = GzipEncoder::new(6);
+/// enc.write(&[b'0'; 100_000], &mut gz);
+/// enc.finish(&mut gz);
+/// assert_eq!(gunzip_capped(&gz, 100_000, true).unwrap().len(), 100_000);
+/// assert!(gunzip_capped(&gz, 4096, true).is_err());
+/// ```
+pub fn gunzip_capped(body: &[u8], limit: usize, check_crc: bool) -> Result<Vec<u8>, Error> {
+    let mut dec = GzipDecoder::new().with_crc_check(check_crc);
+    let mut out = Vec::new();
+    let mut over = false;
+    dec.decode_until(body, |b| {
+        if out.len() + b.len() > limit {
+            over = true;
+            return ControlFlow::Break(0);
+        }
+        out.extend_from_slice(b);
+        ControlFlow::Continue(())
+    })?;
+    if over {
+        return Err(Error::BadInput {
+            reason: format!("a gzip answer inflates to more than {limit} bytes").into(),
+        });
+    }
+    dec.finish()?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::core::{
-    BodyEncoding, DecoderConfig, Event, FrameDecoder, GzipDecoder, Level, Record, RecordKind,
+    BodyEncoding, DecoderConfig, Event, FrameDecoder, Level, Record, RecordKind, gunzip_capped,
 };
 use crate::protocol::dialect::{Dialect, Line};
 use crate::protocol::messages::Meaning;
@@ -329,13 +329,12 @@ impl Session {
     ) -> End {
         self.state = State::Idle;
         let body = &body[..body.len().min(ERROR_BODY_LIMIT)];
-        let mut plain = Vec::new();
         let dialect = self.config.dialect;
-        let body = if gzip
-            && GzipDecoder::new()
-                .decode(body, |b| plain.extend_from_slice(b))
-                .is_ok()
-        {
+        // Inflated to at most ERROR_BODY_LIMIT too (a gzip bomb is not read further); a body
+        // that does not inflate (cut, corrupt, too big) says nothing: the status decides.
+        let plain;
+        let body = if gzip {
+            plain = gunzip_capped(body, ERROR_BODY_LIMIT, false).unwrap_or_default();
             &plain[..]
         } else {
             body

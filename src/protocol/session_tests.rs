@@ -403,6 +403,32 @@ fn a_refused_request_ends_with_the_services_message() {
 }
 
 #[test]
+fn a_gzip_bomb_error_body_is_not_inflated_past_the_bound_and_the_status_decides() {
+    let t0 = Instant::now();
+    let mut s = Session::new(config()).unwrap();
+    assert_eq!(s.on_head(503, BodyEncoding::Gzip, t0), Head::Refused);
+    // 64 MiB of `[0,0,…` (it would parse into millions of values) in under 64 KiB of gzip.
+    let mut wire = Vec::new();
+    let mut enc = GzipEncoder::new(9);
+    enc.write(b"[", &mut wire);
+    let zeros = b"0,".repeat(1 << 19);
+    for _ in 0..64 {
+        enc.write(&zeros, &mut wire);
+    }
+    enc.finish(&mut wire);
+    assert!(wire.len() <= ERROR_BODY_LIMIT, "{}", wire.len());
+    let end = s.on_refused(503, &wire, true, None);
+    assert_eq!(end.ending, Ending::Http(503));
+    match end.error {
+        Some(Error::Http {
+            status: 503,
+            message,
+        }) => assert!(message.len() < 400, "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn backfill_is_sized_to_the_gap_since_the_last_byte() {
     let t0 = Instant::now();
     let mut s = Session::new(SessionConfig {

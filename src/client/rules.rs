@@ -380,7 +380,7 @@ impl RulesClient {
             let sent_but_not_added = if self.v2() {
                 0
             } else {
-                batch.len() - rejected.len()
+                batch.len().saturating_sub(rejected.len())
             };
             self.created.fetch_add(created.len() as u64, Relaxed);
             self.rejected.fetch_add(rejected.len() as u64, Relaxed);

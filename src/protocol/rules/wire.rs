@@ -166,6 +166,15 @@ fn message_of(d: &Value) -> String {
 pub fn parse_add(status: u16, body: &[u8], sent: &[Rule]) -> Result<AddOutcome, BadResponse> {
     let v = object(body)?;
     let mut out = AddOutcome::default();
+    let listed = details(&v).len();
+    if listed > sent.len() {
+        // The counts that follow are of the batch: more details than rules sent is not an
+        // answer to this request.
+        return Err(BadResponse(format!(
+            "{listed} rules detailed for a batch of {}",
+            sent.len()
+        )));
+    }
     for d in details(&v) {
         let Some(rule) = d.get("rule").and_then(rule_of) else {
             continue;
@@ -308,18 +317,21 @@ mod tests {
     #[test]
     fn responses_from_protocol_md() {
         let add = br#"{"summary":{"created":1,"not_created":1},"detail":[{"rule":{"value":"robot OR \ud83e\udd16","tag":"botrule123","id":734861971116285952},"created":true},{"rule":{"value":"fish OR \ud83d\udc1f","tag":"fishrule123"},"created":false,"message":"A rule with this value already exists"}],"sent":"2016-05-23T21:42:01.661Z"}"#;
-        let out = parse_add(201, add, &[]).unwrap();
+        let two = [Rule::new("a", None), Rule::new("b", None)];
+        let out = parse_add(201, add, &two).unwrap();
         assert_eq!(out.created[0].value, "robot OR 🤖");
         assert_eq!(out.created[0].id, Some(734861971116285952));
         assert_eq!(out.already_present[0].value, "fish OR 🐟");
         assert!(out.rejected.is_empty());
         let bad = br#"{"summary":{"created":0,"not_created":1},"detail":[{"rule":{"value":"-follow","tag":null},"created":false,"message":"Rules must contain a non-negation term (at position 1)\n"}],"sent":"x"}"#;
-        let out = parse_add(422, bad, &[]).unwrap();
+        let out = parse_add(422, bad, &two[..1]).unwrap();
         assert_eq!(out.rejected.len(), 1);
         assert!(out.rejected[0].1.starts_with("Rules must contain"));
         let old = br#"{"error":{"detail":[{"rule":{"value":"(a","tag":null},"created":false,"message":"unbalanced"}],"message":"One or more rules are invalid","sent":"x"}}"#;
-        let out = parse_add(422, old, &[]).unwrap();
+        let out = parse_add(422, old, &two[..1]).unwrap();
         assert_eq!(out.rejected[0].0.value, "(a");
+        // More rules detailed than the batch sent (audit L3: the count underflowed).
+        assert!(parse_add(201, add, &two[..1]).is_err());
         let del = br#"{"summary":{"deleted":3,"not_deleted":0},"detail":[],"sent":"x"}"#;
         assert_eq!(parse_delete(del).unwrap().deleted, 3);
         let miss = br#"{"summary":{"deleted":0,"not_deleted":1},"detail":[{"rule":{"value":"x"},"deleted":false,"message":"Rule does not exist"}],"sent":"x"}"#;

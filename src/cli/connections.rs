@@ -215,7 +215,10 @@ pub fn run(a: ConnectionsArgs) -> u8 {
 }
 
 fn failed(e: &Error) -> u8 {
-    eprintln!("gnip-stream: connections: {e}");
+    eprintln!(
+        "gnip-stream: connections: {}",
+        super::stderr::printable(&e.to_string())
+    );
     match e {
         Error::Http { status: 401, .. } => AUTH,
         Error::BadInput { .. } | Error::InsecureTransport { .. } => USAGE,

@@ -10,13 +10,14 @@ use gnip_stream::unversioned::protocol::dialect::Dialect;
 use gnip_stream::unversioned::protocol::rules::{self, Rule};
 
 use super::rules_args::{Deletion, RulesArgs, RulesTarget, Source, Verb};
+use super::stderr::printable;
 use super::stream::read_credentials;
 use super::supervise::within_signal;
 use super::{AUTH, FATAL, OK, REJECTED, USAGE, signal};
 
 /// A message from the service on one line (some end in `\n` or carry several lines).
 fn one_line(m: &str) -> String {
-    m.split_whitespace().collect::<Vec<_>>().join(" ")
+    printable(&m.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned()
 }
 
 /// Reads a rules file (`-`: stdin); a malformed one is a usage error naming the line.
@@ -86,7 +87,7 @@ pub fn run(a: RulesArgs) -> u8 {
     let (client, wanted) = match prepare(&a) {
         Ok(p) => p,
         Err((code, message)) => {
-            eprintln!("gnip-stream: {message}");
+            eprintln!("gnip-stream: {}", printable(&message));
             return code;
         }
     };
@@ -104,7 +105,7 @@ pub fn run(a: RulesArgs) -> u8 {
     match done {
         Some(Ok(code)) => code,
         Some(Err((code, message))) => {
-            eprintln!("gnip-stream: {message}");
+            eprintln!("gnip-stream: {}", printable(&message));
             code
         }
         None => FATAL,

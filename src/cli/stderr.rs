@@ -120,9 +120,27 @@ impl Event {
             let mut e = std::io::stderr().lock();
             let _ = writeln!(e, "{line}");
         } else {
-            eprintln!("{text}");
+            eprintln!("{}", printable(text));
         }
     }
+}
+
+/// `text` with its control characters (C0, DEL, C1) written as `\u{..}` escapes: a text log
+/// line carries the service's words (system messages, error bodies), and a CR or an ANSI
+/// escape from there must not rewrite a terminal or a log (JSON lines escape them anyway).
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Writes the archive's own log lines (`gnip_stream::sink::archive`: seals, write errors,

@@ -1,5 +1,6 @@
 //! The session's unit tests: gzip bytes and fake instants in, no socket and no clock read
-//! (beyond one `Instant` to count from).
+//! (beyond one `Instant` to count from). Over 600 lines: one test per outcome of one value's
+//! life (both dialects, each ending, refusals, backfill), which reads best together.
 
 use super::*;
 use crate::core::GzipEncoder;

@@ -719,3 +719,32 @@ fn a_url_naming_a_partitioned_product_streams_every_partition_and_says_so() {
     asked.dedup();
     assert_eq!(asked, vec!["1", "2"]);
 }
+
+#[test]
+fn control_characters_from_the_service_are_escaped_in_text_logs() {
+    let sim = Simulator::start(SimulatorConfig::default().fault(
+        Which::Every,
+        Fault::Status {
+            status: 403,
+            message: "not\r\x1b[2Kallowed\x07".into(),
+        },
+    ))
+    .unwrap();
+    let mut c = cmd("demo", "demo");
+    c.args([
+        "stream",
+        "--url",
+        &sim.stream_url(Product::PowerTrack, "acme", "prod"),
+    ]);
+    let out = run(c, Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(r"not\u{d}\u{1b}[2Kallowed\u{7}"), "{err}");
+    assert!(
+        !out.stderr
+            .iter()
+            .any(|&b| b == b'\r' || b == 0x1b || b == 0x07),
+        "{err}"
+    );
+    sim.shutdown();
+}

@@ -127,7 +127,7 @@ impl Connection {
         };
         // A job resumes from the minute of its last record (what it had then is dropped).
         let job = self.config.replay.map(|r| {
-            let from = session.resume_from().unwrap_or(r.from).max(r.from);
+            let from = session.resume_from().unwrap_or(r.from).clamp(r.from, r.to);
             (from, r.to)
         });
         let query = if self.config.recovery {
@@ -191,7 +191,7 @@ impl Connection {
             dialect: self.config.dialect,
             decoder: self.config.decoder_config(),
             stall_timeout: self.config.stall_timeout,
-            job: self.config.replay.is_some(),
+            job: self.config.replay.map(|r| (r.from, r.to)),
             backfill_on_start: self.config.start_backfill(partition),
             backfill_max: self.config.backfill_max,
         };

@@ -259,6 +259,8 @@ pub struct ReplayResume {
     resumed_from: Option<i64>,
     /// Keys of the records received in the `resume_from` minute.
     seen_in_minute: DedupeWindow,
+    /// The job's `[from, to)`: record times outside it count as none.
+    range: Option<(i64, i64)>,
 }
 
 impl Default for ReplayResume {
@@ -275,7 +277,17 @@ impl ReplayResume {
             resume_from: None,
             resumed_from: None,
             seen_in_minute: DedupeWindow::new(max_keys),
+            range: None,
         }
+    }
+
+    /// Only record times within the job's `[from, to)` (a minute of slack before `from`) move
+    /// the resume point; a time outside it (a far-future or corrupt `created_at`) counts as
+    /// none, so one such record can neither make a resume ask for `from > to` nor mark every
+    /// record of the resumed connection a duplicate.
+    pub fn within(mut self, from: i64, to: i64) -> Self {
+        self.range = Some((from, to));
+        self
     }
 
     /// The minute to ask for on the next connection (`fromDate`), once a record arrived.
@@ -314,6 +326,10 @@ impl ReplayResume {
         key: Option<RecordKey<'_>>,
         time: Option<i64>,
     ) -> bool {
+        let time = time.filter(|t| {
+            self.range
+                .is_none_or(|(from, to)| from.saturating_sub(60) <= *t && *t < to)
+        });
         let minute = match time {
             Some(t) => t - t.rem_euclid(60),
             None => self.resume_from.unwrap_or(i64::MIN),
@@ -340,6 +356,38 @@ impl ReplayResume {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_time_outside_the_job_does_not_move_the_resume_point() {
+        let at = |m: u32, id: u32| {
+            format!(r#"{{"created_at":"Thu Jan 01 00:{m:02}:10 +0000 1970","id_str":"{id}"}}"#)
+        };
+        let (a, b) = (at(1, 1), at(2, 2));
+        let future = r#"{"created_at":"Fri Dec 31 23:59:59 +0000 9999","id_str":"3"}"#;
+        let c = at(3, 4);
+        // The job asks for 00:00 to 00:10.
+        for ranged in [false, true] {
+            let mut r = ReplayResume::new(1000);
+            if ranged {
+                r = r.within(0, 600);
+            }
+            r.start_connection();
+            for l in [&a, &b, &future.to_owned()] {
+                assert!(!r.is_duplicate(&Record::new(l.as_bytes())));
+            }
+            if !ranged {
+                // Audit L12, as it was: the resume asks past the job's end.
+                assert!(r.resume_from() > Some(600));
+                continue;
+            }
+            assert_eq!(r.resume_from(), Some(120));
+            r.start_connection();
+            // The resumed connection: what came before is dropped, what is new is not.
+            assert!(r.is_duplicate(&Record::new(a.as_bytes())));
+            assert!(r.is_duplicate(&Record::new(b.as_bytes())));
+            assert!(!r.is_duplicate(&Record::new(c.as_bytes())));
+        }
+    }
 
     #[test]
     fn completion_messages_are_summarised() {

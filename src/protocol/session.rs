@@ -132,9 +132,11 @@ pub struct SessionConfig {
     pub decoder: DecoderConfig,
     /// No byte for this long ends the connection as [`Ending::Stalled`].
     pub stall_timeout: Duration,
-    /// A Replay or Recovery job: its completion message ends the connection, and a resumed
-    /// connection drops what an earlier one handed out.
-    pub job: bool,
+    /// A Replay or Recovery job over `[from, to)` (Unix seconds): its completion message ends
+    /// the connection, and a resumed connection drops what an earlier one handed out. Record
+    /// times outside the range are not trusted for the resume point (a far-future `created_at`
+    /// would make the job ask for `from > to` and drop everything after a resume).
+    pub job: Option<(i64, i64)>,
     /// `backfillMinutes` for the first connection (0: none).
     pub backfill_on_start: u8,
     /// The most `backfillMinutes` a reconnect asks for (0: backfill off).
@@ -261,7 +263,10 @@ impl Session {
             config,
             state: State::Idle,
             last_byte: None,
-            resume: ReplayResume::default(),
+            resume: match config.job {
+                Some((from, to)) => ReplayResume::default().within(from, to),
+                None => ReplayResume::default(),
+            },
             summary: None,
         })
     }
@@ -270,7 +275,7 @@ impl Session {
     /// first backfill before anything arrived; else the gap since the last byte, sized by the
     /// policy.
     pub fn backfill(&self, now: Instant) -> Option<u8> {
-        if self.config.job {
+        if self.config.job.is_some() {
             return None;
         }
         match self.last_byte {
@@ -366,7 +371,7 @@ impl Session {
         let mut steps = Steps {
             out,
             dialect: self.config.dialect,
-            job: self.config.job,
+            job: self.config.job.is_some(),
             resume: &mut self.resume,
             summary: &mut self.summary,
             closing,
@@ -433,7 +438,7 @@ impl Session {
                 out.on_skipped(Skipped::Incomplete { len });
             }
         });
-        let complete_job = self.config.job
+        let complete_job = self.config.job.is_some()
             && self.config.dialect.job_ends_with_body()
             && finished.is_ok()
             && matches!(self.state, State::Streaming { .. });

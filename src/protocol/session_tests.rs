@@ -13,7 +13,7 @@ fn config() -> SessionConfig {
         dialect: Dialect::default(),
         decoder: DecoderConfig::default(),
         stall_timeout: 30 * SEC,
-        job: false,
+        job: None,
         backfill_on_start: 0,
         backfill_max: 5,
     }
@@ -233,7 +233,7 @@ fn replay_completion_ends_the_connection_with_its_summary() {
     let t0 = Instant::now();
     let mut s = streaming(
         SessionConfig {
-            job: true,
+            job: Some((0, i64::MAX)),
             ..config()
         },
         t0,
@@ -254,7 +254,7 @@ fn recovery_completion_ends_the_connection_too() {
     let t0 = Instant::now();
     let mut s = streaming(
         SessionConfig {
-            job: true,
+            job: Some((0, i64::MAX)),
             ..config()
         },
         t0,
@@ -283,7 +283,7 @@ fn a_resumed_job_drops_what_the_dropped_connection_handed_out() {
     let t0 = Instant::now();
     let mut s = streaming(
         SessionConfig {
-            job: true,
+            job: Some((0, i64::MAX)),
             ..config()
         },
         t0,
@@ -446,7 +446,7 @@ fn backfill_is_sized_to_the_gap_since_the_last_byte() {
     assert_eq!(s.backfill(t0 + 61 * SEC), Some(2));
     assert_eq!(s.backfill(t0 + 3600 * SEC), Some(5), "at most the maximum");
     let job = Session::new(SessionConfig {
-        job: true,
+        job: Some((0, i64::MAX)),
         ..config()
     })
     .unwrap();
@@ -513,7 +513,7 @@ const V2_OFF: &str = r#"{"errors":[{"title":"operational-disconnect","disconnect
 fn v2(job: bool) -> SessionConfig {
     SessionConfig {
         dialect: Dialect::V2,
-        job,
+        job: job.then_some((0, i64::MAX)),
         ..config()
     }
 }
@@ -612,7 +612,7 @@ fn a_v2_recovery_is_complete_when_its_body_ends_whole() {
     }
     // A Gnip job's body end is no completion: only its message is.
     let mut s = Session::new(SessionConfig {
-        job: true,
+        job: Some((0, i64::MAX)),
         ..config()
     })
     .unwrap();

@@ -34,8 +34,14 @@ pub enum ServerOp<'a> {
     Err(&'a str),
 }
 
+/// The most payload bytes a parser accepts, whatever the server's `INFO` says: the NATS
+/// server's own hard maximum (64 MiB). A larger `max_payload` (a hostile or broken server) is
+/// clamped to it, so one message can never make the parser buffer more.
+pub const MAX_PAYLOAD_CAP: usize = 64 << 20;
+
 /// The push parser. Memory: one buffer that never holds more than a control line and one
-/// message's bytes (`max_payload` from the server's `INFO`, plus the line).
+/// message's bytes (`max_payload` from the server's `INFO`, at most [`MAX_PAYLOAD_CAP`], plus
+/// the line).
 #[derive(Debug)]
 pub struct Parser {
     buf: Vec<u8>,
@@ -52,19 +58,20 @@ fn bad(reason: String) -> Error {
 }
 
 impl Parser {
-    /// A parser accepting payloads (headers included) of up to `max_payload` bytes.
+    /// A parser accepting payloads (headers included) of up to `max_payload` bytes (at most
+    /// [`MAX_PAYLOAD_CAP`]).
     pub fn new(max_payload: usize) -> Self {
         Parser {
             buf: Vec::new(),
             used: 0,
-            max_payload,
+            max_payload: max_payload.min(MAX_PAYLOAD_CAP),
             failed: false,
         }
     }
 
-    /// Raises the payload limit (after `INFO` says `max_payload`).
+    /// Raises the payload limit (after `INFO` says `max_payload`), at most [`MAX_PAYLOAD_CAP`].
     pub fn set_max_payload(&mut self, n: usize) {
-        self.max_payload = n;
+        self.max_payload = n.min(MAX_PAYLOAD_CAP);
     }
 
     /// Forgets everything (a new connection).
@@ -171,14 +178,15 @@ fn next_op(buf: &[u8], max_payload: usize) -> Result<Option<(ServerOp<'_>, usize
                     "a message of {total} bytes over the maximum {max_payload}"
                 )));
             }
-            // The payload, then CRLF.
-            if buf.len() < after + total + 2 {
+            // The payload, then CRLF (`total` is at most the cap: no overflow).
+            let end = after + total;
+            if buf.len() < end + 2 {
                 return Ok(None);
             }
-            if &buf[after + total..after + total + 2] != b"\r\n" {
+            if &buf[end..end + 2] != b"\r\n" {
                 return Err(bad("a message not followed by CRLF".into()));
             }
-            let body = &buf[after..after + total];
+            let body = &buf[after..end];
             let op = ServerOp::Msg {
                 subject,
                 sid,
@@ -254,6 +262,23 @@ impl<'a> Headers<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_max_payload_is_clamped_and_a_huge_size_is_an_error_not_a_panic() {
+        // Audit M1: INFO with max_payload 2^64-1, then a MSG claiming 2^64-2 bytes.
+        for claimed in [u64::MAX - 1, 1 << 40, (MAX_PAYLOAD_CAP + 1) as u64] {
+            let mut p = Parser::new(1 << 20);
+            p.set_max_payload(usize::MAX);
+            let line = format!("MSG _INBOX.x.1 1 {claimed}\r\n");
+            let r = p.feed(line.as_bytes(), |_| {});
+            assert!(r.is_err(), "{claimed}");
+            assert!(r.unwrap_err().to_string().contains("over the maximum"));
+        }
+        // At the cap it waits for the bytes instead.
+        let mut p = Parser::new(usize::MAX);
+        let line = format!("MSG _INBOX.x.1 1 {MAX_PAYLOAD_CAP}\r\n");
+        assert!(p.feed(line.as_bytes(), |_| {}).is_ok());
+    }
 
     /// Every op as an owned string, for comparing runs.
     fn ops(input: &[u8], sizes: &[usize]) -> (Vec<String>, Result<(), Error>) {

@@ -125,7 +125,11 @@ impl ServerInfo {
             max_payload: v
                 .get("max_payload")
                 .and_then(Value::as_u64)
-                .unwrap_or(1 << 20) as usize,
+                .map_or(1 << 20, |n| {
+                    usize::try_from(n).map_or(super::parser::MAX_PAYLOAD_CAP, |n| {
+                        n.min(super::parser::MAX_PAYLOAD_CAP)
+                    })
+                }),
             headers: flag("headers"),
             tls_required: flag("tls_required"),
             auth_required: flag("auth_required"),

@@ -11,3 +11,6 @@ mod cli;
 mod harness;
 mod hosts;
 mod protocol;
+#[path = "../common/tls.rs"]
+#[allow(dead_code)]
+mod tls;

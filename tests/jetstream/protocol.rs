@@ -327,3 +327,45 @@ fn credentials_refused_exit_3_and_are_never_printed() {
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bytes_sent_in_the_clear_before_the_tls_upgrade_are_not_read_as_the_servers() {
+    use std::io::{Read, Write};
+    let tls = crate::tls::test_ca();
+    let ca = crate::tls::ca_file(&tls, "nats-cleartext-tail");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = Arc::clone(&tls.server);
+    let server = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // Audit L1: an on-path attacker appends an unterminated -ERR to the plaintext INFO.
+        tcp.write_all(
+            b"INFO {\"server_id\":\"x\",\"headers\":true,\"tls_required\":true,\"max_payload\":1048576}\r\n-ERR 'Authorization Violation",
+        )
+        .unwrap();
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
+        while !got.windows(6).any(|w| w == b"PING\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        s.write_all(b"PONG\r\n").unwrap();
+        s.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    });
+    let opts = NatsOptions {
+        servers: parse_servers(&format!("tls://127.0.0.1:{port}")).unwrap(),
+        auth: Auth::None,
+        ca_file: Some(ca),
+        connect_timeout: Duration::from_secs(5),
+        name: "test".into(),
+    };
+    let c = NatsConnection::connect(&opts, 0);
+    assert!(c.is_ok(), "{:?}", c.err());
+    drop(c);
+    server.join().unwrap();
+}

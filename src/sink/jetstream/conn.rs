@@ -291,6 +291,9 @@ impl NatsConnection {
                     .map_err(|e| tls_or_io(e, server))?;
             }
             c.transport = Transport::Tls(Box::new(s));
+            // Whatever came in the clear after INFO is not the server's word once TLS is up
+            // (an on-path attacker could have put it there).
+            c.parser.reset();
         }
         encode::connect(&mut c.out, &opts.auth, &opts.name, tls);
         encode::ping(&mut c.out);

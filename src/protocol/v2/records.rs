@@ -110,7 +110,13 @@ pub fn key_and_time(line: &[u8]) -> Option<(RecordKey<'_>, Option<i64>)> {
     }
     let time = created.and_then(parse_timestamp);
     let key = match id {
-        Some(id) if !id.is_empty() && id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit()) => {
+        // A number's digits only when they read back the same ("01" is not 1: it keys as text).
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 19
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && (id == "0" || !id.starts_with('0')) =>
+        {
             id.parse::<u64>()
                 .map_or_else(|_| RecordKey::Id(id), RecordKey::Activity)
         }
@@ -242,6 +248,12 @@ mod tests {
         let (k, _) = key_and_time(like).unwrap();
         assert_eq!(k, RecordKey::Id("8ba4f34e6235d905a46bac021d98e923"));
         assert_eq!(k.message_id(), "id:8ba4f34e6235d905a46bac021d98e923");
+        // Found by the v2 fuzz target: "01" and "1" are different ids, not one number.
+        let (k01, _) = key_and_time(br#"{"data":{"id":"01"}}"#).unwrap();
+        let (k1, _) = key_and_time(br#"{"data":{"id":"1"}}"#).unwrap();
+        assert_eq!(k01, RecordKey::Id("01"));
+        assert_eq!(k1, RecordKey::Activity(1));
+        assert_ne!(k01.as_u64(), k1.as_u64());
         let del = br#"{"data":{"delete":{"tweet":{"id":"601430178305220608","author_id":"3"},"event_at":"2022-12-23T12:34:56.789Z"}}}"#;
         let q = br#"{"data":{"delete":{"tweet":{"id":"601430178305220608","author_id":"3"},"quote_tweet_id":"7","event_at":"2022-12-23T12:34:56.789Z"}}}"#;
         let (kd, td) = key_and_time(del).unwrap();

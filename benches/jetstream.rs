@@ -60,6 +60,7 @@ fn main() {
         ca_file: None,
         connect_timeout: Duration::from_secs(5),
         name: "bench".into(),
+        allow_plaintext: false,
     };
     let publisher =
         Publisher::start(PublisherConfig::new(options), &[subject.to_string()]).expect("publisher");

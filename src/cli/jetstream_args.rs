@@ -35,6 +35,8 @@ pub struct JetStreamArgs {
     pub hosts_per_partition: u8,
     /// `--state FILE`: per partition, the latest record time acknowledged.
     pub state: Option<PathBuf>,
+    /// `--nats-allow-plaintext`: NATS credentials over `nats://` off loopback (warned).
+    pub allow_plaintext: bool,
 }
 
 impl Default for JetStreamArgs {
@@ -52,6 +54,7 @@ impl Default for JetStreamArgs {
             lease_ttl: Duration::from_millis(DEFAULT_LEASE_TTL_MS),
             hosts_per_partition: DEFAULT_HOSTS_PER_PARTITION,
             state: None,
+            allow_plaintext: false,
         }
     }
 }
@@ -88,6 +91,17 @@ pub const FLAGS: &[Flag<JetStreamArgs>] = &[
         only: TOOLS,
         set: |j, it, f| {
             j.ca_file = Some(PathBuf::from(it.value(f)?));
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--nats-allow-plaintext",
+        value: None,
+        default: None,
+        help: "send NATS credentials over nats:// to a server off loopback (refused otherwise: use tls://); warns",
+        only: TOOLS,
+        set: |j, _, _| {
+            j.allow_plaintext = true;
             Ok(())
         },
     },
@@ -255,10 +269,30 @@ impl JetStreamArgs {
     }
 
     pub fn nats(&self) -> Result<NatsOptions, Error> {
-        let mut o = NatsOptions::from_env(self.urls.as_deref().unwrap_or(""))?;
-        o.ca_file = self.ca_file.clone();
-        Ok(o)
+        nats_options(
+            self.urls.as_deref().unwrap_or(""),
+            &self.ca_file,
+            self.allow_plaintext,
+        )
     }
+}
+
+/// The NATS options of every command: credentials from the environment, refused in the clear
+/// off loopback unless `allow_plaintext` (then a warning names the server).
+pub fn nats_options(
+    urls: &str,
+    ca_file: &Option<PathBuf>,
+    allow_plaintext: bool,
+) -> Result<NatsOptions, Error> {
+    let mut o = NatsOptions::from_env(urls)?;
+    o.ca_file = ca_file.clone();
+    o.allow_plaintext = allow_plaintext;
+    if let Some(s) = o.check_transport()? {
+        eprintln!(
+            "gnip-stream: warning: NATS credentials go in the clear to {s} (--nats-allow-plaintext)"
+        );
+    }
+    Ok(o)
 }
 
 #[cfg(test)]

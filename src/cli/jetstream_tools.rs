@@ -7,11 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use gnip_stream::Error;
 use gnip_stream::core::{Record, RecordKind};
 use gnip_stream::sink::jetstream::{
-    Ensured, Message, NatsConnection, NatsOptions, PublishStats, Publisher, PublisherConfig,
-    bucket_spec, ensure_stream,
+    Ensured, Message, NatsConnection, PublishStats, Publisher, PublisherConfig, bucket_spec,
+    ensure_stream,
 };
 use gnip_stream::unversioned::nats::api::{StreamSpec, parse_duration_ns};
 
@@ -30,6 +29,7 @@ use super::{Command, FATAL, OK, USAGE};
 pub struct InitArgs {
     pub urls: String,
     pub ca_file: Option<PathBuf>,
+    pub allow_plaintext: bool,
     pub stream: String,
     pub subjects: String,
     pub replicas: u32,
@@ -42,6 +42,7 @@ pub struct InitArgs {
 pub struct PublishArgs {
     pub urls: String,
     pub ca_file: Option<PathBuf>,
+    pub allow_plaintext: bool,
     pub subject: String,
     pub file: Option<PathBuf>,
     pub window: usize,
@@ -208,6 +209,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
     let JetStreamArgs {
         urls,
         ca_file,
+        allow_plaintext,
         window,
         ack_timeout,
         drain_timeout,
@@ -227,6 +229,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         Ok(Command::JetStream(JsCommand::Init(InitArgs {
             urls,
             ca_file,
+            allow_plaintext,
             stream,
             subjects,
             replicas,
@@ -240,6 +243,7 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         Ok(Command::JetStream(JsCommand::Publish(PublishArgs {
             urls,
             ca_file,
+            allow_plaintext,
             subject,
             file,
             window,
@@ -298,12 +302,6 @@ pub fn run(c: JsCommand) -> u8 {
 /// How long `publish` waits for the last acks after a signal.
 const DRAIN_AFTER_SIGNAL: Duration = Duration::from_secs(1);
 
-fn options(urls: &str, ca_file: &Option<PathBuf>) -> Result<NatsOptions, Error> {
-    let mut o = NatsOptions::from_env(urls)?;
-    o.ca_file = ca_file.clone();
-    Ok(o)
-}
-
 fn init(a: &InitArgs) -> u8 {
     let InitArgs {
         stream,
@@ -313,7 +311,9 @@ fn init(a: &InitArgs) -> u8 {
         ..
     } = a;
     let (replicas, duplicate_window_ns) = (*replicas, *duplicate_window_ns);
-    let mut conn = match options(&a.urls, &a.ca_file).and_then(|o| NatsConnection::connect(&o, 0)) {
+    let mut conn = match jetstream_args::nats_options(&a.urls, &a.ca_file, a.allow_plaintext)
+        .and_then(|o| NatsConnection::connect(&o, 0))
+    {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
@@ -360,7 +360,7 @@ fn publish(a: &PublishArgs, stop: &AtomicBool, stats: &OnceLock<PublishStats>) -
         },
         None => Box::new(std::io::BufReader::new(std::io::stdin())),
     };
-    let o = match options(&a.urls, &a.ca_file) {
+    let o = match jetstream_args::nats_options(&a.urls, &a.ca_file, a.allow_plaintext) {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };

@@ -22,6 +22,15 @@ pub struct Server {
     pub tls: bool,
 }
 
+/// The first server of `servers` that credentials would reach in the clear: `nats://` (a
+/// server's `INFO` may ask for TLS, but it comes in the clear and an on-path attacker can
+/// clear the flag) to anything but loopback. `None`: credentials go over TLS or stay here.
+pub fn plaintext_server(servers: &[Server]) -> Option<&Server> {
+    servers
+        .iter()
+        .find(|s| !s.tls && !crate::protocol::endpoint::is_loopback(&s.host))
+}
+
 impl std::fmt::Display for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let scheme = if self.tls { "tls" } else { "nats" };
@@ -173,6 +182,18 @@ impl SubjectTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_the_clear_are_found_off_loopback_only() {
+        let s =
+            parse_servers("nats://127.0.0.1:4222,nats://localhost:1,tls://10.0.0.5:4222").unwrap();
+        assert_eq!(plaintext_server(&s), None);
+        let s = parse_servers("tls://10.0.0.6:4222,nats://10.0.0.5:4222").unwrap();
+        assert_eq!(
+            plaintext_server(&s).map(|s| s.host.as_str()),
+            Some("10.0.0.5")
+        );
+    }
 
     #[test]
     fn server_lists() {

@@ -164,12 +164,7 @@ pub fn check_transport(url: &str, has_credentials: bool) -> Result<(), Error> {
         "https" => Ok(()),
         "http" if !has_credentials => Ok(()),
         "http" => {
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host == "::1"
-                || host
-                    .parse::<::core::net::Ipv4Addr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if loopback {
+            if is_loopback(host) {
                 Ok(())
             } else {
                 Err(Error::InsecureTransport { host: host.into() })
@@ -179,6 +174,16 @@ pub fn check_transport(url: &str, has_credentials: bool) -> Result<(), Error> {
             reason: format!("unsupported URL scheme {other:?}: use https").into(),
         }),
     }
+}
+
+/// Whether `host` (a name or an address, IPv6 without brackets) is this machine: `localhost`,
+/// `::1` or 127.0.0.0/8 (credentials may go there in the clear).
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host
+            .parse::<::core::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A URL cut into its parts, borrowed: `scheme://authority` + path + query (without `?`).

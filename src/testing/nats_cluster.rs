@@ -197,6 +197,7 @@ impl NatsCluster {
             ca_file: self.ca_file.clone(),
             connect_timeout: Duration::from_secs(2),
             name: "gnip-stream-test".into(),
+            allow_plaintext: false,
         }
     }
 

@@ -30,6 +30,7 @@ fn options(urls: &str) -> NatsOptions {
         ca_file: None,
         connect_timeout: Duration::from_secs(2),
         name: "test".into(),
+        allow_plaintext: false,
     }
 }
 
@@ -363,9 +364,57 @@ fn bytes_sent_in_the_clear_before_the_tls_upgrade_are_not_read_as_the_servers() 
         ca_file: Some(ca),
         connect_timeout: Duration::from_secs(5),
         name: "test".into(),
+        allow_plaintext: false,
     };
     let c = NatsConnection::connect(&opts, 0);
     assert!(c.is_ok(), "{:?}", c.err());
     drop(c);
     server.join().unwrap();
+}
+
+#[test]
+fn nats_credentials_are_not_sent_in_the_clear_off_loopback_unless_allowed() {
+    use gnip_stream::sink::jetstream::NatsOptions;
+    // Audit M3. The command refuses before any connection (exit 2, the server named).
+    for (cmd, more) in [
+        ("publish", &["--subject", "gnip.x"][..]),
+        (
+            "jetstream-init",
+            &["--stream", "S", "--subjects", "gnip.>"][..],
+        ),
+    ] {
+        let mut c = cli::bin();
+        c.args([cmd, "--jetstream", "nats://10.0.0.5:4222"])
+            .args(more)
+            .env("NATS_USER", "u")
+            .env("NATS_PASSWORD", "p")
+            .env_remove("NATS_TOKEN")
+            .stdin(std::process::Stdio::null());
+        let out = cli::run(c, Duration::from_secs(20));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains("refusing to send NATS credentials in the clear to nats://10.0.0.5:4222"),
+            "{cmd}: {err}"
+        );
+        assert!(!err.contains("\"p\"") && !err.contains(":p"), "{err}");
+    }
+    // The library the same; allowed, the server is named for the warning; no credentials, or
+    // loopback, or tls://: nothing to refuse.
+    let mut o = options("nats://10.0.0.5:4222");
+    o.auth = Auth::Token("t".into());
+    assert!(NatsConnection::connect(&o, 0).is_err_and(|e| e.to_string().contains("in the clear")));
+    o.allow_plaintext = true;
+    assert_eq!(o.check_transport().unwrap().map(|s| s.port), Some(4222));
+    for urls in ["nats://127.0.0.1:4222", "tls://10.0.0.5:4222"] {
+        let mut o: NatsOptions = options(urls);
+        o.auth = Auth::Token("t".into());
+        assert!(o.check_transport().unwrap().is_none(), "{urls}");
+    }
+    assert!(
+        options("nats://10.0.0.5:4222")
+            .check_transport()
+            .unwrap()
+            .is_none()
+    );
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::nats::encode::{self, Auth};
-use crate::nats::servers::parse_servers;
+use crate::nats::servers::{parse_servers, plaintext_server};
 use crate::nats::{Parser, Server, ServerInfo, ServerOp};
 
 /// Default time to connect and hear `PONG` after `CONNECT`, per server.
@@ -32,6 +32,9 @@ pub struct NatsOptions {
     pub connect_timeout: Duration,
     /// The connection's name the server shows (`connz`).
     pub name: String,
+    /// Send credentials over `nats://` to a server off loopback (default false: refused with
+    /// [`Error::BadInput`]; use `tls://`).
+    pub allow_plaintext: bool,
 }
 
 impl NatsOptions {
@@ -55,7 +58,26 @@ impl NatsOptions {
             ca_file: None,
             connect_timeout: DEFAULT_NATS_CONNECT_TIMEOUT,
             name: "gnip-stream".into(),
+            allow_plaintext: false,
         })
+    }
+
+    /// Refuses credentials that would go in the clear (`nats://` off loopback) unless
+    /// [`NatsOptions::allow_plaintext`]; the server they would reach when allowed.
+    pub fn check_transport(&self) -> Result<Option<&Server>, Error> {
+        if matches!(self.auth, Auth::None) {
+            return Ok(None);
+        }
+        match plaintext_server(&self.servers) {
+            Some(s) if !self.allow_plaintext => Err(Error::BadInput {
+                reason: format!(
+                    "refusing to send NATS credentials in the clear to {s}: use tls://{}:{} (or allow it: --nats-allow-plaintext)",
+                    s.host, s.port
+                )
+                .into(),
+            }),
+            other => Ok(other),
+        }
     }
 }
 
@@ -178,6 +200,7 @@ impl NatsConnection {
     /// `start`. A refusal of the credentials ends the attempt at once ([`Error::NatsAuth`]);
     /// otherwise the last server's error is returned when none answered.
     pub fn connect(opts: &NatsOptions, start: usize) -> Result<NatsConnection, Error> {
+        opts.check_transport()?;
         let n = opts.servers.len();
         let mut last = None;
         for k in 0..n {

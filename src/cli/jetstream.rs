@@ -12,7 +12,7 @@ use super::jetstream_delivery::{Delivering, serve_metrics, stats_line, stream_st
 use super::monitor::Monitor;
 use super::report::{print_event, start_error};
 use super::stream_args::StreamArgs;
-use super::{FATAL, OK};
+use super::{FATAL, OK, signal};
 
 /// `stream --jetstream`: every partition (or, with `--leases`, those this host holds) into
 /// JetStream until stopped.
@@ -96,6 +96,11 @@ pub fn run_stream(a: &StreamArgs, config: ClientConfig, monitor: Monitor) -> u8 
             monitor.check(&running.stats());
             if d.publisher.failure().is_some() {
                 stop.stop();
+            }
+            // A stop must not wait on a full queue (NATS away): waiting sends give up, the
+            // stream's threads end, and the drain's clock starts (audit H1).
+            if signal::received() {
+                d.publisher.close_queue();
             }
         },
     );

@@ -59,6 +59,9 @@ struct LeasedHost<'a> {
     code: u8,
     stopping: bool,
     disconnected: bool,
+    /// Partitions stopped after their lease was lost, joined once they have ended (a join
+    /// here could wait on a full queue while NATS is away, and the signal would go unread).
+    lost: Vec<Running>,
     d: &'a Delivering,
     config: &'a ClientConfig,
     queue: &'a PublishQueue,
@@ -111,7 +114,8 @@ impl LeasedHost<'_> {
                     .emit(&format!("gnip-stream: partition {p}: lease lost, stopping"));
                 let r = lock(self.running).remove(&p);
                 if let Some(r) = r {
-                    self.reports.extend(r.stop_and_join());
+                    r.stop_handle().stop();
+                    self.lost.push(r);
                 }
             }
             LeaseEvent::Failed(e) => self.code = fail(&e),
@@ -129,6 +133,8 @@ impl Supervised for LeasedHost<'_> {
 
     fn stop(&mut self) {
         self.stopping = true;
+        // Sends waiting on a full queue give up, so every partition can end (audit H1).
+        self.d.publisher.close_queue();
     }
 
     fn line(&self) -> Option<(stderr::Event, String)> {
@@ -151,6 +157,13 @@ impl Supervised for LeasedHost<'_> {
             Ok(event) => self.on(event),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => self.disconnected = true,
+        }
+        let (ended, going): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.lost)
+            .into_iter()
+            .partition(Running::is_finished);
+        self.lost = going;
+        for r in ended {
+            self.reports.extend(r.join());
         }
         if self.code != OK {
             return;
@@ -245,6 +258,7 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
         code: OK,
         stopping: false,
         disconnected: false,
+        lost: Vec::new(),
         d: &d,
         config: &config,
         queue: &queue,
@@ -252,10 +266,12 @@ pub(super) fn run_leased(a: &StreamArgs, config: ClientConfig, mut monitor: Moni
         started,
     };
     supervise(&mut host, None, interval, started, false);
-    let (mut reports, code) = (host.reports, host.code);
+    let (mut reports, code, lost) = (host.reports, host.code, host.lost);
     leases.stop();
+    // Whatever ended the host, nothing may wait on a full queue now.
+    d.publisher.close_queue();
     let all: Vec<Running> = std::mem::take(&mut *lock(&running)).into_values().collect();
-    for r in all {
+    for r in all.into_iter().chain(lost) {
         reports.extend(r.stop_and_join());
     }
     drop(queue);

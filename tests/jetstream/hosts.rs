@@ -344,6 +344,99 @@ fn metric(text: &str, name: &str) -> f64 {
 }
 
 #[test]
+fn a_stop_with_the_queue_full_and_nats_away_ends_within_the_drain_timeout() {
+    // Audit H1: the handlers waited in a full queue, the stream never ended, the drain's
+    // clock never started, and SIGKILL lost what was queued without a count.
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("full_queue_stop", 1, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 1, None);
+    let sim = decahose();
+    let mut h = host(
+        &sim,
+        &cluster.urls_from(0),
+        &[
+            "--drain-timeout",
+            "1",
+            "--queue",
+            "100",
+            "--publish-window",
+            "50",
+        ],
+    );
+    h.wait_for("\"event\":\"connected\"", 2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(300));
+    cluster.signal(0, "-STOP");
+    // At 2,000 records a second the queue and the window (150) are full long before this.
+    std::thread::sleep(Duration::from_secs(2));
+    let t = Instant::now();
+    let status = h.term(Duration::from_secs(20));
+    let took = t.elapsed();
+    cluster.signal(0, "-CONT");
+    let err = h.stderr();
+    assert_eq!(status.code(), Some(7), "{err}");
+    assert!(
+        took < Duration::from_secs(1 + 2),
+        "stopped within --drain-timeout + 2 s: {took:?}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.contains("\"event\":\"unacknowledged\""))
+        .unwrap_or_else(|| panic!("{err}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let n = v["records"].as_u64().unwrap();
+    assert!((100..=150).contains(&n), "queue + window, no more: {line}");
+}
+
+#[test]
+fn a_leased_host_losing_its_leases_with_nats_away_still_stops_within_the_drain_timeout() {
+    // Audit H1, leased mode: the lost lease's partition was joined in the main loop while its
+    // handler waited on the full queue, so the signal was never read.
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("full_queue_leased_stop", 1, "", Auth::None) else {
+        return;
+    };
+    init(&cluster, 1, Some(("leases", 2)));
+    let sim = decahose();
+    let mut h = host(
+        &sim,
+        &cluster.urls_from(0),
+        &[
+            "--leases",
+            "leases",
+            "--host-id",
+            "h1",
+            "--lease-ttl",
+            "2",
+            "--drain-timeout",
+            "1",
+            "--queue",
+            "100",
+            "--publish-window",
+            "50",
+        ],
+    );
+    h.wait_for("\"event\":\"lease_gained\"", 2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(300));
+    cluster.signal(0, "-STOP");
+    // The queue fills at once; the leases are given up after their TTL.
+    h.wait_for("\"event\":\"lease_lost\"", 1, Duration::from_secs(15));
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let status = h.term(Duration::from_secs(20));
+    let took = t.elapsed();
+    cluster.signal(0, "-CONT");
+    let err = h.stderr();
+    assert_eq!(status.code(), Some(7), "{err}");
+    assert!(
+        took < Duration::from_secs(1 + 2),
+        "stopped within --drain-timeout + 2 s: {took:?}"
+    );
+    assert!(err.contains("\"event\":\"unacknowledged\""), "{err}");
+}
+
+#[test]
 fn records_not_acknowledged_at_stop_exit_7_saying_how_many() {
     let _s = serial();
     let Some(cluster) = cluster_or_skip("unacknowledged", 1, "", Auth::None) else {

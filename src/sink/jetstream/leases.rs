@@ -82,14 +82,26 @@ impl Leases {
         })
     }
 
-    /// Stops the thread (the leases age out of the bucket after their TTL).
+    /// Stops the thread (the leases age out of the bucket after their TTL), waiting at most
+    /// [`LEASE_STOP_WAIT`] for it: a thread inside a connect to a server that does not answer
+    /// ends by itself within the connect timeout, and a stop must not wait for that (the
+    /// drain's bound, audit H1); a lease it still writes ages out like the others.
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            let until = Instant::now() + LEASE_STOP_WAIT;
+            while !t.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }
+
+/// How long [`Leases::stop`] waits for the lease thread.
+pub const LEASE_STOP_WAIT: Duration = Duration::from_millis(500);
 
 /// The bucket must exist and keep keys for exactly `ttl`: a mismatch is the user's error
 /// ([`Error::InvalidConfig`]-like [`Error::BadInput`] naming both), a missing bucket JetStream's

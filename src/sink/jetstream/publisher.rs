@@ -6,9 +6,11 @@
 //! a refusal costs are [`Publishing`]'s decisions.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{
+    Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
+};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -67,6 +69,13 @@ struct Shared {
     failed: Mutex<Option<Error>>,
     /// Per partition, the latest record time acknowledged (copied from the sans-IO side).
     acked: Mutex<std::collections::BTreeMap<u32, i64>>,
+    /// Set by `close_queue` (and `finish`): a send waiting for room gives up.
+    queue_closed: AtomicBool,
+    /// Senders waiting for room, and where they wait (woken when the worker takes one; only
+    /// then, so the hot path pays no wake-up when nobody waits).
+    waiting: AtomicUsize,
+    room: Condvar,
+    room_lock: Mutex<()>,
 }
 
 impl Shared {
@@ -94,15 +103,36 @@ pub struct PublishQueue {
 
 impl PublishQueue {
     /// Queues `m`, waiting while the queue is full. `Err` when the publisher has stopped (it
-    /// failed: [`Publisher::finish`] says why); the record is then counted as not delivered.
+    /// failed: [`Publisher::finish`] says why) or its queue was closed
+    /// ([`Publisher::close_queue`], a stop) while this waited; the record is then not taken.
     pub fn send(&self, m: Message) -> Result<(), Message> {
-        self.shared.taken.fetch_add(1, Ordering::Relaxed);
-        self.shared.queued.fetch_add(1, Ordering::Relaxed);
-        self.tx.send(m).map_err(|e| {
-            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-            self.shared.taken.fetch_sub(1, Ordering::Relaxed);
-            e.0
-        })
+        let s = &self.shared;
+        s.taken.fetch_add(1, Ordering::Relaxed);
+        s.queued.fetch_add(1, Ordering::Relaxed);
+        let refused = |m: Message| {
+            s.queued.fetch_sub(1, Ordering::Relaxed);
+            s.taken.fetch_sub(1, Ordering::Relaxed);
+            Err(m)
+        };
+        let mut m = m;
+        loop {
+            match self.tx.try_send(m) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(back)) => return refused(back),
+                Err(TrySendError::Full(back)) => {
+                    if s.queue_closed.load(Ordering::SeqCst) {
+                        return refused(back);
+                    }
+                    m = back;
+                    // Wait for room: the worker wakes a waiter when it takes a record; the
+                    // timeout covers a wake-up that came between the try and the wait.
+                    s.waiting.fetch_add(1, Ordering::SeqCst);
+                    let guard = s.room_lock.lock().unwrap_or_else(|e| e.into_inner());
+                    let _ = s.room.wait_timeout(guard, Duration::from_millis(50));
+                    s.waiting.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+        }
     }
 
     /// The figures now.
@@ -259,9 +289,18 @@ impl Publisher {
         self.shared.failed.lock().ok().and_then(|f| f.clone())
     }
 
+    /// Closes the queue: a [`PublishQueue::send`] waiting for room (NATS unreachable, the
+    /// queue full) gives up at once, and every later one is refused. A stop calls this first,
+    /// so the stream's threads end and the drain's clock can start (audit H1).
+    pub fn close_queue(&self) {
+        self.shared.queue_closed.store(true, Ordering::SeqCst);
+        self.shared.room.notify_all();
+    }
+
     /// No more records come (every [`PublishQueue`] clone must be dropped too): waits up to
     /// `drain_timeout` for everything queued and in flight to be acknowledged.
     pub fn finish(mut self, drain_timeout: Duration) -> PublishReport {
+        self.close_queue();
         let at = self.started.elapsed() + drain_timeout;
         self.shared
             .drain_deadline_ms
@@ -488,6 +527,9 @@ impl Worker {
         self.shared.queued.fetch_sub(1, Ordering::Relaxed);
         self.shared.in_window.fetch_add(1, Ordering::Relaxed);
         self.publishing.push(m);
+        if self.shared.waiting.load(Ordering::SeqCst) > 0 {
+            self.shared.room.notify_one();
+        }
     }
 
     fn lost_connection(&mut self, conn: &mut Option<NatsConnection>, next_server: &mut usize) {

@@ -343,6 +343,44 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
+/// SIGTERM while node 0 is stopped (SIGSTOP), then SIGCONT: the exit code, how long the
+/// stop took, and stderr.
+fn term_during_outage(h: &mut Host, cluster: &NatsCluster) -> (Option<i32>, Duration, String) {
+    let t = Instant::now();
+    let status = h.term(Duration::from_secs(20));
+    let took = t.elapsed();
+    cluster.signal(0, "-CONT");
+    (status.code(), took, h.stderr())
+}
+
+/// The records the `unacknowledged` event names, checking its text says the same.
+fn unacknowledged(err: &str) -> u64 {
+    let line = err
+        .lines()
+        .find(|l| l.contains("\"event\":\"unacknowledged\""))
+        .unwrap_or_else(|| panic!("{err}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let n = v["records"].as_u64().unwrap();
+    assert!(
+        line.contains(&format!(
+            "{n} records taken from the service were not acknowledged"
+        )),
+        "{line}"
+    );
+    n
+}
+
+/// The flags of a host whose queue and window fill at once (150 records) and whose drain
+/// gives up after 1 s.
+const SMALL_QUEUE: [&str; 6] = [
+    "--drain-timeout",
+    "1",
+    "--queue",
+    "100",
+    "--publish-window",
+    "50",
+];
+
 #[test]
 fn a_stop_with_the_queue_full_and_nats_away_ends_within_the_drain_timeout() {
     // Audit H1: the handlers waited in a full queue, the stream never ended, the drain's
@@ -353,40 +391,20 @@ fn a_stop_with_the_queue_full_and_nats_away_ends_within_the_drain_timeout() {
     };
     init(&cluster, 1, None);
     let sim = decahose();
-    let mut h = host(
-        &sim,
-        &cluster.urls_from(0),
-        &[
-            "--drain-timeout",
-            "1",
-            "--queue",
-            "100",
-            "--publish-window",
-            "50",
-        ],
-    );
+    let mut h = host(&sim, &cluster.urls_from(0), &SMALL_QUEUE);
     h.wait_for("\"event\":\"connected\"", 2, Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(300));
     cluster.signal(0, "-STOP");
     // At 2,000 records a second the queue and the window (150) are full long before this.
     std::thread::sleep(Duration::from_secs(2));
-    let t = Instant::now();
-    let status = h.term(Duration::from_secs(20));
-    let took = t.elapsed();
-    cluster.signal(0, "-CONT");
-    let err = h.stderr();
-    assert_eq!(status.code(), Some(7), "{err}");
+    let (code, took, err) = term_during_outage(&mut h, &cluster);
+    assert_eq!(code, Some(7), "{err}");
     assert!(
         took < Duration::from_secs(1 + 2),
-        "stopped within --drain-timeout + 2 s: {took:?}"
+        "within the drain + 2 s: {took:?}"
     );
-    let line = err
-        .lines()
-        .find(|l| l.contains("\"event\":\"unacknowledged\""))
-        .unwrap_or_else(|| panic!("{err}"));
-    let v: serde_json::Value = serde_json::from_str(line).unwrap();
-    let n = v["records"].as_u64().unwrap();
-    assert!((100..=150).contains(&n), "queue + window, no more: {line}");
+    let n = unacknowledged(&err);
+    assert!((100..=150).contains(&n), "queue + window, no more: {n}");
 }
 
 #[test]
@@ -399,41 +417,22 @@ fn a_leased_host_losing_its_leases_with_nats_away_still_stops_within_the_drain_t
     };
     init(&cluster, 1, Some(("leases", 2)));
     let sim = decahose();
-    let mut h = host(
-        &sim,
-        &cluster.urls_from(0),
-        &[
-            "--leases",
-            "leases",
-            "--host-id",
-            "h1",
-            "--lease-ttl",
-            "2",
-            "--drain-timeout",
-            "1",
-            "--queue",
-            "100",
-            "--publish-window",
-            "50",
-        ],
-    );
+    let mut args = vec!["--leases", "leases", "--host-id", "h1", "--lease-ttl", "2"];
+    args.extend(SMALL_QUEUE);
+    let mut h = host(&sim, &cluster.urls_from(0), &args);
     h.wait_for("\"event\":\"lease_gained\"", 2, Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(300));
     cluster.signal(0, "-STOP");
     // The queue fills at once; the leases are given up after their TTL.
     h.wait_for("\"event\":\"lease_lost\"", 1, Duration::from_secs(15));
     std::thread::sleep(Duration::from_millis(500));
-    let t = Instant::now();
-    let status = h.term(Duration::from_secs(20));
-    let took = t.elapsed();
-    cluster.signal(0, "-CONT");
-    let err = h.stderr();
-    assert_eq!(status.code(), Some(7), "{err}");
+    let (code, took, err) = term_during_outage(&mut h, &cluster);
+    assert_eq!(code, Some(7), "{err}");
     assert!(
         took < Duration::from_secs(1 + 2),
-        "stopped within --drain-timeout + 2 s: {took:?}"
+        "within the drain + 2 s: {took:?}"
     );
-    assert!(err.contains("\"event\":\"unacknowledged\""), "{err}");
+    unacknowledged(&err);
 }
 
 #[test]
@@ -449,26 +448,13 @@ fn records_not_acknowledged_at_stop_exit_7_saying_how_many() {
     std::thread::sleep(Duration::from_millis(500));
     cluster.signal(0, "-STOP");
     std::thread::sleep(Duration::from_millis(500));
-    let t = Instant::now();
-    let status = h.term(Duration::from_secs(20));
-    cluster.signal(0, "-CONT");
-    let err = h.stderr();
-    assert_eq!(status.code(), Some(7), "{err}");
+    let (code, took, err) = term_during_outage(&mut h, &cluster);
+    assert_eq!(code, Some(7), "{err}");
     assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "the drain is bounded: {:?}",
-        t.elapsed()
+        took < Duration::from_secs(5),
+        "the drain is bounded: {took:?}"
     );
-    let line = err
-        .lines()
-        .find(|l| l.contains("\"event\":\"unacknowledged\""))
-        .unwrap_or_else(|| panic!("{err}"));
-    let v: serde_json::Value = serde_json::from_str(line).unwrap();
-    let n = v["records"].as_u64().unwrap();
-    assert!(n >= 100, "{line}");
-    assert!(line.contains(&format!(
-        "{n} records taken from the service were not acknowledged"
-    )));
+    assert!(unacknowledged(&err) >= 100, "{err}");
 }
 
 #[test]

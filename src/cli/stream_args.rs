@@ -11,7 +11,7 @@ use gnip_stream::client::{
     ClientConfig, DedupeConfig, MAX_REDUNDANT, REPLAY_HOST, ReplayRange, STREAM_HOST,
 };
 use gnip_stream::core::{DecoderConfig, Inflater};
-use gnip_stream::unversioned::protocol::dedupe::DEFAULT_DEDUPE_WINDOW;
+use gnip_stream::unversioned::protocol::dedupe::{DEFAULT_DEDUPE_WINDOW, MAX_DEDUPE_WINDOW};
 use gnip_stream::unversioned::protocol::dialect::{Dialect, V2_STALL_TIMEOUT};
 use gnip_stream::unversioned::protocol::endpoint::{Service, UrlParts};
 use gnip_stream::unversioned::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT};
@@ -364,10 +364,7 @@ pub const FLAGS: &[Flag<Raw>] = &[
         help: "ids remembered per partition",
         only: STREAM,
         set: |r, it, f| {
-            let n: usize = it.number(f)?;
-            if n == 0 {
-                return Err(usage(it.command(), "--dedupe-window must be at least 1"));
-            }
+            let n: usize = it.number_in(f, 1..=MAX_DEDUPE_WINDOW)?;
             r.a.dedupe_window = Some(n);
             Ok(())
         },

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::core::DecoderConfig;
-use crate::protocol::dedupe::DEFAULT_DEDUPE_WINDOW;
+use crate::protocol::dedupe::{DEFAULT_DEDUPE_WINDOW, MAX_DEDUPE_WINDOW};
 use crate::protocol::dialect::Dialect;
 use crate::protocol::dialect::V2_STALL_TIMEOUT;
 use crate::protocol::endpoint::{REPLAY_HOST, STREAM_HOST, Service, StreamPath, UrlParts};
@@ -27,6 +27,9 @@ pub struct ReplayRange {
 /// The most connections per partition: the service allows "typically 2"; more only burns the
 /// connection-rate limit.
 pub const MAX_REDUNDANT: u8 = 4;
+/// The longest read tick, stall timeout or connect timeout accepted: 10,000,000 s (about 115
+/// days, what the command's seconds allow); `Instant` arithmetic with more could overflow.
+pub const MAX_CONFIG_DURATION: Duration = Duration::from_secs(10_000_000);
 
 /// De-duplication across a partition's connections and backfill overlap.
 ///
@@ -450,6 +453,18 @@ impl ClientConfig {
         if self.connect_timeout.is_zero() {
             return cfg("the connect timeout must be above zero");
         }
+        // Upper bounds (audit L5): an Instant plus any of these must not overflow.
+        if [self.read_tick, self.stall_timeout, self.connect_timeout]
+            .iter()
+            .any(|d| *d > MAX_CONFIG_DURATION)
+        {
+            return cfg(
+                "the read tick, stall timeout and connect timeout must be at most 10,000,000 s",
+            );
+        }
+        if self.dedupe.window > MAX_DEDUPE_WINDOW {
+            return cfg("the de-duplication window must hold at most 100,000,000 ids");
+        }
         if !(1..=MAX_REDUNDANT).contains(&self.redundant) {
             return cfg("redundant connections must be 1 to 4");
         }
@@ -567,7 +582,36 @@ mod tests {
                 .validate(),
             Err(Error::InvalidConfig { .. })
         ));
-        assert!(c.connect_timeout(Duration::ZERO).validate().is_err());
+        assert!(
+            c.clone()
+                .connect_timeout(Duration::ZERO)
+                .validate()
+                .is_err()
+        );
+        // Upper bounds (audit L5): each overflowed in Instant or length arithmetic before.
+        let bad = [
+            c.clone()
+                .decoder(DecoderConfig::default().max_record(usize::MAX)),
+            c.clone().connect_timeout(Duration::MAX),
+            c.clone()
+                .read_tick(Duration::MAX)
+                .stall_timeout(Duration::MAX),
+            c.clone().stall_timeout(Duration::MAX),
+            c.clone().dedupe(DedupeConfig::on().window(usize::MAX)),
+        ];
+        for b in bad {
+            assert!(
+                matches!(b.validate(), Err(Error::InvalidConfig { .. })),
+                "{b:?}"
+            );
+        }
+        assert!(
+            c.clone()
+                .decoder(DecoderConfig::default().max_record(crate::core::MAX_RECORD_LIMIT))
+                .connect_timeout(MAX_CONFIG_DURATION)
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

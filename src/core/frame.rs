@@ -33,9 +33,13 @@ impl Default for DecoderConfig {
     }
 }
 
+/// The largest [`DecoderConfig::max_record`] accepted (1 GiB): the decoder holds one record
+/// of at most this, and `max_record + 1` must not overflow.
+pub const MAX_RECORD_LIMIT: usize = 1 << 30;
+
 impl DecoderConfig {
     /// Longest record accepted, in bytes without `\r\n` (default [`DEFAULT_MAX_RECORD`],
-    /// 1 MiB; at least 1). Longer ones are skipped and reported as [`Event::Overlong`].
+    /// 1 MiB; 1 byte to [`MAX_RECORD_LIMIT`]). Longer ones are skipped and reported as [`Event::Overlong`].
     pub fn max_record(mut self, bytes: usize) -> Self {
         self.max_record = bytes;
         self
@@ -60,6 +64,11 @@ impl DecoderConfig {
         if self.max_record == 0 {
             return Err(Error::InvalidConfig {
                 reason: "max_record must be at least 1 byte",
+            });
+        }
+        if self.max_record > MAX_RECORD_LIMIT {
+            return Err(Error::InvalidConfig {
+                reason: "max_record must be at most 1 GiB",
             });
         }
         Ok(())

@@ -26,7 +26,7 @@ mod lines;
 pub(crate) use classify::activity_id_and_time;
 pub use classify::{ComplianceKind, Level, RecordKind, SystemMessage, classify, record_id};
 pub use crc32::Crc32;
-pub use frame::{BodyEncoding, DecoderConfig, Event, FrameDecoder, Record};
+pub use frame::{BodyEncoding, DecoderConfig, Event, FrameDecoder, MAX_RECORD_LIMIT, Record};
 pub use gzip::{Decoded, GzipDecoder, gunzip_capped};
 pub use gzip_encoder::{GzipEncoder, MINIMAL_HEADER};
 pub use inflate::{Inflater, WINDOW};

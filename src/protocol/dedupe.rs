@@ -8,6 +8,9 @@ use crate::core::{Record, RecordKind};
 /// records a second) nearly an hour, far more than the five minutes backfill can send again;
 /// 24 MiB once full (a power-of-two table of 2^21 slots and the ring; see [`BYTES_PER_KEY`]).
 pub const DEFAULT_DEDUPE_WINDOW: usize = 1_000_000;
+/// The largest de-duplication window accepted: 100 million ids, about 4 GB per partition at
+/// [`BYTES_PER_KEY`] (a bound, so a typo cannot ask for more memory than a machine has).
+pub const MAX_DEDUPE_WINDOW: usize = 100_000_000;
 
 /// Bytes of memory per remembered key at the most: 8 in the arrival-order ring and 16 to 32 in
 /// the hash table (8-byte slots, kept at most half full, sized to a power of two).

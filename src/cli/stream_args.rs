@@ -13,7 +13,9 @@ use gnip_stream::client::{
 use gnip_stream::core::{DecoderConfig, Inflater};
 use gnip_stream::unversioned::protocol::dedupe::{DEFAULT_DEDUPE_WINDOW, MAX_DEDUPE_WINDOW};
 use gnip_stream::unversioned::protocol::dialect::{Dialect, V2_STALL_TIMEOUT};
-use gnip_stream::unversioned::protocol::endpoint::{Service, UrlParts};
+use gnip_stream::unversioned::protocol::endpoint::{
+    RECOVERY_MAX_AGE_SECS, REPLAY_MAX_AGE_SECS, Service, UrlParts,
+};
 use gnip_stream::unversioned::protocol::policy::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_STALL_TIMEOUT};
 use gnip_stream::unversioned::protocol::product::MAX_BACKFILL_MINUTES;
 use gnip_stream::unversioned::protocol::slow_reader::{
@@ -642,6 +644,21 @@ pub fn parse(command: &'static str, args: &[String]) -> Result<Command, Usage> {
         let (f, t) = (date("--from", from)?, date("--to", to)?);
         if f >= t {
             return Err(usage(command, "--from must be before --to"));
+        }
+        // No range longer than the service reaches back (checked before any planning).
+        let (reach, what) = if recover {
+            (RECOVERY_MAX_AGE_SECS, "Recovery reaches back 24 hours")
+        } else {
+            (REPLAY_MAX_AGE_SECS, "Replay reaches back 5 days")
+        };
+        if t - f > reach {
+            return Err(usage(
+                command,
+                format!(
+                    "--from to --to spans {:.1} days; {what}, so no longer range can be asked for",
+                    (t - f) as f64 / 86_400.0
+                ),
+            ));
         }
         a.range = Some((f, t));
         a.recovery = recover;

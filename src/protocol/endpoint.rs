@@ -24,6 +24,9 @@ pub const PARAM_START_TIME: &str = "startTime";
 pub const PARAM_END_TIME: &str = "endTime";
 /// How far back Recovery reaches.
 pub const RECOVERY_MAX_AGE_SECS: i64 = 24 * 3600;
+/// How far back Replay reaches (the last 5 days, as the reliability audit read the service's
+/// terms): no Replay range can be longer.
+pub const REPLAY_MAX_AGE_SECS: i64 = 5 * 24 * 3600;
 
 /// Which kind of endpoint a path names: the first path segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

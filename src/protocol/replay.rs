@@ -85,15 +85,19 @@ impl ReplaySummary {
 /// must be; in order, none overlapping, together exactly the range. A window under a minute is
 /// taken as a minute (Replay's unit).
 pub fn windows(from: i64, to: i64, window: i64) -> Vec<(i64, i64)> {
-    let step = window.max(60);
     let mut out = Vec::new();
     let mut a = from;
-    while a < to {
-        let b = (a + step).min(to);
-        out.push((a, b));
-        a = b;
+    while let Some(w) = window_at(a, to, window) {
+        out.push(w);
+        a = w.1;
     }
     out
+}
+
+/// The window of `[from, to)` that starts at `a` (see [`windows`]); `None` at the end. No
+/// overflow whatever the window (a `Duration::MAX` window is the whole range).
+fn window_at(a: i64, to: i64, window: i64) -> Option<(i64, i64)> {
+    (a < to).then(|| (a, a.saturating_add(window.max(60)).min(to)))
 }
 
 /// Minutes (multiples of 60, any order, repeats allowed) as ranges of consecutive minutes.
@@ -158,6 +162,11 @@ pub enum StepEnd {
 #[derive(Debug, Clone)]
 pub struct ReplayPlan {
     range: (i64, i64),
+    /// The window length, and where the next window starts: windows are made one at a time
+    /// (a long range with short windows never holds them all: audit L4).
+    window: i64,
+    next_window: i64,
+    /// Re-requests, before the next window.
     queue: VecDeque<(Step, (i64, i64))>,
     still_failed: Vec<(i64, i64)>,
     retried: Vec<(i64, i64)>,
@@ -168,10 +177,9 @@ impl ReplayPlan {
     pub fn new(from: i64, to: i64, window: i64) -> Self {
         ReplayPlan {
             range: (from, to),
-            queue: windows(from, to, window)
-                .into_iter()
-                .map(|w| (Step::Window, w))
-                .collect(),
+            window,
+            next_window: from,
+            queue: VecDeque::new(),
             still_failed: Vec::new(),
             retried: Vec::new(),
         }
@@ -184,12 +192,20 @@ impl ReplayPlan {
 
     /// The next request, or `None` when the plan is done.
     pub fn next_step(&mut self) -> Option<(Step, (i64, i64))> {
-        self.queue.pop_front()
+        if let Some(s) = self.queue.pop_front() {
+            return Some(s);
+        }
+        let w = window_at(self.next_window, self.range.1, self.window)?;
+        self.next_window = w.1;
+        Some((Step::Window, w))
     }
 
-    /// Requests still to come.
+    /// Requests still to come (the re-requests known so far and the windows not yet asked).
     pub fn remaining(&self) -> usize {
-        self.queue.len()
+        let left = self.range.1.saturating_sub(self.next_window).max(0);
+        let step = self.window.max(60);
+        let windows = left / step + i64::from(left % step != 0);
+        self.queue.len() + usize::try_from(windows).unwrap_or(usize::MAX)
     }
 
     /// Records how the step for `range` ended: a window's missing parts are queued for one
@@ -216,6 +232,10 @@ impl ReplayPlan {
     pub fn abandon(&mut self) {
         self.still_failed
             .extend(self.queue.drain(..).map(|(_, range)| range));
+        if self.next_window < self.range.1 {
+            self.still_failed.push((self.next_window, self.range.1));
+            self.next_window = self.range.1;
+        }
     }
 
     /// Ranges asked for again so far.
@@ -230,7 +250,7 @@ impl ReplayPlan {
 
     /// Whether every minute of the range completed: nothing queued, nothing still failed.
     pub fn is_complete(&self) -> bool {
-        self.queue.is_empty() && self.still_failed.is_empty()
+        self.queue.is_empty() && self.next_window >= self.range.1 && self.still_failed.is_empty()
     }
 }
 
@@ -356,6 +376,24 @@ impl ReplayResume {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_are_made_one_at_a_time_and_never_overflow() {
+        // Audit L4: year 1 to 9999 in minutes was 5.3e9 windows built before the first request.
+        let (from, to) = (-62_135_596_800, 253_402_300_740);
+        let mut plan = ReplayPlan::new(from, to, 60);
+        assert_eq!(plan.remaining(), ((to - from) / 60) as usize);
+        assert_eq!(plan.next_step(), Some((Step::Window, (from, from + 60))));
+        plan.abandon();
+        assert_eq!(plan.still_failed(), vec![(from + 60, to)]);
+        assert!(!plan.is_complete());
+        // A window of i64::MAX seconds (ReplayJob::window(Duration::MAX)) is the whole range.
+        let mut plan = ReplayPlan::new(0, 7200, i64::MAX);
+        assert_eq!(plan.remaining(), 1);
+        assert_eq!(plan.next_step(), Some((Step::Window, (0, 7200))));
+        assert_eq!(plan.next_step(), None);
+        assert_eq!(windows(i64::MAX - 100, i64::MAX, 60).len(), 2);
+    }
 
     #[test]
     fn a_record_time_outside_the_job_does_not_move_the_resume_point() {

@@ -274,3 +274,42 @@ fn recover_delivers_the_range_on_every_partition_and_completes() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("last 24 hours"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_range_longer_than_the_service_reaches_back_is_a_usage_error_before_any_request() {
+    // Audit L4: year 1 to 9999 in one-minute windows ran out of memory before the first request.
+    let (sim, _, _) = setup(Vec::new());
+    let mut c = cmd("demo", "demo");
+    c.arg("replay")
+        .args(named("powertrack", &sim.base_url()))
+        .args([
+            "--from",
+            "000101010000",
+            "--to",
+            "999912312359",
+            "--window",
+            "1",
+        ]);
+    let out = run(c, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Replay reaches back 5 days"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(sim.requests().is_empty());
+    // Recovery: 24 hours.
+    let mut c = cmd("demo", "demo");
+    c.arg("recover")
+        .args(named("decahose", &sim.base_url()))
+        .args(["--from", "202612010000", "--to", "202612030000"]);
+    let out = run(c, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Recovery reaches back 24 hours"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(sim.requests().is_empty());
+    sim.shutdown();
+}

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::http::{json_call, tls_config};
+use super::http::{json_call, proxy_for, tls_config};
 use crate::Error;
 use crate::protocol::endpoint::check_transport;
 use crate::protocol::policy::DEFAULT_CONNECT_TIMEOUT;
@@ -55,6 +55,7 @@ impl ConnectionsClient {
             .timeout_global(Some(Duration::from_secs(60)))
             .user_agent(format!("gnip-stream/{}", env!("CARGO_PKG_VERSION")))
             .tls_config(tls_config(ca_file.as_deref(), &host)?)
+            .proxy(proxy_for(&format!("{host}/")))
             .build();
         Ok(ConnectionsClient {
             host,

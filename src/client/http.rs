@@ -17,6 +17,7 @@ use super::transport::TickConnector;
 use crate::Error;
 use crate::core::gunzip_capped;
 use crate::protocol::dialect::Auth;
+use crate::protocol::endpoint::{UrlParts, is_loopback};
 use crate::protocol::policy::Ending;
 
 /// The `Authorization` header's value for HTTP Basic (`None` without a user). The result holds
@@ -117,7 +118,8 @@ pub(crate) fn tls_config(
 /// The HTTP agent every partition of a client shares: no decompression (our decoder inflates),
 /// 4xx/5xx as responses, the connect timeout on each step of establishing a connection, the
 /// read tick on body reads only ([`TickConnector`]), Mozilla's roots or the CA file's. Proxies
-/// come from the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), ureq's default.
+/// come from the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), ureq's default, except
+/// for plain http to loopback ([`proxy_for`]).
 pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Agent, Error> {
     let tls = tls_config(config.ca_file.as_deref(), &config.url)?;
     let ct = Some(config.connect_timeout);
@@ -128,6 +130,7 @@ pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Ag
         .timeout_recv_response(ct)
         .user_agent(format!("gnip-stream/{}", env!("CARGO_PKG_VERSION")))
         .tls_config(tls)
+        .proxy(proxy_for(&config.url))
         .build();
     // ureq's default chain (a CONNECT proxy if configured, TCP, rustls), with the tick layer on
     // the socket, under TLS, so the handshake's reads are ticked too.
@@ -144,6 +147,19 @@ pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Ag
         connector,
         DefaultResolver::default(),
     ))
+}
+
+/// The proxy for `url`: the environment's (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, with
+/// `NO_PROXY`), except for plain `http://` to loopback, which is never proxied: credentials
+/// may go in the clear to this machine only, and a proxy would carry them off it (audit L2).
+pub(crate) fn proxy_for(url: &str) -> Option<ureq::Proxy> {
+    let direct = UrlParts::split(url)
+        .is_some_and(|p| p.scheme.eq_ignore_ascii_case("http") && is_loopback(p.host()));
+    if direct {
+        None
+    } else {
+        ureq::Proxy::try_from_env()
+    }
 }
 
 /// The answer to one small JSON request: its status, its `Retry-After` header, and its body

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::handler::StopHandle;
-use super::http::{authorization, json_call, tls_config};
+use super::http::{authorization, json_call, proxy_for, tls_config};
 use crate::Error;
 use crate::metrics::RulesProgress;
 use crate::protocol::dialect::Dialect;
@@ -274,6 +274,7 @@ impl RulesClient {
             .timeout_global(Some(config.request_timeout))
             .user_agent(format!("gnip-stream/{}", env!("CARGO_PKG_VERSION")))
             .tls_config(tls_config(config.ca_file.as_deref(), &config.url)?)
+            .proxy(proxy_for(&config.url))
             .build();
         Ok(RulesClient {
             stop: StopHandle::default(),

@@ -748,3 +748,44 @@ fn control_characters_from_the_service_are_escaped_in_text_logs() {
     );
     sim.shutdown();
 }
+
+#[test]
+fn plain_http_to_loopback_never_goes_through_a_proxy() {
+    // Audit L2: with HTTP(S)_PROXY set and no NO_PROXY, Basic credentials for a loopback
+    // http:// URL went in the clear to the proxy. A listener stands in for the proxy.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(200.0))).unwrap();
+    let mut c = cmd("demo", "demo");
+    c.args([
+        "stream",
+        "--url",
+        &sim.stream_url(Product::PowerTrack, "acme", "prod"),
+        "--max-records",
+        "5",
+    ]);
+    for v in [
+        "ALL_PROXY",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "http_proxy",
+        "https_proxy",
+    ] {
+        c.env(v, &proxy_url);
+    }
+    c.env_remove("NO_PROXY").env_remove("no_proxy");
+    let out = run(c, Duration::from_secs(20));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout.iter().filter(|&&b| b == b'\n').count(), 5);
+    assert!(
+        proxy.accept().is_err(),
+        "nothing connected to the proxy (WouldBlock)"
+    );
+    sim.shutdown();
+}

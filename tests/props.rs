@@ -142,3 +142,40 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Every record key's message id is a valid NATS header value (no control character, so
+    /// no CR or LF), in both dialects, for arbitrary and for JSON-shaped records, and different
+    /// keys never share one (audit M2: a raw CR in a compliance timestamp became part of the id
+    /// and the publisher refused it, stopping every partition).
+    #[test]
+    fn message_ids_are_always_valid_header_values(
+        data in proptest::collection::vec(any::<u8>(), 0..160),
+        kind in prop::sample::select(vec!["delete", "user_protect", "scrub_geo", "status_withheld"]),
+        ts in "[0-9\r\n\t%\x01]{1,12}",
+        id in "[0-9a-z%\r\n]{1,8}",
+    ) {
+        use gnip_stream::core::Record;
+        use gnip_stream::unversioned::protocol::dialect::Dialect;
+        let shaped = [
+            format!(r#"{{"{kind}":{{"status":{{"id_str":"{}"}},"timestamp_ms":"{}"}}}}"#, id.escape_default(), ts.escape_default()),
+            format!(r#"{{"{kind}":{{"status":{{"id_str":"{id}"}},"timestamp_ms":"{ts}"}}}}"#),
+            format!(r#"{{"data":{{"id":"{}"}}}}"#, id.escape_default()),
+            format!(r#"{{"data":{{"{kind}":{{"tweet":{{"id":"{id}"}},"event_at":"{ts}"}}}}}}"#),
+        ];
+        let mut ids = std::collections::BTreeMap::new();
+        for bytes in shaped.iter().map(|s| s.as_bytes().to_vec()).chain([data]) {
+            for dialect in [Dialect::Gnip, Dialect::V2] {
+                if let Some(key) = dialect.record_key(&Record::new(&bytes)) {
+                    let m = key.message_id();
+                    prop_assert!(!m.chars().any(char::is_control), "{m:?}");
+                    if let Some(other) = ids.insert(m.clone(), key.as_u64()) {
+                        prop_assert_eq!(other, key.as_u64(), "one id, two keys: {}", m);
+                    }
+                }
+            }
+        }
+    }
+}

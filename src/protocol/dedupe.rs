@@ -291,6 +291,27 @@ pub enum RecordKey<'a> {
     },
 }
 
+/// `id` as a NATS header value can carry it: control characters (a raw CR in a compliance
+/// timestamp) and `%` written as `%XX`, so every id is a valid header value and two different
+/// keys never share one (audit M2).
+fn header_safe(id: String) -> String {
+    if !id.chars().any(|c| c.is_control() || c == '%') {
+        return id;
+    }
+    let mut out = String::with_capacity(id.len() + 8);
+    for c in id.chars() {
+        if c.is_control() || c == '%' {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A record's own time: native `created_at` or Activity Streams `postedTime`, seconds since
 /// the epoch. Compliance events have none.
 pub fn record_time(bytes: &[u8]) -> Option<i64> {
@@ -418,6 +439,10 @@ impl<'a> RecordKey<'a> {
     /// The key as text: `activity:<id>`, `<kind>:<id>:<timestamp>`, or `bytes:<hash>` (for
     /// message ids that another system de-duplicates by).
     pub fn message_id(&self) -> String {
+        header_safe(self.raw_message_id())
+    }
+
+    fn raw_message_id(&self) -> String {
         match self {
             RecordKey::Activity(id) => format!("activity:{id}"),
             RecordKey::Compliance {

@@ -116,7 +116,13 @@ fn accept_loop(listener: &TcpListener, stop: &AtomicBool, render: &Arc<Renderer>
         };
         if active.load(Ordering::SeqCst) >= MAX_CONCURRENT_SCRAPES {
             let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-            let _ = answer(&mut stream, 503, None, false);
+            let _ = answer(
+                &mut stream,
+                503,
+                None,
+                false,
+                Instant::now() + SCRAPE_DEADLINE,
+            );
             continue;
         }
         active.fetch_add(1, Ordering::SeqCst);
@@ -142,7 +148,6 @@ fn accept_loop(listener: &TcpListener, stop: &AtomicBool, render: &Arc<Renderer>
 /// One scrape: the head within the deadline and the cap, then the answer.
 fn serve(mut stream: TcpStream, render: &Arc<Renderer>) {
     let deadline = Instant::now() + SCRAPE_DEADLINE;
-    let _ = stream.set_write_timeout(Some(SCRAPE_DEADLINE));
     let mut head = [0u8; MAX_REQUEST_HEAD];
     let mut len = 0;
     let request = loop {
@@ -164,10 +169,41 @@ fn serve(mut stream: TcpStream, render: &Arc<Renderer>) {
         Request::Metrics { head } => {
             let mut text = String::with_capacity(16 * 1024);
             render(&mut text);
-            answer(&mut stream, 200, Some(&text), head)
+            answer(
+                &mut stream,
+                200,
+                Some(&text),
+                head,
+                Instant::now() + SCRAPE_DEADLINE,
+            )
         }
-        Request::Refuse(status) => answer(&mut stream, status, None, false),
+        Request::Refuse(status) => answer(
+            &mut stream,
+            status,
+            None,
+            false,
+            Instant::now() + SCRAPE_DEADLINE,
+        ),
     };
+}
+
+/// Writes all of `bytes` by `deadline`, the whole answer (not each `write()`) bounded: a
+/// reader that takes a byte now and then cannot hold a slot past it (audit L7).
+fn write_by(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(&bytes[..bytes.len().min(16 * 1024)]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn answer(
@@ -175,16 +211,45 @@ fn answer(
     status: u16,
     body: Option<&str>,
     head_only: bool,
+    deadline: Instant,
 ) -> std::io::Result<()> {
     let (body, content_type) = match body {
         Some(b) => (b, CONTENT_TYPE),
         None => (refusal_body(status), "text/plain; charset=utf-8"),
     };
-    stream.write_all(response_head(status, content_type, body.len()).as_bytes())?;
+    write_by(
+        stream,
+        response_head(status, content_type, body.len()).as_bytes(),
+        deadline,
+    )?;
     if !head_only {
-        stream.write_all(body.as_bytes())?;
+        write_by(stream, body.as_bytes(), deadline)?;
     }
-    stream.flush()?;
     let _ = stream.shutdown(Shutdown::Write);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_to_a_reader_that_does_not_read_ends_at_its_deadline() {
+        // Audit L7: the write timeout applied per write(), so a slow reader held the slot.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let reader = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let body = "x".repeat(64 << 20); // far more than the socket buffers hold
+        let t = Instant::now();
+        let r = answer(
+            &mut server,
+            200,
+            Some(&body),
+            false,
+            t + Duration::from_millis(500),
+        );
+        assert!(r.is_err());
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        drop(reader);
+    }
 }

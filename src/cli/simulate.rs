@@ -136,7 +136,7 @@ pub const FLAGS: &[Flag<SimulateArgs>] = &[
         name: "--password",
         value: Some("P"),
         default: Some(|| "demo".to_owned()),
-        help: "its password, with --user",
+        help: "its password, with --user (on loopback; off loopback credentials come from GNIP_USERNAME, GNIP_PASSWORD and X_BEARER_TOKEN, never the demo ones)",
         only: &[],
         set: |s, it, f| {
             s.password = Some(it.value(f)?.to_owned());
@@ -160,10 +160,8 @@ pub fn parse(args: &[String]) -> Result<Command, Usage> {
     if let Parsed::Help = flags::read(&mut it, "simulate", FLAGS, &mut s, &[], false)? {
         return Ok(Command::Help("simulate"));
     }
-    match (&s.user, &s.password) {
-        (Some(_), Some(_)) => {}
-        (None, None) => (s.user, s.password) = (Some("demo".into()), Some("demo".into())),
-        _ => return Err(usage("simulate", "--user and --password go together")),
+    if s.user.is_some() != s.password.is_some() {
+        return Err(usage("simulate", "--user and --password go together"));
     }
     Ok(Command::Simulate(s))
 }
@@ -180,17 +178,20 @@ pub fn run(a: SimulateArgs) -> u8 {
         v2,
         bearer_token,
     } = a;
-    let (listen, user, password) = (
-        listen.as_str(),
-        user.unwrap_or_default(),
-        password.unwrap_or_default(),
-    );
+    let listen = listen.as_str();
     let addr = match listen.to_socket_addrs().ok().and_then(|mut a| a.next()) {
         Some(a) => a,
         None => {
             eprintln!(
                 "gnip-stream: --listen: '{listen}' is not an address; try 'gnip-stream simulate --help'"
             );
+            return USAGE;
+        }
+    };
+    let (user, password, bearer_token) = match credentials(addr, user, password, bearer_token) {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!("gnip-stream: simulate --listen {addr}: {why}");
             return USAGE;
         }
     };
@@ -281,4 +282,35 @@ fn print_gnip(sim: &Simulator, user: &str) {
         sim.stream_url(Product::PowerTrack, "acme", "prod")
     );
     println!("stop with Ctrl-C");
+}
+
+/// The credentials the simulator accepts. On loopback: the flags', else the demo ones. Off
+/// loopback (audit L13) anyone on the network can try them, so the public demo credentials
+/// and secrets given as flags (visible in `ps`) are refused: they come from GNIP_USERNAME and
+/// GNIP_PASSWORD, and X_BEARER_TOKEN, in the environment.
+fn credentials(
+    addr: std::net::SocketAddr,
+    user: Option<String>,
+    password: Option<String>,
+    bearer_token: String,
+) -> Result<(String, String, String), String> {
+    if addr.ip().is_loopback() {
+        return Ok((
+            user.unwrap_or_else(|| "demo".into()),
+            password.unwrap_or_else(|| "demo".into()),
+            bearer_token,
+        ));
+    }
+    if password.is_some() || bearer_token != DEMO_BEARER_TOKEN {
+        return Err(
+            "off loopback, credentials are not flags (ps shows them): set GNIP_USERNAME, GNIP_PASSWORD and X_BEARER_TOKEN".into(),
+        );
+    }
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    match (var("GNIP_USERNAME"), var("GNIP_PASSWORD"), var("X_BEARER_TOKEN")) {
+        (Some(u), Some(p), Some(t)) if p != "demo" && t != DEMO_BEARER_TOKEN => Ok((u, p, t)),
+        _ => Err(
+            "off loopback the demo credentials are refused: set GNIP_USERNAME, GNIP_PASSWORD and X_BEARER_TOKEN (not the demo ones) in the environment".into(),
+        ),
+    }
 }

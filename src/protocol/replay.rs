@@ -1,6 +1,7 @@
 //! Replay, sans-IO: the completion summary, a record's own time, the resume point with the
 //! bounded de-duplication that lets a dropped job go on without handing anything out twice,
 //! and the plan of a long job: windows, and the re-requests of what the service says failed.
+//! Over 600 lines: the three are one job's state and are tested together (about half the file).
 
 use std::collections::VecDeque;
 

@@ -62,16 +62,21 @@ fn percent_decode(s: &str) -> String {
 /// The most a request head may take: requests here are a GET line and a few headers.
 pub(crate) const MAX_HEAD: usize = 16 * 1024;
 
-/// Reads one request head. `Ok(None)` when the peer closed (or sent garbage) before a complete
-/// head; the caller just drops the connection.
+/// How long a whole request head may take to arrive (each read has its own timeout too): a
+/// peer sending a byte now and then cannot hold a connection past it (audit L13).
+pub(crate) const HEAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Reads one request head. `Ok(None)` when the peer closed (or sent garbage, or took longer than
+/// [`HEAD_DEADLINE`]) before a complete head; the caller just drops the connection.
 pub(crate) fn read_request(conn: &mut impl Read) -> io::Result<Option<Request>> {
+    let deadline = std::time::Instant::now() + HEAD_DEADLINE;
     let mut head = Vec::with_capacity(1024);
     let mut byte = [0u8; 512];
     let end = loop {
         if let Some(p) = memchr::memmem::find(&head, b"\r\n\r\n") {
             break p;
         }
-        if head.len() > MAX_HEAD {
+        if head.len() > MAX_HEAD || std::time::Instant::now() >= deadline {
             return Ok(None);
         }
         let n = conn.read(&mut byte)?;

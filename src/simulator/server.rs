@@ -127,7 +127,7 @@ impl Simulator {
         &self.shared.source
     }
 
-    /// Every request so far, in arrival order.
+    /// Every request so far, in arrival order (at most the last [`MAX_LOGGED_REQUESTS`]).
     pub fn requests(&self) -> Vec<LoggedRequest> {
         lock(&self.shared.log).clone()
     }
@@ -258,6 +258,9 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
     }
 }
 
+/// The most requests [`Simulator::requests`] keeps (the oldest half is forgotten past it).
+pub const MAX_LOGGED_REQUESTS: usize = 100_000;
+
 fn serve(shared: &Shared, stream: TcpStream) {
     // A request head must arrive promptly; writes time out often so stop is noticed.
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
@@ -301,7 +304,12 @@ fn serve(shared: &Shared, stream: TcpStream) {
     }
     let at = shared.started.elapsed();
     let log = |status: u16, body_bytes: usize| {
-        lock(&shared.log).push(LoggedRequest {
+        let mut l = lock(&shared.log);
+        if l.len() >= MAX_LOGGED_REQUESTS {
+            // Bounded (audit L13): the oldest half goes.
+            l.drain(..MAX_LOGGED_REQUESTS / 2);
+        }
+        l.push(LoggedRequest {
             connection: n,
             at,
             method: req.method.clone(),

@@ -789,3 +789,54 @@ fn plain_http_to_loopback_never_goes_through_a_proxy() {
     );
     sim.shutdown();
 }
+
+#[test]
+fn simulate_off_loopback_refuses_the_demo_credentials_and_credential_flags() {
+    // Audit L13: --listen 0.0.0.0 took the public demo/demo and flags that ps shows.
+    let refused = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = bin();
+        c.arg("simulate")
+            .args(args)
+            .env_remove("GNIP_USERNAME")
+            .env_remove("GNIP_PASSWORD")
+            .env_remove("X_BEARER_TOKEN")
+            .envs(env.iter().copied());
+        let out = run(c, Duration::from_secs(10));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        err
+    };
+    let err = refused(&["--listen", "0.0.0.0:0"], &[]);
+    assert!(err.contains("demo credentials are refused"), "{err}");
+    let err = refused(
+        &["--listen", "0.0.0.0:0", "--user", "u", "--password", "p"],
+        &[],
+    );
+    assert!(err.contains("credentials are not flags"), "{err}");
+    let demo = [
+        ("GNIP_USERNAME", "u"),
+        ("GNIP_PASSWORD", "demo"),
+        ("X_BEARER_TOKEN", "t"),
+    ];
+    refused(&["--listen", "0.0.0.0:0"], &demo);
+    // With its own credentials from the environment it serves, and says whom it accepts.
+    let mut child = bin()
+        .args(["simulate", "--listen", "0.0.0.0:0"])
+        .env("GNIP_USERNAME", "operator")
+        .env("GNIP_PASSWORD", "s3cret-pw")
+        .env("X_BEARER_TOKEN", "s3cret-token")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    signal(&child, "-TERM");
+    let status = exit_within(&mut child, Instant::now(), Duration::from_secs(3));
+    assert!(first.contains("simulator listening on"), "{first}");
+    assert!(first.contains("operator"), "{first}");
+    assert!(!first.contains("s3cret-pw"), "{first}");
+    assert_eq!(status.code(), Some(0));
+}

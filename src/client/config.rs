@@ -1,4 +1,6 @@
 //! The client's settings: a builder with documented defaults, checked before anything starts.
+//! Over 600 lines: every setting has its documented default, its bound and its check here,
+//! with the tests of those checks.
 
 use std::path::PathBuf;
 use std::time::Duration;

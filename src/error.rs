@@ -117,6 +117,30 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error (the same kind, so the same exit status), its text followed by `more`:
+    /// what the caller knows that the error cannot (what a failed step leaves behind). Kinds
+    /// without a text of their own are returned as they are.
+    pub fn with_note(self, more: &str) -> Error {
+        let add = |m: Box<str>| format!("{m}; {more}").into();
+        match self {
+            Error::Http { status, message } => Error::Http {
+                status,
+                message: add(message),
+            },
+            Error::Io { kind, message } => Error::Io {
+                kind,
+                message: add(message),
+            },
+            Error::Tls { message } => Error::Tls {
+                message: add(message),
+            },
+            Error::BadInput { reason } => Error::BadInput {
+                reason: add(reason),
+            },
+            other => other,
+        }
+    }
+
     /// Whether a new connection can be expected to help: the policy table
     /// ([`action_for`](crate::protocol::policy::action_for)) answers, for the ending this error
     /// stands for. Corrupt or truncated data on one connection says nothing about the next one,

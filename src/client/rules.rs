@@ -498,7 +498,17 @@ impl RulesClient {
             out.deleted.absent += d.absent;
             out.deleted.failed.extend(d.failed);
             let new: Vec<Rule> = plan.retag.iter().map(|(_, n)| n.clone()).collect();
-            merge(&mut out.added, self.add(&new)?);
+            // Tags are immutable and values unique, so a retag must delete before it adds;
+            // if the add then fails, say which rules are gone (audit L11).
+            let added = self.add(&new).map_err(|e| {
+                let values: Vec<String> = new.iter().map(|r| format!("{:?}", r.value)).collect();
+                e.with_note(&format!(
+                    "deleted for a new tag and not added again ({}): {}; run the sync again",
+                    new.len(),
+                    values.join(", ")
+                ))
+            })?;
+            merge(&mut out.added, added);
             if !out.added.rejected.is_empty() {
                 return Ok(out);
             }

@@ -760,3 +760,41 @@ fn a_sync_from_a_file_without_rules_is_refused_unless_allow_empty() {
         "every rule deleted"
     );
 }
+
+#[test]
+fn a_retag_whose_add_fails_names_the_rules_it_deleted() {
+    // Audit L11: values are unique and tags immutable, so a retag deletes before it adds; when
+    // the add then failed, the error did not say which rules were gone.
+    let sim = sim();
+    rules(&sim, "add", "t", &["--tag", "old", "retag me"]);
+    let f = temp_file(
+        "retag.ndjson",
+        b"{\"value\":\"retag me\",\"tag\":\"new\"}\n",
+    );
+    // The sync's requests: the list, the delete, then the add, which is refused.
+    let before = sim.requests().len() as u64;
+    sim.add_fault(
+        Which::From(before + 3),
+        Fault::Status {
+            status: 400,
+            message: "Bad request".into(),
+        },
+    );
+    let o = rules(&sim, "sync", "t", &["--file", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "deleted for a new tag and not added again (1): \"retag me\"; run the sync again"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(sim.rules(RuleSet::PowerTrack, "acme", "t").is_empty());
+    // Run again without the fault: the rule is back, with its new tag.
+    sim.clear_faults();
+    let o = rules(&sim, "sync", "t", &["--file", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let now = sim.rules(RuleSet::PowerTrack, "acme", "t");
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0].tag.as_deref(), Some("new"));
+}

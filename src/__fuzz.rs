@@ -331,3 +331,111 @@ pub fn v2_bodies(data: &[u8]) {
     let _ = connections::parse_page(data);
     let _ = connections::parse_kill(data);
 }
+
+/// Target `gnip_bodies`: every Gnip-side parser of outside input on the same bytes; none may
+/// panic, and each keeps its promise.
+///
+/// - Rules API answers: list, add (first byte: the status; second: the batch size), delete,
+///   validate; an add never accounts for more rules than the batch sent.
+/// - A rules file: parsed, checked for duplicates, planned against itself (nothing to do).
+/// - An error body and a system message's text.
+/// - A Replay completion summary: its missing parts lie within the range asked for.
+/// - Record times and Replay dates; the record's key in both dialects gives a message id that
+///   is a valid NATS header value (audit M2).
+/// - The metrics scrape head: an answer only for a complete head or one over the cap.
+pub fn gnip_bodies(data: &[u8]) {
+    use crate::protocol::dialect::Dialect;
+    use crate::protocol::rules::{self, Rule};
+    use crate::protocol::{messages, replay, time};
+    let status = if data.first().is_some_and(|b| b % 2 == 0) {
+        201
+    } else {
+        422
+    };
+    let sent: Vec<Rule> = (0..data.get(1).map_or(0, |b| b % 8))
+        .map(|i| Rule::new(&format!("r{i}"), None))
+        .collect();
+    let _ = rules::parse_list(data);
+    if let Ok(out) = rules::parse_add(status, data, &sent) {
+        let accounted = out.created.len() + out.already_present.len() + out.rejected.len();
+        assert!(
+            accounted <= sent.len(),
+            "an add accounts for {accounted} rules of a batch of {}",
+            sent.len()
+        );
+    }
+    let _ = rules::parse_delete(data);
+    let _ = rules::parse_validate(data);
+    if let Ok(wanted) = rules::parse_rules_file(data) {
+        if let Ok(unique) = rules::check_unique(&wanted) {
+            let plan = rules::sync_plan(&unique, &unique);
+            assert!(
+                plan.is_empty(),
+                "a list planned against itself changes nothing"
+            );
+        }
+    }
+    let _ = messages::error_message(data);
+    let text = String::from_utf8_lossy(data);
+    let _ = messages::meaning(Level::Info, &text);
+    let range = (0, 86_400);
+    let summary = replay::ReplaySummary::parse(data, &text);
+    for (a, b) in summary.missing(range) {
+        assert!(
+            range.0 <= a && a < b && b <= range.1,
+            "{a}..{b} outside the range"
+        );
+    }
+    let _ = replay::record_time(data);
+    let _ = time::parse_timestamp(&text);
+    let _ = time::parse_replay_date(&text);
+    for dialect in [Dialect::Gnip, Dialect::V2] {
+        if let Some(key) = dialect.record_key(&crate::core::Record::new(data)) {
+            let id = key.message_id();
+            assert!(!id.chars().any(char::is_control), "message id {id:?}");
+        }
+    }
+    if let Some(r) = crate::metrics::scrape::parse_head(data) {
+        let complete =
+            data.windows(4).any(|w| w == b"\r\n\r\n") || data.windows(2).any(|w| w == b"\n\n");
+        assert!(
+            complete || data.len() >= crate::metrics::scrape::MAX_REQUEST_HEAD,
+            "{r:?}"
+        );
+    }
+}
+
+/// Target `urls`: how this crate reads a URL against how ureq's `http::Uri` does
+/// (differential; audit M7 was a disagreement on the host). Whatever both parse, the host our
+/// transport guard checks is the host ureq would connect to, and a URL with userinfo is refused
+/// before any credentials could go with it.
+#[cfg(feature = "client")]
+pub fn urls(data: &[u8]) {
+    use crate::protocol::endpoint::{UrlParts, check_transport};
+    let Ok(url) = std::str::from_utf8(data) else {
+        return;
+    };
+    let ours = UrlParts::split(url);
+    let guard = check_transport(url, true);
+    if let Some(p) = ours {
+        if p.authority.contains('@') {
+            assert!(guard.is_err(), "userinfo accepted: {url:?}");
+        }
+    }
+    let (Some(p), Ok(uri)) = (ours, url.parse::<ureq::http::Uri>()) else {
+        return;
+    };
+    if guard.is_ok() {
+        if let Some(theirs) = uri.host() {
+            let theirs = theirs
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(theirs);
+            assert_eq!(
+                p.host().to_ascii_lowercase(),
+                theirs.to_ascii_lowercase(),
+                "the guard checked another host than ureq's: {url:?}"
+            );
+        }
+    }
+}

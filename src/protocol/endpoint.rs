@@ -203,9 +203,11 @@ pub struct UrlParts<'a> {
 }
 
 impl<'a> UrlParts<'a> {
-    /// Splits `url`; `None` when it has no `scheme://`.
+    /// Splits `url`; `None` when it has no `scheme://`. A `#fragment` is dropped (it is never
+    /// sent, and http's `Uri` ends the authority there too: found by the `urls` fuzz target).
     pub fn split(url: &'a str) -> Option<UrlParts<'a>> {
         let (scheme, rest) = url.split_once("://")?;
+        let rest = rest.split('#').next().unwrap_or_default();
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (authority, path) = match rest.find('/') {
             Some(i) => rest.split_at(i),
@@ -359,6 +361,12 @@ mod tests {
         assert_eq!(UrlParts::split("http://[::1]:9/x").unwrap().host(), "::1");
         assert_eq!(UrlParts::split("http://h").unwrap().path, "");
         assert_eq!(UrlParts::split("no scheme"), None);
+        // A fragment ends the authority (the urls fuzz target found the host read differently
+        // from http's Uri).
+        let f = UrlParts::split("https://h#x/y?q=1").unwrap();
+        assert_eq!((f.authority, f.path, f.query, f.host()), ("h", "", "", "h"));
+        let f = UrlParts::split("https://h/p?q=1#frag").unwrap();
+        assert_eq!((f.path, f.query), ("/p", "q=1"));
     }
 
     #[test]

@@ -376,7 +376,7 @@ fn publish(a: &PublishArgs, stop: &AtomicBool, stats: &OnceLock<PublishStats>) -
         return FATAL;
     };
     let subject: Arc<str> = a.subject.as_str().into();
-    let (mut skipped_system, mut malformed) = (0u64, 0u64);
+    let (mut skipped_system, mut malformed, mut oversized) = (0u64, 0u64, 0u64);
     let mut input = input;
     let mut line = Vec::new();
     let mut n = 0u64;
@@ -420,6 +420,19 @@ fn publish(a: &PublishArgs, stop: &AtomicBool, stats: &OnceLock<PublishStats>) -
             }
         }
         if let Some(m) = Message::of_record(&subject, &record) {
+            if let Err(size) = queue.fits(&m) {
+                // No server takes it; the rest goes on (audit M2).
+                oversized += 1;
+                stderr::event("warn", "record_skipped")
+                    .field("line", n)
+                    .field("id", m.id.clone())
+                    .field("bytes", size)
+                    .emit(&format!(
+                        "gnip-stream: line {n}: record {} is {size} bytes with its headers, over the server's max_payload: not published",
+                        m.id
+                    ));
+                continue;
+            }
             if queue.send(m).is_err() {
                 break;
             }
@@ -432,9 +445,9 @@ fn publish(a: &PublishArgs, stop: &AtomicBool, stats: &OnceLock<PublishStats>) -
     } else {
         OK
     };
-    if (skipped_system, malformed) != (0, 0) {
+    if (skipped_system, malformed, oversized) != (0, 0, 0) {
         eprintln!(
-            "gnip-stream: not published: {skipped_system} system messages, {malformed} malformed lines"
+            "gnip-stream: not published: {skipped_system} system messages, {malformed} malformed lines, {oversized} over max_payload"
         );
     }
     let drain = if stop.load(Ordering::SeqCst) {

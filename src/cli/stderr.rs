@@ -144,15 +144,20 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Writes the archive's own log lines (`gnip_stream::sink::archive`: seals, write errors,
-/// `--on-close` output) as events named `archive`; other library logging stays off (the
-/// command says connection events through its observer).
+/// `--on-close` output) as events named `archive`, and the JetStream publisher's warnings (a
+/// record skipped) as events named `jetstream`; other library logging stays off (the command
+/// says connection events through its observer).
 #[cfg(feature = "archive")]
 struct ArchiveLog;
 
 #[cfg(feature = "archive")]
 impl log::Log for ArchiveLog {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.target().starts_with("gnip_stream::sink::archive") && m.level() <= log::Level::Info
+        (m.target().starts_with("gnip_stream::sink::archive") && m.level() <= log::Level::Info)
+            || (m
+                .target()
+                .starts_with("gnip_stream::sink::jetstream::publisher")
+                && m.level() <= log::Level::Warn)
     }
 
     fn log(&self, r: &log::Record<'_>) {
@@ -165,7 +170,12 @@ impl log::Log for ArchiveLog {
             _ => "info",
         };
         let text = r.args().to_string();
-        event(level, "archive")
+        let name = if r.target().contains("jetstream") {
+            "jetstream"
+        } else {
+            "archive"
+        };
+        event(level, name)
             .field("message", text.clone())
             .emit(&format!("gnip-stream: {text}"));
     }

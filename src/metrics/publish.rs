@@ -24,6 +24,9 @@ pub struct PublishSnapshot {
     pub reconnects: u64,
     /// Connected to a NATS server now.
     pub connected: bool,
+    /// Records not published because no NATS server can take them: with their headers over
+    /// the server's `max_payload` (each logged with its key and size; the stream goes on).
+    pub skipped: u64,
 }
 
 /// Appends the publisher's families (`gnip_stream_jetstream_*`) for `product`.
@@ -69,6 +72,12 @@ pub fn render_publish(s: &PublishSnapshot, product: &str, out: &mut String) {
                 s.reconnects as f64,
             ),
             (
+                "jetstream_skipped_total",
+                Kind::Counter,
+                "Records not published: with headers over the NATS server's max_payload.",
+                s.skipped as f64,
+            ),
+            (
                 "jetstream_connected",
                 Kind::Gauge,
                 "1 while connected to a NATS server.",
@@ -90,6 +99,7 @@ mod tests {
                 queue_depth: 3,
                 duplicates: 2,
                 connected: true,
+                skipped: 1,
                 ..PublishSnapshot::default()
             },
             "decahose",
@@ -99,6 +109,7 @@ mod tests {
         assert!(out.contains("gnip_stream_jetstream_queue_depth{product=\"decahose\"} 3\n"));
         assert!(out.contains("gnip_stream_jetstream_duplicates_total{product=\"decahose\"} 2\n"));
         assert!(out.contains("gnip_stream_jetstream_connected{product=\"decahose\"} 1\n"));
-        assert_eq!(out.matches("# TYPE").count(), 7);
+        assert!(out.contains("gnip_stream_jetstream_skipped_total{product=\"decahose\"} 1\n"));
+        assert_eq!(out.matches("# TYPE").count(), 8);
     }
 }

@@ -504,6 +504,43 @@ fn message_ids_the_same_record_once_compliance_by_kind_id_and_time() {
 }
 
 #[test]
+fn a_record_over_the_servers_max_payload_is_skipped_and_the_rest_published() {
+    // Audit M2 (b): one record over max_payload got '-ERR Maximum Payload Violation', and the
+    // publisher stopped with exit 7 (a crash loop with --backfill-on-start).
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("max_payload", 1, "max_payload: 4096\n", Auth::None) else {
+        return;
+    };
+    init(&cluster, 1, None);
+    let big = "x".repeat(6000);
+    let lines = [
+        r#"{"id":1,"id_str":"1","text":"small"}"#.to_owned(),
+        format!(r#"{{"id":2,"id_str":"2","text":"{big}"}}"#),
+        r#"{"id":3,"id_str":"3","text":"small"}"#.to_owned(),
+    ];
+    let dir = scratch("max-payload");
+    let file = dir.join("in.ndjson");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = publish(&cluster.urls_from(0), "gnip.x.0", &file, &[], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("line 2: record activity:2 is ")
+            && err.contains("over the server's max_payload"),
+        "{err}"
+    );
+    assert!(err.contains("1 over max_payload"), "{err}");
+    let ids: Vec<String> = cluster
+        .read_stream("GNIP")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.msg_id.unwrap_or_default())
+        .collect();
+    assert_eq!(ids, ["activity:1", "activity:3"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn publish_gives_the_ids_stream_gives() {
     let _s = serial();
     let Some(cluster) = cluster_or_skip("publish_ids", 1, "", Auth::None) else {

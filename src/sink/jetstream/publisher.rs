@@ -71,6 +71,10 @@ struct Shared {
     acked: Mutex<std::collections::BTreeMap<u32, i64>>,
     /// Set by `close_queue` (and `finish`): a send waiting for room gives up.
     queue_closed: AtomicBool,
+    /// The connected server's `max_payload` (0 before the first connection: NATS's default,
+    /// 1 MiB, applies), and the records skipped for being over it.
+    max_payload: AtomicUsize,
+    skipped: AtomicU64,
     /// Senders waiting for room, and where they wait (woken when the worker takes one; only
     /// then, so the hot path pays no wake-up when nobody waits).
     waiting: AtomicUsize,
@@ -90,6 +94,7 @@ impl Shared {
             resends: l(&self.resends),
             reconnects: l(&self.reconnects),
             connected: self.connected.load(Ordering::Relaxed),
+            skipped: l(&self.skipped),
         }
     }
 }
@@ -139,6 +144,19 @@ impl PublishQueue {
     pub fn snapshot(&self) -> PublishSnapshot {
         self.shared.snapshot()
     }
+
+    /// Whether `m` fits the connected server's `max_payload` with its headers; when it does
+    /// not, `Err` with its size in bytes (no server of a cluster takes it: publishing it would
+    /// only cost the connection, audit M2).
+    pub fn fits(&self, m: &Message) -> Result<(), usize> {
+        let max = match self.shared.max_payload.load(Ordering::Relaxed) {
+            0 => 1 << 20,
+            n => n,
+        };
+        // `NATS/1.0\r\n` + `Nats-Msg-Id: {id}\r\n` + `\r\n`, then the payload.
+        let size = 10 + MSG_ID.len() + 2 + m.id.len() + 2 + 2 + m.payload.len();
+        if size > max { Err(size) } else { Ok(()) }
+    }
 }
 
 /// The stream's handler into a publisher: activities and compliance events go into the queue
@@ -182,9 +200,22 @@ impl Handler for PublishHandler {
             m.partition = d.partition();
             m
         });
-        match message.map(|m| self.queue.send(m)) {
-            Some(Err(_)) => Flow::Stop,
-            _ => Flow::Continue,
+        let Some(m) = message else {
+            return Flow::Continue;
+        };
+        if let Err(size) = self.queue.fits(&m) {
+            // One record no server takes must not stop every partition: logged and counted.
+            self.queue.shared.skipped.fetch_add(1, Ordering::Relaxed);
+            log::warn!(
+                "JetStream: record {} of partition {} is {size} bytes with its headers, over the server's max_payload: not published",
+                m.id,
+                m.partition
+            );
+            return Flow::Continue;
+        }
+        match self.queue.send(m) {
+            Err(_) => Flow::Stop,
+            Ok(()) => Flow::Continue,
         }
     }
 }
@@ -243,6 +274,9 @@ impl Publisher {
         let (tx, rx) = sync_channel(config.queue.max(1));
         let shared = Arc::new(Shared::default());
         shared.connected.store(true, Ordering::Relaxed);
+        shared
+            .max_payload
+            .store(conn.info().max_payload, Ordering::Relaxed);
         let started = Instant::now();
         let worker = Worker {
             publishing: Publishing::new(config.window, config.ack_timeout),
@@ -546,6 +580,9 @@ impl Worker {
             Ok(c) => {
                 self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
                 self.shared.connected.store(true, Ordering::Relaxed);
+                self.shared
+                    .max_payload
+                    .store(c.info().max_payload, Ordering::Relaxed);
                 let n = self.publishing.on_connected(self.now_ms());
                 self.shared.resends.fetch_add(n as u64, Ordering::Relaxed);
                 Ok(c)

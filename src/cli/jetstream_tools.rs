@@ -1,7 +1,7 @@
 //! `gnip-stream jetstream-init` (the stream and the lease bucket) and `gnip-stream publish`
 //! (NDJSON from a file or stdin into JetStream), feature `jetstream`.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -299,6 +299,10 @@ pub fn run(c: JsCommand) -> u8 {
     }
 }
 
+/// The longest `publish` input line: what a NATS server can take at most
+/// ([`MAX_PAYLOAD_CAP`](gnip_stream::unversioned::nats::MAX_PAYLOAD_CAP)).
+const MAX_LINE: u64 = gnip_stream::unversioned::nats::MAX_PAYLOAD_CAP as u64;
+
 /// How long `publish` waits for the last acks after a signal.
 const DRAIN_AFTER_SIGNAL: Duration = Duration::from_secs(1);
 
@@ -386,7 +390,9 @@ fn publish(a: &PublishArgs, stop: &AtomicBool, stats: &OnceLock<PublishStats>) -
             break;
         }
         line.clear();
-        match input.read_until(b'\n', &mut line) {
+        // A line is read up to the most a NATS server can take (audit L8: lines of any length
+        // were read whole); the rest of a longer one is passed over, and it is not published.
+        match Read::take(&mut *input, MAX_LINE + 1).read_until(b'\n', &mut line) {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
@@ -395,6 +401,33 @@ fn publish(a: &PublishArgs, stop: &AtomicBool, stats: &OnceLock<PublishStats>) -
             }
         }
         n += 1;
+        if line.len() as u64 > MAX_LINE {
+            let mut rest = line.len() as u64;
+            let passed = loop {
+                line.clear();
+                match Read::take(&mut *input, 64 * 1024).read_until(b'\n', &mut line) {
+                    Ok(0) => break Ok(()),
+                    Ok(k) => rest += k as u64,
+                    Err(e) => break Err(e),
+                }
+                if line.ends_with(b"\n") {
+                    rest -= 1; // the line's end is not part of it
+                    break Ok(());
+                }
+            };
+            oversized += 1;
+            stderr::event("warn", "record_skipped")
+                .field("line", n)
+                .field("bytes", rest)
+                .emit(&format!(
+                    "gnip-stream: line {n}: over {MAX_LINE} bytes ({rest}): not published"
+                ));
+            if let Err(e) = passed {
+                read_error = Some(e);
+                break;
+            }
+            continue;
+        }
         let bytes = line
             .strip_suffix(b"\n")
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l))

@@ -40,7 +40,7 @@ mod window;
 
 pub use jetstream::PubAck;
 pub use lease::{Gained, LeaseTable};
-pub use parser::{Headers, MAX_CONTROL_LINE, Parser, ServerOp};
+pub use parser::{Headers, MAX_CONTROL_LINE, MAX_PAYLOAD_CAP, Parser, ServerOp};
 pub use publishing::{Liveness, Message, Publishing, Tally, Verdict, server_error};
 pub use servers::{Server, ServerInfo, SubjectTemplate};
 pub use window::{

@@ -68,6 +68,6 @@ pub use config::{Connection, DEMO_BEARER_TOKEN, Fault, Rate, SimulatorConfig, Wh
 #[cfg(feature = "simulator")]
 pub use feed::{RecordSource, record_id_for, record_index, record_index_for};
 #[cfg(feature = "simulator")]
-pub use server::Simulator;
+pub use server::{MAX_LOGGED_REQUESTS, Simulator};
 #[cfg(feature = "simulator")]
 pub use state::LoggedRequest;

@@ -30,7 +30,7 @@ mod leases;
 mod publisher;
 
 pub use conn::{DEFAULT_NATS_CONNECT_TIMEOUT, NatsConnection, NatsOptions, Reply};
-pub use leases::{LeaseConfig, LeaseEvent, Leases, bucket_spec, check_bucket};
+pub use leases::{LEASE_STOP_WAIT, LeaseConfig, LeaseEvent, Leases, bucket_spec, check_bucket};
 pub use publisher::{
     DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, PublishHandler, PublishQueue,
     PublishReport, PublishStats, Publisher, PublisherConfig, check_captured,

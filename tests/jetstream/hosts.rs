@@ -457,6 +457,16 @@ fn records_not_acknowledged_at_stop_exit_7_saying_how_many() {
     assert!(unacknowledged(&err) >= 100, "{err}");
 }
 
+/// The message ids stream GNIP holds, in order.
+fn stored_ids(cluster: &NatsCluster) -> Vec<String> {
+    cluster
+        .read_stream("GNIP")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.msg_id.unwrap_or_default())
+        .collect()
+}
+
 #[test]
 fn message_ids_the_same_record_once_compliance_by_kind_id_and_time() {
     let _s = serial();
@@ -485,12 +495,7 @@ fn message_ids_the_same_record_once_compliance_by_kind_id_and_time() {
         "{err}"
     );
     assert!(err.contains("5 acknowledged (1 duplicates)"), "{err}");
-    let ids: Vec<String> = cluster
-        .read_stream("GNIP")
-        .unwrap()
-        .into_iter()
-        .map(|m| m.msg_id.unwrap_or_default())
-        .collect();
+    let ids = stored_ids(&cluster);
     assert_eq!(
         ids,
         vec![
@@ -539,12 +544,7 @@ fn a_record_over_the_servers_max_payload_is_skipped_and_the_rest_published() {
         "{err}"
     );
     assert!(err.contains("2 over max_payload"), "{err}");
-    let ids: Vec<String> = cluster
-        .read_stream("GNIP")
-        .unwrap()
-        .into_iter()
-        .map(|m| m.msg_id.unwrap_or_default())
-        .collect();
+    let ids = stored_ids(&cluster);
     assert_eq!(ids, ["activity:1", "activity:3", "activity:5"]);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use gnip_stream::Product;
 use gnip_stream::simulator::{DEMO_BEARER_TOKEN, Rate, RecordSource, Simulator, SimulatorConfig};
+use gnip_stream::unversioned::protocol::dialect::Dialect;
 use gnip_stream::unversioned::protocol::v2::products::V2Product;
 
 use super::args::{Args, Usage, number, usage};
 use super::flags::{self, Flag, Parsed};
 use super::signal;
+use super::stream::read_credentials;
 use super::{Command, FATAL, OK, USAGE};
 
 /// Parses the arguments of `simulate`.
@@ -306,9 +308,13 @@ fn credentials(
             "off loopback, credentials are not flags (ps shows them): set GNIP_USERNAME, GNIP_PASSWORD and X_BEARER_TOKEN".into(),
         );
     }
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    match (var("GNIP_USERNAME"), var("GNIP_PASSWORD"), var("X_BEARER_TOKEN")) {
-        (Some(u), Some(p), Some(t)) if p != "demo" && t != DEMO_BEARER_TOKEN => Ok((u, p, t)),
+    // Read as the clients read them (one place), none of them blank.
+    let gnip = read_credentials(Dialect::Gnip)
+        .ok()
+        .filter(|(u, p)| !u.trim().is_empty() && !p.trim().is_empty());
+    let token = read_credentials(Dialect::V2).ok().map(|(_, t)| t);
+    match (gnip, token) {
+        (Some((u, p)), Some(t)) if p != "demo" && t != DEMO_BEARER_TOKEN => Ok((u, p, t)),
         _ => Err(
             "off loopback the demo credentials are refused: set GNIP_USERNAME, GNIP_PASSWORD and X_BEARER_TOKEN (not the demo ones) in the environment".into(),
         ),

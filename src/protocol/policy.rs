@@ -728,6 +728,34 @@ mod tests {
     }
 
     #[test]
+    fn the_services_rate_limit_headers_hold_the_next_attempt_until_the_reset() {
+        let t0 = Instant::now();
+        let limit = ConnectionLimit {
+            requests: 50,
+            window: Duration::from_secs(900),
+        };
+        let mut l = ConnectRateLimiter::new(limit);
+        assert_eq!(l.reserve(t0), t0);
+        // Requests left: the headers change nothing.
+        l.observe(3, Duration::from_secs(120), t0);
+        assert_eq!(l.reserve(t0), t0);
+        // None left (another process used the window): nothing before the reset.
+        l.observe(0, Duration::from_secs(120), t0);
+        let reset = t0 + Duration::from_secs(120);
+        assert_eq!(l.reserve(t0), reset);
+        assert_eq!(l.reserve(t0 + Duration::from_secs(60)), reset);
+        assert_eq!(
+            l.reserve(reset + MS),
+            reset + MS,
+            "after the reset, at once"
+        );
+        // A reset further away than one window (a wrong clock) is held to one window.
+        let mut l = ConnectRateLimiter::new(limit);
+        l.observe(0, Duration::from_secs(86_400), t0);
+        assert_eq!(l.reserve(t0), t0 + limit.window);
+    }
+
+    #[test]
     fn the_server_admits_no_more_than_the_limit_in_any_window() {
         let t0 = Instant::now();
         let mut l = ConnectRateLimiter::new(ConnectionLimit {

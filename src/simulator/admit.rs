@@ -179,9 +179,12 @@ fn admit_v2(
     let headers = vec![
         ("x-rate-limit-limit", limit.requests.to_string()),
         ("x-rate-limit-remaining", remaining.to_string()),
+        // Unix seconds, rounded up: the window has room again by the start of that second.
         (
             "x-rate-limit-reset",
-            (clock::now_secs() + reset_in.as_secs() as i64).to_string(),
+            (clock::now_unix_ms() + reset_in.as_millis() as u64)
+                .div_ceil(1000)
+                .to_string(),
         ),
     ];
     let v2_refusal = |status: u16, body: String| Refusal {

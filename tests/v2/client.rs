@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gnip_stream::client::{Client, ClientConfig, ClientEvent, Delivery, Flow, Running};
-use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which};
-use gnip_stream::unversioned::protocol::policy::{BackoffConfig, Ending, Refusal};
+use gnip_stream::simulator::{Fault, LoggedRequest, Rate, Simulator, SimulatorConfig, Which};
+use gnip_stream::unversioned::protocol::policy::{
+    BackoffConfig, Ending, PROVISIONING_WAIT, Refusal,
+};
 use gnip_stream::unversioned::protocol::v2::products::V2Product;
 
 use crate::{assert_exact_once, stream_requests};
@@ -230,4 +232,118 @@ fn redundant_connections_hand_out_likes_and_compliance_events_once() {
             );
         }
     }
+}
+
+#[test]
+fn a_subscription_being_provisioned_is_retried_after_a_minute_and_the_wait_stops_at_once() {
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(100.0))).unwrap();
+    let body = r#"{"title":"ConnectionException","detail":"Your subscription change is currently being provisioned, please try again in a minute.","connection_issue":"ProvisioningSubscription","type":"https://api.x.com/2/problems/streaming-connection"}"#;
+    sim.add_fault(
+        Which::Connection(1),
+        Fault::Status {
+            status: 409,
+            message: body.into(),
+        },
+    );
+    let (running, recs, events) = start(config(&sim, V2Product::Sample));
+    wait("the wait", || {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, e)| matches!(e, ClientEvent::BackingOff { .. }))
+    });
+    let ev = events.lock().unwrap().clone();
+    let refused = ev.iter().any(|(_, e)| {
+        matches!(
+            e,
+            ClientEvent::Disconnected {
+                ending: Ending::Refused(Refusal::Provisioning),
+                ..
+            }
+        )
+    });
+    assert!(refused, "{ev:?}");
+    let delay = ev.iter().find_map(|(_, e)| match e {
+        ClientEvent::BackingOff { delay, .. } => Some(*delay),
+        _ => None,
+    });
+    assert_eq!(delay, Some(PROVISIONING_WAIT), "not the backoff schedule");
+    // Still waiting a moment later: no second request, no record.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(stream_requests(&sim).len(), 1);
+    let t = Instant::now();
+    let reports = stop(running);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "stop cuts the minute short"
+    );
+    assert!(recs.lock().unwrap().is_empty());
+    assert_eq!(stream_requests(&sim)[0].status, 409);
+    assert_eq!(reports[0].ending, Ending::Stopped);
+}
+
+/// Asks for `path` with a wrong token and reads the answer (a 401, no stream kept open), so
+/// the request is counted against the endpoint's connect rate.
+fn use_one_connect(sim: &Simulator, path: &str) {
+    use std::io::{Read, Write};
+    let addr = sim.base_url().trim_start_matches("http://").to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer not-the-token\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 401");
+}
+
+#[test]
+fn a_window_the_service_says_is_used_up_holds_the_reconnect_until_its_reset() {
+    // The 1 % sample allows 50 connects a window (3 s here); another process used 49.
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .rate(Rate::PerSecond(200.0))
+            .rate_limit_window(Duration::from_secs(3)),
+    )
+    .unwrap();
+    let path = V2Product::Sample.path();
+    for _ in 0..49 {
+        use_one_connect(&sim, path);
+    }
+    let (running, recs, events) = start(config(&sim, V2Product::Sample));
+    wait("records", || recs.lock().unwrap().len() >= 3);
+    // The 200 said x-rate-limit-remaining 0: the reconnect after a drop (at once otherwise)
+    // waits for the reset instead of meeting a 429.
+    let dropped = Instant::now();
+    let conn = *sim.streaming_connections().last().unwrap();
+    sim.disrupt(conn, Fault::ForcedDisconnect);
+    let mine = || -> Vec<LoggedRequest> {
+        sim.requests()
+            .into_iter()
+            .filter(|r| {
+                r.headers
+                    .iter()
+                    .any(|(k, v)| k == "user-agent" && v.starts_with("gnip-stream"))
+            })
+            .collect()
+    };
+    wait("the reconnect", || mine().len() >= 2);
+    let reconnected = Instant::now();
+    stop(running);
+    let mine = mine();
+    assert_eq!(mine[0].status, 200);
+    assert_eq!(mine[1].status, 200, "no 429: {mine:?}");
+    assert!(
+        reconnected - dropped >= Duration::from_millis(500),
+        "{:?}",
+        reconnected - dropped
+    );
+    let ev = events.lock().unwrap().clone();
+    let held = ev.iter().any(|(_, e)| {
+        matches!(e, ClientEvent::BackingOff { delay, kind: None } if *delay >= Duration::from_millis(500))
+    });
+    assert!(held, "{ev:?}");
 }

@@ -3,13 +3,12 @@
 //! warning, the alert rules and the systemd unit. Real tools skip with a printed reason when
 //! absent; `.ci/run` installs them.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, channel};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,8 @@ use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which};
 use gnip_stream::testing::{free_port, scratch_dir};
 use gnip_stream::unversioned::metrics::scrape::MAX_REQUEST_HEAD;
 
-use common::cli::{cmd, exit_within, named, signal};
+use common::cli::{cmd, exit_within, named};
+use common::watch::{Watched, request, scrape, sum};
 
 const PASSWORD: &str = "s3cret-Pa55word";
 
@@ -38,139 +38,10 @@ fn tool(name: &str, test: &str) -> Option<PathBuf> {
     found
 }
 
-/// One request on a fresh connection; the status and the body (or head, for HEAD).
-fn request(addr: &str, raw: &[u8]) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(raw).unwrap();
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    let text = String::from_utf8(got).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {head:?}"));
-    (status, head.to_owned(), body.to_owned())
-}
-
-fn scrape(addr: &str) -> String {
-    let (status, _, body) = request(addr, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(status, 200);
-    body
-}
-
-/// The sum of every sample whose line starts with `prefix`.
-fn sum(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-/// A `gnip-stream` child with its stdout counted (while `reading`) and its stderr lines kept.
-struct Child_ {
-    child: Child,
-    records: Arc<AtomicU64>,
-    reading: Arc<AtomicBool>,
-    lines: Receiver<String>,
-    stderr: Arc<Mutex<Vec<String>>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-fn spawn(args: &[String], reading: bool) -> Child_ {
+fn spawn(args: &[String], reading: bool) -> Watched {
     let mut c = cmd("demo", PASSWORD);
-    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let (records, reading) = (
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicBool::new(reading)),
-    );
-    let mut stdout = child.stdout.take().unwrap();
-    let (r, on) = (Arc::clone(&records), Arc::clone(&reading));
-    let out = std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            if !on.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-            match stdout.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => {
-                    let nl = buf[..n].iter().filter(|&&b| b == b'\n').count();
-                    r.fetch_add(nl as u64, Ordering::SeqCst);
-                }
-            }
-        }
-    });
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = channel();
-    let all = Arc::new(Mutex::new(Vec::new()));
-    let a = Arc::clone(&all);
-    let err = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { return };
-            a.lock().unwrap().push(line.clone());
-            let _ = tx.send(line);
-        }
-    });
-    Child_ {
-        child,
-        records,
-        reading,
-        lines,
-        stderr: all,
-        readers: vec![out, err],
-    }
-}
-
-impl Child_ {
-    /// The next stderr line that `pred` accepts, within `limit`.
-    fn wait_line(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let until = Instant::now() + limit;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if pred(&l) => return l,
-                Ok(_) => {}
-                Err(_) => panic!(
-                    "no such stderr line within {limit:?}; stderr:\n{}",
-                    self.stderr.lock().unwrap().join("\n")
-                ),
-            }
-        }
-    }
-
-    /// The metrics address the command printed.
-    fn metrics_addr(&self) -> String {
-        let l = self.wait_line(Duration::from_secs(10), |l| l.contains("/metrics"));
-        let at = l.split("http://").nth(1).unwrap();
-        at.split('/').next().unwrap().to_owned()
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap()
-    }
-
-    /// SIGTERM (stdout read from now on), the exit status and every stderr line.
-    fn stop(mut self) -> (ExitStatus, u64, Vec<String>) {
-        self.reading.store(true, Ordering::SeqCst);
-        let sent = Instant::now();
-        signal(&self.child, "-TERM");
-        let status = exit_within(&mut self.child, sent, Duration::from_secs(10));
-        for r in self.readers {
-            r.join().unwrap();
-        }
-        let lines = self.stderr.lock().unwrap().clone();
-        (status, self.records.load(Ordering::SeqCst), lines)
-    }
+    c.args(args);
+    Watched::spawn(c, reading)
 }
 
 fn decahose(sim: &Simulator, extra: &[&str]) -> Vec<String> {

@@ -105,3 +105,5 @@ pub mod cli;
 pub mod client;
 #[cfg(feature = "simulator")]
 pub mod tls;
+#[cfg(feature = "cli")]
+pub mod watch;

@@ -9,6 +9,7 @@ mod common;
 mod client;
 #[cfg(feature = "connections")]
 mod connections;
+mod operations;
 mod recover;
 mod rules;
 mod stream;

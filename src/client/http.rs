@@ -6,14 +6,11 @@
 use std::io::Read as _;
 
 use base64::Engine as _;
-use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{
-    ConnectProxyConnector, Connector as _, RustlsConnector, TcpConnector,
-};
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, RustlsConnector};
 
 use super::config::ClientConfig;
 use super::handler::StopHandle;
-use super::transport::TickConnector;
+use super::transport::{DialConnector, DialResolver, TickConnector};
 use crate::Error;
 use crate::core::gunzip_capped;
 use crate::protocol::dialect::Auth;
@@ -132,21 +129,26 @@ pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Ag
         .tls_config(tls)
         .proxy(proxy_for(&config.url))
         .build();
-    // ureq's default chain (a CONNECT proxy if configured, TCP, rustls), with the tick layer on
-    // the socket, under TLS, so the handshake's reads are ticked too.
+    // ureq's default chain (a CONNECT proxy if configured, TCP, rustls) with TCP dialled a tick
+    // at a time, and the tick layer on the socket, under TLS, so the handshake's reads are
+    // ticked too; names are looked up a tick at a time as well.
+    let (tick, stop) = (config.read_tick, &stop.0);
     let connector = ()
         .chain(ConnectProxyConnector::default())
-        .chain(TcpConnector::default())
+        .chain(DialConnector {
+            tick,
+            stop: std::sync::Arc::clone(stop),
+        })
         .chain(TickConnector {
-            tick: config.read_tick,
-            stop: std::sync::Arc::clone(&stop.0),
+            tick,
+            stop: std::sync::Arc::clone(stop),
         })
         .chain(RustlsConnector::default());
-    Ok(ureq::Agent::with_parts(
-        cfg,
-        connector,
-        DefaultResolver::default(),
-    ))
+    let resolver = DialResolver {
+        tick,
+        stop: std::sync::Arc::clone(stop),
+    };
+    Ok(ureq::Agent::with_parts(cfg, connector, resolver))
 }
 
 /// The proxy for `url`: the environment's (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, with

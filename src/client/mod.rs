@@ -44,6 +44,7 @@ mod connection;
 #[cfg(feature = "connections")]
 mod connections;
 mod deliver;
+pub(crate) mod dial;
 mod handler;
 pub(crate) mod http;
 mod metrics_server;

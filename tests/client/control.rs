@@ -1,4 +1,5 @@
-//! Stopping: the stop handle on an idle stream and during a slow connect, the handler's
+//! Stopping: the stop handle on an idle stream, during a slow connect and during a TCP connect
+//! that goes unanswered, the handler's
 //! `Flow::Stop` at the exact record, a panicking handler reported as its own ending.
 
 use std::sync::{Arc, Mutex};
@@ -108,4 +109,54 @@ fn a_panicking_handler_is_reported_as_its_own_ending() {
     );
     assert_eq!(reports[1].stats.disconnects_for(Ending::Panicked), 1);
     assert!(reports[0].stats.records() > 0);
+}
+
+/// A loopback listener that never accepts, its accept queue filled: a further SYN goes
+/// unanswered (Linux drops it), so a connect to it hangs as to a dead host. The fill
+/// connections are returned so they stay open.
+fn unanswering_listener() -> Option<(std::net::TcpListener, Vec<std::net::TcpStream>)> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let mut fill = Vec::new();
+    for _ in 0..4096 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => fill.push(s),
+            Err(_) => return Some((l, fill)),
+        }
+    }
+    println!("SKIPPED: this system accepts every SYN (no full accept queue to test with)");
+    None
+}
+
+#[test]
+fn stop_during_a_tcp_connect_that_goes_unanswered_takes_under_a_second() {
+    let Some((listener, _fill)) = unanswering_listener() else {
+        return;
+    };
+    let url = format!(
+        "http://{}/stream/powertrack/accounts/acme/publishers/twitter/prod.json",
+        listener.local_addr().unwrap()
+    );
+    let cfg = gnip_stream::client::ClientConfig::url(&url)
+        .unwrap()
+        .credentials("demo", "demo")
+        .connect_timeout(Duration::from_secs(30));
+    let (running, seen) = start(cfg);
+    seen.wait("connecting", |s| {
+        s.count(|e| matches!(e, ClientEvent::Connecting { .. })) == 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let reports = stop_and_join(running);
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "the stop waited for the connect: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(reports[0].ending, Ending::Stopped);
+    assert_eq!(
+        seen.count(|e| matches!(e, ClientEvent::Connected)),
+        0,
+        "never connected"
+    );
 }

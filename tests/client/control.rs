@@ -111,26 +111,10 @@ fn a_panicking_handler_is_reported_as_its_own_ending() {
     assert!(reports[0].stats.records() > 0);
 }
 
-/// A loopback listener that never accepts, its accept queue filled: a further SYN goes
-/// unanswered (Linux drops it), so a connect to it hangs as to a dead host. The fill
-/// connections are returned so they stay open.
-fn unanswering_listener() -> Option<(std::net::TcpListener, Vec<std::net::TcpStream>)> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let mut fill = Vec::new();
-    for _ in 0..4096 {
-        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            Ok(s) => fill.push(s),
-            Err(_) => return Some((l, fill)),
-        }
-    }
-    println!("SKIPPED: this system accepts every SYN (no full accept queue to test with)");
-    None
-}
-
 #[test]
 fn stop_during_a_tcp_connect_that_goes_unanswered_takes_under_a_second() {
-    let Some((listener, _fill)) = unanswering_listener() else {
+    let test = "stop_during_a_tcp_connect_that_goes_unanswered_takes_under_a_second";
+    let Some((listener, _fill)) = crate::common::net::unanswering_listener(test) else {
         return;
     };
     let url = format!(

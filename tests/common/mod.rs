@@ -103,6 +103,7 @@ pub fn records(events: &[Owned]) -> Vec<Vec<u8>> {
 pub mod cli;
 #[cfg(feature = "simulator")]
 pub mod client;
+pub mod net;
 #[cfg(feature = "simulator")]
 pub mod tls;
 #[cfg(feature = "cli")]

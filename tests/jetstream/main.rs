@@ -10,6 +10,8 @@ mod cli;
 
 mod harness;
 mod hosts;
+#[path = "../common/net.rs"]
+mod net;
 mod protocol;
 #[path = "../common/tls.rs"]
 #[allow(dead_code)]

@@ -418,3 +418,52 @@ fn nats_credentials_are_not_sent_in_the_clear_off_loopback_unless_allowed() {
             .is_none()
     );
 }
+
+#[test]
+fn a_drain_reconnecting_to_servers_that_never_answer_ends_at_its_deadline() {
+    // Audit L9: each address of each server got a fresh connect timeout, so a drain that was
+    // reconnecting overran its deadline by servers × addresses × the timeout.
+    let _s = serial();
+    let test = "drain_during_reconnect";
+    let Some(mut cluster) = cluster_or_skip(test, 1, "", Auth::None) else {
+        return;
+    };
+    let (Some((dead1, _f1)), Some((dead2, _f2))) = (
+        crate::net::unanswering_listener(test),
+        crate::net::unanswering_listener(test),
+    ) else {
+        return;
+    };
+    create_gnip(&cluster, 1);
+    let subject: Arc<str> = "gnip.powertrack.0".into();
+    let urls = format!(
+        "{},nats://{},nats://{}",
+        cluster.urls_from(0),
+        dead1.local_addr().unwrap(),
+        dead2.local_addr().unwrap()
+    );
+    let mut opts = options(&urls);
+    opts.connect_timeout = Duration::from_secs(5);
+    let mut config = PublisherConfig::new(opts);
+    config.ack_timeout = Duration::from_secs(2);
+    let p = Publisher::start(config, &[subject.to_string()]).unwrap();
+    let q = p.queue().unwrap();
+    for id in 1..=100 {
+        q.send(message(&subject, &tweet(id))).unwrap();
+    }
+    // The only live server dies: the publisher goes on to the two that never answer.
+    cluster.kill(0);
+    for id in 101..=200 {
+        q.send(message(&subject, &tweet(id))).unwrap();
+    }
+    drop(q);
+    std::thread::sleep(Duration::from_millis(500));
+    let t = std::time::Instant::now();
+    let r = p.finish(Duration::from_secs(1));
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_millis(1_000 + 700),
+        "the drain overran its 1 s: {took:?}"
+    );
+    assert!(r.unacknowledged > 0, "{r:?}");
+}

@@ -4,15 +4,19 @@
 //! rotation. Protocol parsing and writing are [`crate::nats`]'s.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::Error;
+use crate::client::dial;
 use crate::nats::encode::{self, Auth};
 use crate::nats::servers::{parse_servers, plaintext_server};
 use crate::nats::{Parser, Server, ServerInfo, ServerOp};
+
+/// How often a connect in progress looks at its deadline (a drain's may come during it).
+const DIAL_TICK: Duration = Duration::from_millis(100);
 
 /// Default time to connect and hear `PONG` after `CONNECT`, per server.
 pub const DEFAULT_NATS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -200,12 +204,27 @@ impl NatsConnection {
     /// `start`. A refusal of the credentials ends the attempt at once ([`Error::NatsAuth`]);
     /// otherwise the last server's error is returned when none answered.
     pub fn connect(opts: &NatsOptions, start: usize) -> Result<NatsConnection, Error> {
+        Self::connect_until(opts, start, &|| None)
+    }
+
+    /// [`NatsConnection::connect`], given up at the moment `until` names, which it may start
+    /// naming during the attempt (a drain's deadline, set by a stop): the DNS lookup and the
+    /// TCP connect are waited for a tick at a time, the handshake within what is left, and no
+    /// server is tried after it (audit L9: the drain overran by servers × addresses × 5 s).
+    pub fn connect_until(
+        opts: &NatsOptions,
+        start: usize,
+        until: &dyn Fn() -> Option<Instant>,
+    ) -> Result<NatsConnection, Error> {
         opts.check_transport()?;
         let n = opts.servers.len();
         let mut last = None;
         for k in 0..n {
+            if until().is_some_and(|u| Instant::now() >= u) {
+                return Err(timed_out("connecting to NATS: out of time".into()));
+            }
             let i = (start + k) % n;
-            match Self::connect_one(opts, i) {
+            match Self::connect_one(opts, i, until) {
                 Ok(c) => return Ok(c),
                 Err(e @ Error::NatsAuth { .. }) | Err(e @ Error::Tls { .. }) => return Err(e),
                 Err(e) => {
@@ -217,30 +236,19 @@ impl NatsConnection {
         Err(last.unwrap_or_else(|| timed_out("no NATS server to connect to".into())))
     }
 
-    fn connect_one(opts: &NatsOptions, i: usize) -> Result<NatsConnection, Error> {
+    fn connect_one(
+        opts: &NatsOptions,
+        i: usize,
+        until: &dyn Fn() -> Option<Instant>,
+    ) -> Result<NatsConnection, Error> {
         let server = &opts.servers[i];
-        let deadline = Instant::now() + opts.connect_timeout;
-        let addrs: Vec<_> = (server.host.as_str(), server.port)
-            .to_socket_addrs()
-            .map_err(|e| io(e, &format!("resolving {server}")))?
-            .collect();
-        let mut last = None;
-        let mut tcp = None;
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, opts.connect_timeout) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last = Some(io(e, &format!("connecting to {server}"))),
-            }
-        }
-        let tcp = match tcp {
-            Some(t) => t,
-            None => {
-                return Err(last.unwrap_or_else(|| timed_out(format!("{server}: no address"))));
-            }
-        };
+        let own = Instant::now() + opts.connect_timeout;
+        let deadline = || until().map_or(own, |u| u.min(own));
+        let cancel = || until().is_some_and(|u| Instant::now() >= u);
+        let addrs = dial::resolve(&server.host, server.port, deadline(), DIAL_TICK, &cancel)
+            .map_err(|e| io(e, &format!("resolving {server}")))?;
+        let tcp = dial::connect(&addrs, deadline(), DIAL_TICK, &cancel)
+            .map_err(|e| io(e, &format!("connecting to {server}")))?;
         let _ = tcp.set_nodelay(true);
         tcp.set_write_timeout(Some(opts.connect_timeout))
             .map_err(|e| io(e, "socket"))?;
@@ -263,7 +271,7 @@ impl NatsConnection {
         // INFO first (in the clear, also for tls://).
         let mut info = None;
         while info.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline().saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(timed_out(format!(
                     "{server}: no INFO within the connect timeout"
@@ -303,7 +311,7 @@ impl NatsConnection {
             let mut s = rustls::StreamOwned::new(conn, tcp);
             s.get_ref()
                 .set_read_timeout(Some(
-                    deadline
+                    deadline()
                         .saturating_duration_since(Instant::now())
                         .max(Duration::from_millis(1)),
                 ))
@@ -324,7 +332,7 @@ impl NatsConnection {
         c.flush()?;
         let mut answer: Option<Result<(), Error>> = None;
         while answer.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline().saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(timed_out(format!("{server}: no PONG after CONNECT")));
             }

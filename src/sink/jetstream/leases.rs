@@ -174,7 +174,10 @@ fn run(
         }
         let c = match conn.as_mut() {
             Some(c) => c,
-            None => match NatsConnection::connect(&nats, next_server) {
+            // A stop ends a connect in progress too (DNS and TCP included).
+            None => match NatsConnection::connect_until(&nats, next_server, &|| {
+                stop.load(Ordering::SeqCst).then(Instant::now)
+            }) {
                 Ok(c) => conn.insert(c),
                 Err(e @ Error::NatsAuth { .. }) => {
                     let _ = events.send(LeaseEvent::Failed(e));

@@ -576,7 +576,13 @@ impl Worker {
 
     /// The next server in turn (all of them tried once; a short pause if none answered).
     fn reconnect(&mut self, next_server: &mut usize) -> Result<NatsConnection, Error> {
-        match NatsConnection::connect(&self.config.nats, *next_server) {
+        // Given up at the drain's deadline, also one set by a stop during the attempt.
+        let (started, shared) = (self.started, &self.shared);
+        let until = || {
+            let ms = shared.drain_deadline_ms.load(Ordering::SeqCst);
+            (ms != 0).then(|| started + Duration::from_millis(ms))
+        };
+        match NatsConnection::connect_until(&self.config.nats, *next_server, &until) {
             Ok(c) => {
                 self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
                 self.shared.connected.store(true, Ordering::Relaxed);

@@ -3,6 +3,9 @@
 //! order of a sync's writes, one request at a time, the limits, and a PowerTrack stream
 //! filtered by its rules with `matching_rules` added.
 
+#[path = "common/net.rs"]
+mod net;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
@@ -607,4 +610,41 @@ fn a_gzip_bomb_rules_answer_is_a_clear_error_at_the_size_bound() {
         "{err}"
     );
     server.join().unwrap();
+}
+
+#[test]
+fn a_stop_ends_a_call_whose_connect_goes_unanswered() {
+    let test = "a_stop_ends_a_call_whose_connect_goes_unanswered";
+    let Some((dead, _fill)) = net::unanswering_listener(test) else {
+        return;
+    };
+    let config = RulesConfig::new(RuleSet::PowerTrack, "acme", "prod")
+        .host(&format!("http://{}", dead.local_addr().unwrap()))
+        .credentials("demo", "demo")
+        .connect_timeout(Duration::from_secs(30));
+    let c = Arc::new(RulesClient::new(config).unwrap());
+    let stop = c.stop_handle();
+    let caller = {
+        let c = Arc::clone(&c);
+        std::thread::spawn(move || c.list())
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    stop.stop();
+    let err = caller.join().unwrap().unwrap_err();
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "the stop waited for the connect: {:?}",
+        t.elapsed()
+    );
+    assert!(
+        matches!(
+            err,
+            gnip_stream::Error::Io {
+                kind: std::io::ErrorKind::Interrupted,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }

@@ -60,7 +60,12 @@ impl ConnectionsClient {
         Ok(ConnectionsClient {
             host,
             token: token.to_owned(),
-            agent: ureq::Agent::new_with_config(cfg),
+            // Nothing stops it but its timeouts; the same agent as every other client.
+            agent: super::http::agent_of(
+                cfg,
+                Duration::from_millis(250),
+                &std::sync::Arc::default(),
+            ),
         })
     }
 

@@ -11,16 +11,23 @@ use std::time::{Duration, Instant};
 /// The least one address is given to connect, however little time is left.
 const MIN_PER_ADDRESS: Duration = Duration::from_millis(10);
 
+/// What a helper thread makes: one kind, so the thread machinery is compiled once (the edge
+/// build's bytes).
+enum Made {
+    Addrs(Vec<SocketAddr>),
+    Stream(TcpStream),
+}
+
 /// What `work` returns, run on its own thread and waited for a tick at a time until `deadline`
 /// or until `cancel` says so ([`io::ErrorKind::Interrupted`]; [`io::ErrorKind::TimedOut`] at
 /// the deadline). The thread is never joined.
-fn on_helper<T: Send + 'static>(
-    what: &str,
+fn on_helper(
+    what: &'static str,
     deadline: Instant,
     tick: Duration,
     cancel: &dyn Fn() -> bool,
-    work: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
+    work: Box<dyn FnOnce() -> io::Result<Made> + Send>,
+) -> io::Result<Made> {
     let (tx, rx) = mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("gnip-dial".into())
@@ -30,26 +37,16 @@ fn on_helper<T: Send + 'static>(
     let tick = tick.max(Duration::from_millis(1));
     loop {
         if cancel() {
-            return Err(io::Error::new(
-                io::ErrorKind::Interrupted,
-                format!("{what}: stopped"),
-            ));
+            return Err(io::Error::new(io::ErrorKind::Interrupted, what));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("{what}: timed out"),
-            ));
+            return Err(io::Error::new(io::ErrorKind::TimedOut, what));
         }
         match rx.recv_timeout(left.min(tick)) {
             Ok(r) => return r,
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(io::Error::other(format!(
-                    "{what}: the lookup thread failed"
-                )));
-            }
+            Err(RecvTimeoutError::Disconnected) => return Err(io::Error::other(what)),
         }
     }
 }
@@ -68,20 +65,11 @@ pub(crate) fn resolve(
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let name = (bare.to_owned(), port);
-    let addrs = on_helper(
-        &format!("resolving {host}"),
-        deadline,
-        tick,
-        cancel,
-        move || Ok(name.to_socket_addrs()?.collect::<Vec<_>>()),
-    )?;
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{host}: no address"),
-        ));
+    let lookup = move || Ok(Made::Addrs(name.to_socket_addrs()?.collect()));
+    match on_helper("DNS lookup", deadline, tick, cancel, Box::new(lookup))? {
+        Made::Addrs(a) if !a.is_empty() => Ok(a),
+        _ => Err(io::Error::new(io::ErrorKind::NotFound, "no address")),
     }
-    Ok(addrs)
 }
 
 /// A connection to the first of `addrs` that answers, each tried with an equal share of the
@@ -99,13 +87,18 @@ pub(crate) fn connect(
             break;
         }
         let share = (left / (addrs.len() - i) as u32).max(MIN_PER_ADDRESS);
-        let what = format!("connecting to {addr}");
-        match on_helper(&what, Instant::now() + share, tick, cancel, move || {
-            TcpStream::connect_timeout(&addr, share)
-        }) {
-            Ok(s) => return Ok(s),
+        let dial = move || Ok(Made::Stream(TcpStream::connect_timeout(&addr, share)?));
+        match on_helper(
+            "TCP connect",
+            Instant::now() + share,
+            tick,
+            cancel,
+            Box::new(dial),
+        ) {
+            Ok(Made::Stream(s)) => return Ok(s),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
             Err(e) => last = Some(e),
+            Ok(Made::Addrs(_)) => {}
         }
     }
     Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "connecting: timed out")))
@@ -158,35 +151,37 @@ mod tests {
         // The helpers wait on `hold`, dropped at the end: no thread outlives the test.
         let (hold, held) = mpsc::channel::<()>();
         let held = Arc::new(std::sync::Mutex::new(held));
-        let slow = || {
+        let slow = || -> Box<dyn FnOnce() -> io::Result<Made> + Send> {
             let held = Arc::clone(&held);
-            move || {
+            Box::new(move || {
                 let _ = held.lock().map(|h| h.recv_timeout(Duration::from_secs(10)));
-                Ok(())
-            }
+                Ok(Made::Addrs(Vec::new()))
+            })
         };
         let t = Instant::now();
         let far = t + Duration::from_secs(10);
-        let e = on_helper(
+        let Err(e) = on_helper(
             "waiting",
             far,
             TICK,
             &|| stop.load(Ordering::SeqCst),
             slow(),
-        )
-        .unwrap_err();
+        ) else {
+            panic!("the wait ended with the helper's answer")
+        };
         assert_eq!(e.kind(), io::ErrorKind::Interrupted);
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         // The deadline ends it too.
         let t = Instant::now();
-        let e = on_helper(
+        let Err(e) = on_helper(
             "waiting",
             t + Duration::from_millis(100),
             TICK,
             &|| false,
             slow(),
-        )
-        .unwrap_err();
+        ) else {
+            panic!("the wait ended with the helper's answer")
+        };
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         assert!(t.elapsed() < Duration::from_secs(2));
         drop(hold);

@@ -129,26 +129,35 @@ pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Ag
         .tls_config(tls)
         .proxy(proxy_for(&config.url))
         .build();
-    // ureq's default chain (a CONNECT proxy if configured, TCP, rustls) with TCP dialled a tick
-    // at a time, and the tick layer on the socket, under TLS, so the handshake's reads are
-    // ticked too; names are looked up a tick at a time as well.
-    let (tick, stop) = (config.read_tick, &stop.0);
+    Ok(agent_of(cfg, config.read_tick, &stop.0))
+}
+
+/// The agent of every client (stream, rules, Connections) for `cfg`: ureq's default chain (a
+/// CONNECT proxy if configured, TCP, rustls) with names looked up and TCP dialled a tick at a
+/// time, and the tick layer on the socket, under TLS, so the handshake's reads are ticked too:
+/// `stop` is seen within `tick` in every phase.
+pub(crate) fn agent_of(
+    cfg: ureq::config::Config,
+    tick: std::time::Duration,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> ureq::Agent {
+    use std::sync::Arc;
     let connector = ()
         .chain(ConnectProxyConnector::default())
         .chain(DialConnector {
             tick,
-            stop: std::sync::Arc::clone(stop),
+            stop: Arc::clone(stop),
         })
         .chain(TickConnector {
             tick,
-            stop: std::sync::Arc::clone(stop),
+            stop: Arc::clone(stop),
         })
         .chain(RustlsConnector::default());
     let resolver = DialResolver {
         tick,
-        stop: std::sync::Arc::clone(stop),
+        stop: Arc::clone(stop),
     };
-    Ok(ureq::Agent::with_parts(cfg, connector, resolver))
+    ureq::Agent::with_parts(cfg, connector, resolver)
 }
 
 /// The proxy for `url`: the environment's (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, with

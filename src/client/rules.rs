@@ -31,6 +31,9 @@ use crate::protocol::v2::rules::{self as v2_rules, V2_RULES_PATH};
 /// clear error at this size instead of what it would inflate to.
 const MAX_RESPONSE: u64 = 48 << 20;
 
+/// How often a wait or a call under way looks at the stop flag.
+const STOP_TICK: Duration = Duration::from_millis(50);
+
 /// The rules client's settings: a builder with documented defaults.
 ///
 /// ```
@@ -276,10 +279,11 @@ impl RulesClient {
             .tls_config(tls_config(config.ca_file.as_deref(), &config.url)?)
             .proxy(proxy_for(&config.url))
             .build();
+        let stop = StopHandle::default();
         Ok(RulesClient {
-            stop: StopHandle::default(),
             gate: gate_for(&config.url),
-            agent: ureq::Agent::new_with_config(cfg),
+            agent: super::http::agent_of(cfg, STOP_TICK, &stop.0),
+            stop,
             config,
             requests: AtomicU64::new(0),
             created: AtomicU64::new(0),
@@ -289,7 +293,8 @@ impl RulesClient {
     }
 
     /// Stops the client from any thread: a wait (the rate limit, a backoff, a 429's
-    /// `Retry-After`) ends within 50 ms, and no request is sent after it; the call under way
+    /// `Retry-After`) or a call under way (DNS, connect, the answer) ends within 50 ms, and no
+    /// request is sent after it; the call under way
     /// returns [`Error::Io`] of kind `Interrupted`.
     pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
@@ -309,7 +314,7 @@ impl RulesClient {
             if left.is_zero() {
                 return Ok(());
             }
-            std::thread::sleep(left.min(Duration::from_millis(50)));
+            std::thread::sleep(left.min(STOP_TICK));
         }
     }
 
@@ -542,6 +547,10 @@ impl RulesClient {
             self.requests.fetch_add(1, Relaxed);
             let result = self.send(url, body.as_deref());
             drop(gate);
+            if result.is_err() && self.stop.is_stopped() {
+                // The call ended because of the stop, not the service.
+                self.pause(Duration::ZERO)?;
+            }
             let (status, retry_after, error) = match result {
                 Ok((status, retry_after, bytes)) => {
                     if rules::rules_action(Some(status)) == RulesAction::Done {

@@ -27,7 +27,7 @@ pub fn run(a: &StreamArgs, config: ClientConfig, mut monitor: Monitor) -> u8 {
     let Some(dir) = aa.dir.clone() else {
         return USAGE;
     };
-    stderr::log_archive();
+    stderr::log_library();
     let product = config.product().path_name();
     let partitions = config.partition_list();
     let archive_config = ArchiveConfig::new(&dir, product)

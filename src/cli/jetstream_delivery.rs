@@ -47,6 +47,8 @@ pub(super) struct Delivering {
 impl Delivering {
     /// A publisher with no stream subjects (`publish`).
     pub(super) fn new(publisher: Publisher) -> Self {
+        // The publisher's warnings (a record passed over) go to stderr as events.
+        stderr::log_library();
         Delivering {
             publisher,
             subjects: Arc::default(),
@@ -59,6 +61,7 @@ impl Delivering {
         config: &ClientConfig,
         partitions: &[u32],
     ) -> Result<Self, u8> {
+        stderr::log_library();
         let template = SubjectTemplate::parse(&js.subject).map_err(|e| fail(&e))?;
         let product = config.product().path_name();
         let subjects: BTreeMap<u32, Arc<str>> = partitions
@@ -103,11 +106,12 @@ impl Delivering {
         .field("duplicates", s.duplicates)
         .field("resends", s.resends)
         .field("reconnects", s.reconnects)
+        .field("skipped", s.skipped)
         .field("unacknowledged", r.unacknowledged)
         .field("elapsed_seconds", self.started.elapsed().as_secs_f64())
         .emit(&format!(
-            "gnip-stream: JetStream: {} records taken, {} acknowledged ({} duplicates), {} resends, {} reconnects, {} not acknowledged",
-            s.taken, s.delivered, s.duplicates, s.resends, s.reconnects, r.unacknowledged
+            "gnip-stream: JetStream: {} records taken, {} acknowledged ({} duplicates), {} resends, {} reconnects, {} not acknowledged, {} not published (too large)",
+            s.taken, s.delivered, s.duplicates, s.resends, s.reconnects, r.unacknowledged, s.skipped
         ));
         if let Some(e) = &r.error {
             return fail(e);

@@ -147,11 +147,11 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 /// `--on-close` output) as events named `archive`, and the JetStream publisher's warnings (a
 /// record skipped) as events named `jetstream`; other library logging stays off (the command
 /// says connection events through its observer).
-#[cfg(feature = "archive")]
-struct ArchiveLog;
+#[cfg(any(feature = "archive", feature = "jetstream"))]
+struct LibraryLog;
 
-#[cfg(feature = "archive")]
-impl log::Log for ArchiveLog {
+#[cfg(any(feature = "archive", feature = "jetstream"))]
+impl log::Log for LibraryLog {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
         (m.target().starts_with("gnip_stream::sink::archive") && m.level() <= log::Level::Info)
             || (m
@@ -183,10 +183,11 @@ impl log::Log for ArchiveLog {
     fn flush(&self) {}
 }
 
-/// Installs [`ArchiveLog`] (once; a second call does nothing).
-#[cfg(feature = "archive")]
-pub fn log_archive() {
-    static LOGGER: ArchiveLog = ArchiveLog;
+/// Installs [`LibraryLog`] (once; a second call does nothing): by `--archive`, and by
+/// `--jetstream` and `publish`.
+#[cfg(any(feature = "archive", feature = "jetstream"))]
+pub fn log_library() {
+    static LOGGER: LibraryLog = LibraryLog;
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(log::LevelFilter::Info);
     }

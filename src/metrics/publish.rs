@@ -74,7 +74,7 @@ pub fn render_publish(s: &PublishSnapshot, product: &str, out: &mut String) {
             (
                 "jetstream_skipped_total",
                 Kind::Counter,
-                "Records not published: with headers over the NATS server's max_payload.",
+                "Records not published: with headers over the NATS server's max_payload, or refused by JetStream for themselves alone (over the stream's max_msg_size).",
                 s.skipped as f64,
             ),
             (

@@ -86,6 +86,25 @@ impl PubAck {
         !self.is_delivered() && !self.is_final()
     }
 
+    /// A final refusal about this message alone (audit M2): larger than the stream's
+    /// `max_msg_size` (JetStream error 10054) or its headers over the stream's limit (10097).
+    /// The next message may well be taken; any other final refusal (permission, a full or
+    /// sealed stream) would refuse every message.
+    pub fn refuses_only_this_message(&self) -> bool {
+        let PubAck::Refused {
+            err_code,
+            description,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        let d = description.to_ascii_lowercase();
+        matches!(err_code, Some(10054 | 10097))
+            || d.contains("message size exceeds maximum")
+            || d.contains("header size exceeds maximum")
+    }
+
     /// A refusal that sending again cannot change: the message is too large, the stream is
     /// full or sealed, or the account may not publish there.
     pub fn is_final(&self) -> bool {

@@ -41,7 +41,7 @@ mod window;
 pub use jetstream::PubAck;
 pub use lease::{Gained, LeaseTable};
 pub use parser::{Headers, MAX_CONTROL_LINE, MAX_PAYLOAD_CAP, Parser, ServerOp};
-pub use publishing::{Liveness, Message, Publishing, Tally, Verdict, server_error};
+pub use publishing::{Liveness, Message, Publishing, Skipped, Tally, Verdict, server_error};
 pub use servers::{Server, ServerInfo, SubjectTemplate};
 pub use window::{
     Acked, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_PUBLISH_WINDOW, PublishWindow, RETRY_DELAY_MS,

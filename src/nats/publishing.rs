@@ -9,6 +9,7 @@
 //!         settle(now) ─▶ Tally (delivered, duplicates, resends) + Verdict:
 //!                         Go │ Reconnect (a -ERR that costs the connection)
 //!                            │ Fail (refused for good: credentials, permission, payload)
+//!   take_skipped: messages refused for themselves alone (too large for the stream), passed over
 //!   liveness(now): Fine │ Ping (silent for the ack timeout) │ Dead (no PONG within it)
 //! ```
 
@@ -99,6 +100,23 @@ pub struct Tally {
     pub duplicates: u64,
     /// Messages that will be sent again.
     pub resends: u64,
+    /// Messages JetStream refused for themselves alone, passed over
+    /// ([`Publishing::take_skipped`] says which).
+    pub skipped: u64,
+}
+
+/// A message JetStream refused for itself alone ([`PubAck::refuses_only_this_message`]): not
+/// published, and the stream goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Its `Nats-Msg-Id` (the record's key).
+    pub id: String,
+    /// Its partition.
+    pub partition: u32,
+    /// Its payload's size in bytes.
+    pub bytes: usize,
+    /// What JetStream said.
+    pub reason: String,
 }
 
 /// What the publisher does after a round of replies.
@@ -146,6 +164,7 @@ pub struct Publishing {
     errors: Vec<String>,
     /// Per partition, the latest record time JetStream acknowledged.
     acked: std::collections::BTreeMap<u32, i64>,
+    skipped: Vec<Skipped>,
 }
 
 impl Publishing {
@@ -161,6 +180,7 @@ impl Publishing {
             acks: Vec::new(),
             errors: Vec::new(),
             acked: std::collections::BTreeMap::new(),
+            skipped: Vec::new(),
         }
     }
 
@@ -239,6 +259,7 @@ impl Publishing {
     pub fn settle(&mut self, now_ms: u64) -> (Tally, Verdict) {
         let mut tally = Tally::default();
         for (token, ack) in std::mem::take(&mut self.acks) {
+            let only_this = ack.refuses_only_this_message();
             match self.window.ack(token, &ack, now_ms) {
                 Acked::Delivered {
                     duplicate, item, ..
@@ -251,6 +272,15 @@ impl Publishing {
                     tally.duplicates += u64::from(duplicate);
                 }
                 Acked::Retry => tally.resends += 1,
+                Acked::Refused { item, reason } if only_this => {
+                    tally.skipped += 1;
+                    self.skipped.push(Skipped {
+                        id: item.id,
+                        partition: item.partition,
+                        bytes: item.payload.len(),
+                        reason,
+                    });
+                }
                 Acked::Refused { item, reason } => {
                     self.errors.clear();
                     let error = Error::JetStream {
@@ -281,6 +311,11 @@ impl Publishing {
             }
         }
         (tally, verdict)
+    }
+
+    /// The messages passed over since the last call (for the log).
+    pub fn take_skipped(&mut self) -> Vec<Skipped> {
+        std::mem::take(&mut self.skipped)
     }
 
     /// The clock at `now_ms`: messages past their ack timeout are due again (checked every
@@ -367,7 +402,8 @@ mod tests {
             Tally {
                 delivered: 2,
                 duplicates: 1,
-                resends: 0
+                resends: 0,
+                skipped: 0
             }
         );
         assert_eq!(verdict, Verdict::Go);
@@ -390,8 +426,10 @@ mod tests {
         p.on_op(&ack(tokens[0], &mut s1, busy));
         let (tally, verdict) = p.settle(1);
         assert_eq!((tally.resends, verdict), (1, Verdict::Go));
-        let too_big = br#"{"error":{"code":400,"err_code":10054,"description":"message size exceeds maximum allowed"}}"#;
-        p.on_op(&ack(tokens[1], &mut s2, too_big));
+        // A full stream (discard new) refuses every message: a stop, not a skip.
+        let full =
+            br#"{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}"#;
+        p.on_op(&ack(tokens[1], &mut s2, full));
         match p.settle(2) {
             (_, Verdict::Fail { error, refused }) => {
                 assert_eq!(refused, 1);
@@ -400,6 +438,31 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(p.abandon(), 1, "the first is still in the window");
+    }
+
+    #[test]
+    fn a_message_refused_for_itself_alone_is_passed_over_and_the_next_goes_on() {
+        let mut p = Publishing::new(8, Duration::from_secs(5));
+        for n in 1..=3 {
+            p.push(msg(n));
+        }
+        let tokens = sent(&mut p, 0);
+        let mut s = [String::new(), String::new(), String::new()];
+        let [s0, s1, s2] = &mut s;
+        let too_big = br#"{"error":{"code":400,"err_code":10054,"description":"message size exceeds maximum allowed"}}"#;
+        p.on_op(&ack(tokens[0], s0, br#"{"stream":"GNIP","seq":1}"#));
+        p.on_op(&ack(tokens[1], s1, too_big));
+        p.on_op(&ack(tokens[2], s2, br#"{"stream":"GNIP","seq":2}"#));
+        let (tally, verdict) = p.settle(1);
+        assert_eq!(verdict, Verdict::Go);
+        assert_eq!((tally.delivered, tally.skipped), (2, 1));
+        let skipped = p.take_skipped();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].id, msg(2).id);
+        assert_eq!(skipped[0].bytes, msg(2).payload.len());
+        assert!(skipped[0].reason.contains("exceeds maximum"));
+        assert!(p.take_skipped().is_empty(), "said once");
+        assert_eq!(p.abandon(), 0, "nothing left in the window");
     }
 
     #[test]

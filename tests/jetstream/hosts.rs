@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use gnip_stream::simulator::{Rate, Simulator, SimulatorConfig};
 use gnip_stream::testing::nats_cluster::NatsCluster;
+use gnip_stream::unversioned::nats::api::StreamSpec;
 use gnip_stream::unversioned::nats::encode::Auth;
 
 use crate::cli;
@@ -886,4 +887,52 @@ fn a_v2_stream_stores_each_record_once_under_its_v2_key() {
         );
     }
     sim.shutdown();
+}
+
+#[test]
+fn a_record_the_stream_refuses_for_its_size_is_skipped_and_the_rest_published() {
+    // Audit M2 (c): a final refusal of one message (over the stream's max_msg_size, below the
+    // server's max_payload) stopped the publisher with exit 7.
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("max_msg_size", 1, "", Auth::None) else {
+        return;
+    };
+    // Stream GNIP as jetstream-init makes it, but taking messages of 4096 bytes at most.
+    let spec = StreamSpec::records("GNIP", "gnip.>", 1, 60_000_000_000);
+    let mut config: serde_json::Value = serde_json::from_slice(&spec.config()).unwrap();
+    config["max_msg_size"] = 4096.into();
+    let mut c = cluster.connect().unwrap();
+    let reply = c
+        .request(
+            &spec.create_subject(),
+            &[],
+            config.to_string().as_bytes(),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&reply.1).contains("\"error\""),
+        "{}",
+        String::from_utf8_lossy(&reply.1)
+    );
+    let big = "x".repeat(6000);
+    let lines = [
+        r#"{"id":1,"id_str":"1","text":"small"}"#.to_owned(),
+        format!(r#"{{"id":2,"id_str":"2","text":"{big}"}}"#),
+        r#"{"id":3,"id_str":"3","text":"small"}"#.to_owned(),
+    ];
+    let dir = scratch("max-msg-size");
+    let file = dir.join("in.ndjson");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = publish(&cluster.urls_from(0), "gnip.x.0", &file, &[], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("record activity:2 of partition 0 (")
+            && err.contains("refused for itself: message size exceeds maximum allowed"),
+        "{err}"
+    );
+    assert!(err.contains("1 not published (too large)"), "{err}");
+    assert_eq!(stored_ids(&cluster), ["activity:1", "activity:3"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

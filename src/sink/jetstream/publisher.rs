@@ -521,6 +521,18 @@ impl Worker {
                 .fetch_sub(tally.delivered, Ordering::Relaxed);
             self.count(&self.shared.duplicates, tally.duplicates);
             self.count(&self.shared.resends, tally.resends);
+            // Refused for itself alone (too large for the stream): the stream goes on (M2).
+            for k in self.publishing.take_skipped() {
+                self.shared.in_window.fetch_sub(1, Ordering::Relaxed);
+                self.shared.skipped.fetch_add(1, Ordering::Relaxed);
+                log::warn!(
+                    "JetStream: record {} of partition {} ({} bytes) refused for itself: {}: not published",
+                    k.id,
+                    k.partition,
+                    k.bytes,
+                    k.reason
+                );
+            }
             if tally.delivered > 0 {
                 self.shared
                     .acked

@@ -164,6 +164,23 @@ impl<'a> Args<'a> {
         })
     }
 
+    /// The flag's value as a size in bytes (an integer with an optional `k`, `M` or `G`) in
+    /// `min..=max`.
+    #[cfg(feature = "jetstream")]
+    pub fn bytes_in(&mut self, flag: &str, min: u64, max: u64) -> Result<u64, Usage> {
+        let v = self.value(flag)?;
+        parse_bytes(v)
+            .filter(|b| (min..=max).contains(b))
+            .ok_or_else(|| {
+                usage(
+                    self.command,
+                    format!(
+                        "{flag}: '{v}' is not a size from {min} to {max} bytes: an integer with an optional k, M or G (64k, 64M, 1G)"
+                    ),
+                )
+            })
+    }
+
     /// An error for an argument this command does not know.
     pub fn unknown(&self, arg: Arg<'_>) -> Usage {
         match arg {
@@ -299,7 +316,7 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
 }
 
 /// `4096`, `4k`, `64M`, `1G` (1024-based; at most 1 TiB).
-#[cfg(feature = "archive")]
+#[cfg(any(feature = "archive", feature = "jetstream"))]
 pub fn parse_bytes(v: &str) -> Option<u64> {
     let (digits, unit) = match v.as_bytes().last()? {
         b'k' | b'K' => (&v[..v.len() - 1], 1u64 << 10),

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use gnip_stream::Error;
 use gnip_stream::sink::jetstream::{
-    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, NatsOptions,
+    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES, MAX_QUEUE,
+    MAX_QUEUE_BYTES, NatsOptions,
 };
 use gnip_stream::unversioned::nats::lease::{DEFAULT_HOSTS_PER_PARTITION, DEFAULT_LEASE_TTL_MS};
 use gnip_stream::unversioned::nats::servers::DEFAULT_SUBJECT;
@@ -28,6 +29,8 @@ pub struct JetStreamArgs {
     pub window: usize,
     pub ack_timeout: Duration,
     pub queue: usize,
+    /// `--queue-bytes`: the queue's bound in bytes.
+    pub queue_bytes: usize,
     pub drain_timeout: Duration,
     pub leases: Option<String>,
     pub host_id: Option<String>,
@@ -48,6 +51,7 @@ impl Default for JetStreamArgs {
             window: DEFAULT_PUBLISH_WINDOW,
             ack_timeout: DEFAULT_ACK_TIMEOUT,
             queue: DEFAULT_QUEUE,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             leases: None,
             host_id: None,
@@ -131,10 +135,22 @@ pub const FLAGS: &[Flag<JetStreamArgs>] = &[
         name: "--queue",
         value: Some("N"),
         default: Some(|| DEFAULT_QUEUE.to_string()),
-        help: "records queued for the publisher; full: the stream waits",
+        help: "records queued for the publisher (at most 1000000); full: the stream waits",
         only: STREAM,
         set: |j, it, f| {
-            j.queue = it.number_in(f, 1..=10_000_000)?;
+            j.queue = it.number_in(f, 1..=MAX_QUEUE)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--queue-bytes",
+        value: Some("BYTES"),
+        default: Some(|| "64M".to_string()),
+        help: "bytes of records queued for the publisher, 64k..1G (k, M, G); full: the stream waits",
+        only: STREAM,
+        set: |j, it, f| {
+            let b = it.bytes_in(f, 64 << 10, MAX_QUEUE_BYTES as u64)?;
+            j.queue_bytes = usize::try_from(b).unwrap_or(MAX_QUEUE_BYTES);
             Ok(())
         },
     },
@@ -308,7 +324,7 @@ mod tests {
     #[test]
     fn the_contract_parses() {
         let Ok(Command::Stream(a)) = p(
-            "stream --url u --jetstream nats://a:1,tls://b:2 --subject x.{product}.{partition} --nats-ca-file ca.pem --publish-window 64 --ack-timeout 2 --queue 100 --drain-timeout 0 --backfill-on-start 3 --leases L --host-id h1 --lease-ttl 6 --hosts-per-partition 2",
+            "stream --url u --jetstream nats://a:1,tls://b:2 --subject x.{product}.{partition} --nats-ca-file ca.pem --publish-window 64 --ack-timeout 2 --queue 100 --queue-bytes 8M --drain-timeout 0 --backfill-on-start 3 --leases L --host-id h1 --lease-ttl 6 --hosts-per-partition 2",
         ) else {
             panic!()
         };
@@ -318,6 +334,7 @@ mod tests {
             (j.window, j.ack_timeout, j.queue, j.drain_timeout),
             (64, Duration::from_secs(2), 100, Duration::ZERO)
         );
+        assert_eq!(j.queue_bytes, 8 << 20);
         assert_eq!(
             (
                 j.leases.as_deref(),
@@ -380,6 +397,18 @@ mod tests {
             ),
             ("stream --url u --backfill-on-start 6", "1 to 5"),
             ("stream --url u --jetstream n --publish-window 0", "1 to"),
+            (
+                "stream --url u --jetstream n --queue 1000001",
+                "--queue: '1000001'",
+            ),
+            (
+                "stream --url u --jetstream n --queue-bytes 2G",
+                "--queue-bytes: '2G' is not a size from 65536 to 1073741824 bytes",
+            ),
+            (
+                "stream --url u --jetstream n --queue-bytes 1k",
+                "from 65536",
+            ),
             (
                 "replay --url u --from 202601010000 --to 202601010100 --jetstream n",
                 "unknown option",

@@ -74,6 +74,7 @@ impl Delivering {
         pc.window = js.window;
         pc.ack_timeout = js.ack_timeout;
         pc.queue = js.queue;
+        pc.queue_bytes = js.queue_bytes;
         let publisher = Publisher::start(pc, &list).map_err(|e| fail(&e))?;
         stderr::event("info", "jetstream_connected")
             .field("subjects", list.clone())

@@ -20,18 +20,39 @@ fn one_line(m: &str) -> String {
     printable(&m.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned()
 }
 
-/// Reads a rules file (`-`: stdin); a malformed one is a usage error naming the line.
+/// Reads a rules file (`-`: stdin); a malformed one is a usage error naming the line, and
+/// one over [`rules::MAX_RULES_FILE_BYTES`] a usage error naming its size (nothing is sent).
 fn read_rules(file: &str) -> Result<Vec<Rule>, (u8, String)> {
-    let bytes = if file == "-" {
-        let mut b = Vec::new();
+    let cap = rules::MAX_RULES_FILE_BYTES;
+    let too_large = |size: &str| {
+        (
+            USAGE,
+            format!(
+                "rules file {file}: {size} bytes: larger than the {} MiB a rules file may have",
+                cap >> 20
+            ),
+        )
+    };
+    let mut b = Vec::new();
+    if file == "-" {
         std::io::stdin()
+            .take(cap + 1)
             .read_to_end(&mut b)
             .map_err(|e| (USAGE, format!("cannot read the rules from stdin: {e}")))?;
-        b
     } else {
-        std::fs::read(file).map_err(|e| (USAGE, format!("cannot read {file}: {e}")))?
-    };
-    rules::parse_rules_file(&bytes).map_err(|e| (USAGE, format!("rules file {file}: {e}")))
+        let f =
+            std::fs::File::open(file).map_err(|e| (USAGE, format!("cannot read {file}: {e}")))?;
+        if let Some(n) = f.metadata().ok().map(|m| m.len()).filter(|n| *n > cap) {
+            return Err(too_large(&n.to_string()));
+        }
+        f.take(cap + 1)
+            .read_to_end(&mut b)
+            .map_err(|e| (USAGE, format!("cannot read {file}: {e}")))?;
+    }
+    if b.len() as u64 > cap {
+        return Err(too_large(&format!("more than {cap}")));
+    }
+    rules::parse_rules_file(&b).map_err(|e| (USAGE, format!("rules file {file}: {e}")))
 }
 
 fn rules_of(source: &Source, tag: Option<&str>) -> Result<Vec<Rule>, (u8, String)> {

@@ -798,3 +798,62 @@ fn a_retag_whose_add_fails_names_the_rules_it_deleted() {
     assert_eq!(now.len(), 1);
     assert_eq!(now[0].tag.as_deref(), Some("new"));
 }
+
+#[test]
+fn a_rules_file_over_the_cap_is_refused_before_any_request() {
+    // Audit L8: rules files and stdin were read whole, whatever their size.
+    use gnip_stream::unversioned::protocol::rules::MAX_RULES_FILE_BYTES;
+    let sim = sim();
+    // A sparse file one byte over the cap: refused from its size, nothing read.
+    let big = temp_file("over-the-cap.ndjson", b"");
+    std::fs::File::options()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(MAX_RULES_FILE_BYTES + 1)
+        .unwrap();
+    let o = rules(&sim, "sync", "prod", &["--file", big.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{} bytes: larger than the 128 MiB a rules file may have",
+            MAX_RULES_FILE_BYTES + 1
+        )),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_file(&big).unwrap();
+    // From stdin: read up to the cap and one byte more, then refused.
+    let mut input = b"{\"value\":\"cat\"}\n".to_vec();
+    input.resize(usize::try_from(MAX_RULES_FILE_BYTES).unwrap() + 1, b'\n');
+    let o = rules_as(
+        &sim,
+        "demo",
+        "demo",
+        "add",
+        "prod",
+        &["--file", "-"],
+        Some(&input),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "rules file -: more than {MAX_RULES_FILE_BYTES} bytes: larger than the 128 MiB"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(log(&sim).is_empty(), "nothing sent");
+    // At the cap exactly it is read (and the blank lines skipped).
+    input.truncate(usize::try_from(MAX_RULES_FILE_BYTES).unwrap());
+    let o = rules_as(
+        &sim,
+        "demo",
+        "demo",
+        "add",
+        "prod",
+        &["--file", "-"],
+        Some(&input),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

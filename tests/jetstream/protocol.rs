@@ -464,3 +464,79 @@ fn a_drain_reconnecting_to_servers_that_never_answer_ends_at_its_deadline() {
     );
     assert!(r.unacknowledged > 0, "{r:?}");
 }
+
+#[test]
+fn the_queue_holds_no_more_bytes_than_its_bound_while_nats_is_away() {
+    // Audit L8: the queue was bounded in records only, so 10,000 records of 1 MiB could wait
+    // in it. Now `queue_bytes` bounds it too; a record larger than the bound goes alone.
+    let _s = serial();
+    let Some(mut cluster) = cluster_or_skip("queue_bytes", 1, "", Auth::None) else {
+        return;
+    };
+    create_gnip(&cluster, 1);
+    let subject: Arc<str> = "gnip.powertrack.0".into();
+    let mut config = PublisherConfig::new(options(&cluster.urls_from(0)));
+    config.window = 1;
+    config.queue = 10_000;
+    config.queue_bytes = 64 << 10;
+    let p = Publisher::start(config, &[subject.to_string()]).unwrap();
+    cluster.kill(0);
+    let padded = |id: u64| {
+        let pad = "x".repeat(10_000);
+        format!(
+            r#"{{"created_at":"Sat Nov 28 05:00:00 +0000 2026","id":{id},"id_str":"{id}","text":"{pad}"}}"#
+        )
+    };
+    let q = p.queue().unwrap();
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sender = {
+        let (q, subject, sent) = (q.clone(), Arc::clone(&subject), Arc::clone(&sent));
+        std::thread::spawn(move || {
+            for id in 1..=50 {
+                if q.send(message(&subject, &padded(id))).is_err() {
+                    break;
+                }
+                sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    // 64 KiB holds six records of 10 KB, one more is in the window (of 1), the eighth waits.
+    let accepted = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(accepted, 7, "records accepted with 64 KiB of room");
+    assert_eq!(q.snapshot().in_flight, 1);
+    // A stop ends the waiting sender; the record it was refused is not counted as taken.
+    p.close_queue();
+    sender.join().unwrap();
+    drop(q);
+    let r = p.finish(Duration::from_millis(200));
+    assert_eq!((r.stats.taken, r.unacknowledged), (7, 7));
+}
+
+#[test]
+fn a_record_larger_than_the_queue_bound_goes_alone() {
+    let _s = serial();
+    let Some(cluster) = cluster_or_skip("queue_bytes_alone", 1, "", Auth::None) else {
+        return;
+    };
+    create_gnip(&cluster, 1);
+    let subject: Arc<str> = "gnip.powertrack.0".into();
+    let mut config = PublisherConfig::new(options(&cluster.urls_from(0)));
+    config.queue_bytes = 1_000;
+    let p = Publisher::start(config, &[subject.to_string()]).unwrap();
+    let q = p.queue().unwrap();
+    let big = format!(
+        r#"{{"created_at":"Sat Nov 28 05:00:00 +0000 2026","id":9,"id_str":"9","text":"{}"}}"#,
+        "y".repeat(5_000)
+    );
+    for m in [tweet(8), big.clone(), tweet(10)] {
+        q.send(message(&subject, &m)).unwrap();
+    }
+    drop(q);
+    let r = p.finish(Duration::from_secs(10));
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert_eq!((r.stats.delivered, r.unacknowledged), (3, 0));
+    let stored = cluster.read_stream("GNIP").unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[1].data, big.as_bytes());
+}

@@ -16,6 +16,9 @@ pub const MAX_BODY_BYTES: usize = 5_000_000;
 /// The most rules sent in one request ("lower thousands" per request; 5,000 keeps well under
 /// the body limit for typical values).
 pub const MAX_RULES_PER_REQUEST: usize = 5_000;
+/// The largest rules file `rules add|delete|validate|sync --file` reads: 128 MiB (a stream's
+/// rule limit, 250,000 rules at the most, comes to tens of MB as NDJSON; audit L8).
+pub const MAX_RULES_FILE_BYTES: u64 = 128 << 20;
 /// The longest rule value the service accepts, in characters.
 pub const MAX_VALUE_CHARS: usize = 2_048;
 /// The longest tag the service accepts, in characters.

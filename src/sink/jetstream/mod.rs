@@ -32,8 +32,9 @@ mod publisher;
 pub use conn::{DEFAULT_NATS_CONNECT_TIMEOUT, NatsConnection, NatsOptions, Reply};
 pub use leases::{LEASE_STOP_WAIT, LeaseConfig, LeaseEvent, Leases, bucket_spec, check_bucket};
 pub use publisher::{
-    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, PublishHandler, PublishQueue,
-    PublishReport, PublishStats, Publisher, PublisherConfig, check_captured,
+    DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES, MAX_QUEUE,
+    MAX_QUEUE_BYTES, PublishHandler, PublishQueue, PublishReport, PublishStats, Publisher,
+    PublisherConfig, check_captured,
 };
 // The message a handler queues (decided sans-IO, in `nats`).
 pub use crate::nats::Message;

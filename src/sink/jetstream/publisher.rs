@@ -24,6 +24,13 @@ use crate::nats::{DEFAULT_PUBLISH_WINDOW, Liveness, Message, Publishing, Verdict
 
 /// Default queue between the stream handlers and the publisher, in records.
 pub const DEFAULT_QUEUE: usize = 10_000;
+/// The most records [`PublisherConfig::queue`] may hold (its slots are allocated up front,
+/// about 100 bytes each: 100 MB at most).
+pub const MAX_QUEUE: usize = 1_000_000;
+/// Default bound of the queue in bytes (record payloads and ids): 64 MiB.
+pub const DEFAULT_QUEUE_BYTES: usize = 64 << 20;
+/// The largest [`PublisherConfig::queue_bytes`]: 1 GiB.
+pub const MAX_QUEUE_BYTES: usize = 1 << 30;
 /// Default ack timeout.
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time `finish` waits for the last acknowledgements.
@@ -38,8 +45,13 @@ pub struct PublisherConfig {
     pub window: usize,
     /// No ack within this: resend (default 5 s).
     pub ack_timeout: Duration,
-    /// Records queued between the handlers and the publisher (default 10,000).
+    /// Records queued between the handlers and the publisher (default 10,000, at most
+    /// [`MAX_QUEUE`]).
     pub queue: usize,
+    /// Bytes (payloads and message ids) queued at most (default 64 MiB, at most
+    /// [`MAX_QUEUE_BYTES`]); a record larger than this alone waits for an empty queue and
+    /// then goes in by itself.
+    pub queue_bytes: usize,
 }
 
 impl PublisherConfig {
@@ -50,6 +62,7 @@ impl PublisherConfig {
             window: DEFAULT_PUBLISH_WINDOW,
             ack_timeout: DEFAULT_ACK_TIMEOUT,
             queue: DEFAULT_QUEUE,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
         }
     }
 }
@@ -57,6 +70,9 @@ impl PublisherConfig {
 #[derive(Default, Debug)]
 struct Shared {
     queued: AtomicU64,
+    /// Bytes of the queued messages, and their bound.
+    queued_bytes: AtomicUsize,
+    queue_bytes: usize,
     in_window: AtomicU64,
     taken: AtomicU64,
     delivered: AtomicU64,
@@ -82,7 +98,32 @@ struct Shared {
     room_lock: Mutex<()>,
 }
 
+/// What a message counts against [`PublisherConfig::queue_bytes`].
+fn queued_size(m: &Message) -> usize {
+    m.payload.len().saturating_add(m.id.len())
+}
+
 impl Shared {
+    /// Takes `size` bytes of the queue's bound, if there is room: always when the queue holds
+    /// no bytes (a record larger than the bound goes alone).
+    fn reserve_bytes(&self, size: usize) -> bool {
+        let mut now = self.queued_bytes.load(Ordering::SeqCst);
+        loop {
+            if now > 0 && now.saturating_add(size) > self.queue_bytes {
+                return false;
+            }
+            match self.queued_bytes.compare_exchange_weak(
+                now,
+                now + size,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(seen) => now = seen,
+            }
+        }
+    }
+
     fn snapshot(&self) -> PublishSnapshot {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         PublishSnapshot {
@@ -119,24 +160,35 @@ impl PublishQueue {
             s.taken.fetch_sub(1, Ordering::Relaxed);
             Err(m)
         };
+        let size = queued_size(&m);
         let mut m = m;
         loop {
-            match self.tx.try_send(m) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Disconnected(back)) => return refused(back),
-                Err(TrySendError::Full(back)) => {
-                    if s.queue_closed.load(Ordering::SeqCst) {
-                        return refused(back);
+            // Room in bytes first (reserved, so two senders cannot both take the last of it),
+            // then a slot.
+            let sent = if s.reserve_bytes(size) {
+                match self.tx.try_send(m) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        s.queued_bytes.fetch_sub(size, Ordering::SeqCst);
+                        match e {
+                            TrySendError::Disconnected(back) => return refused(back),
+                            TrySendError::Full(back) => back,
+                        }
                     }
-                    m = back;
-                    // Wait for room: the worker wakes a waiter when it takes a record; the
-                    // timeout covers a wake-up that came between the try and the wait.
-                    s.waiting.fetch_add(1, Ordering::SeqCst);
-                    let guard = s.room_lock.lock().unwrap_or_else(|e| e.into_inner());
-                    let _ = s.room.wait_timeout(guard, Duration::from_millis(50));
-                    s.waiting.fetch_sub(1, Ordering::SeqCst);
                 }
+            } else {
+                m
+            };
+            if s.queue_closed.load(Ordering::SeqCst) {
+                return refused(sent);
             }
+            m = sent;
+            // Wait for room: the worker wakes a waiter when it takes a record; the
+            // timeout covers a wake-up that came between the try and the wait.
+            s.waiting.fetch_add(1, Ordering::SeqCst);
+            let guard = s.room_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = s.room.wait_timeout(guard, Duration::from_millis(50));
+            s.waiting.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -271,8 +323,11 @@ impl Publisher {
         for s in subjects {
             check_captured(&mut conn, s, config.ack_timeout)?;
         }
-        let (tx, rx) = sync_channel(config.queue.max(1));
-        let shared = Arc::new(Shared::default());
+        let (tx, rx) = sync_channel(config.queue.clamp(1, MAX_QUEUE));
+        let shared = Arc::new(Shared {
+            queue_bytes: config.queue_bytes.clamp(1, MAX_QUEUE_BYTES),
+            ..Shared::default()
+        });
         shared.connected.store(true, Ordering::Relaxed);
         shared
             .max_payload
@@ -571,6 +626,9 @@ impl Worker {
 
     fn take(&mut self, m: Message) {
         self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+        self.shared
+            .queued_bytes
+            .fetch_sub(queued_size(&m), Ordering::SeqCst);
         self.shared.in_window.fetch_add(1, Ordering::Relaxed);
         self.publishing.push(m);
         if self.shared.waiting.load(Ordering::SeqCst) > 0 {
@@ -617,7 +675,10 @@ impl Worker {
     fn abandon(&mut self) -> u64 {
         let in_window = self.publishing.abandon();
         let mut queued = 0;
-        while self.rx.try_recv().is_ok() {
+        while let Ok(m) = self.rx.try_recv() {
+            self.shared
+                .queued_bytes
+                .fetch_sub(queued_size(&m), Ordering::SeqCst);
             queued += 1;
         }
         self.shared.queued.fetch_sub(queued, Ordering::Relaxed);

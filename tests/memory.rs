@@ -181,3 +181,96 @@ fn a_warmed_up_decoder_allocates_nothing_per_record() {
         );
     }
 }
+
+/// The peak heap `f` takes above the level before it ran.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.load(Relaxed);
+    PEAK.store(base, Relaxed);
+    let out = f();
+    (out, PEAK.load(Relaxed).saturating_sub(base))
+}
+
+#[test]
+fn hostile_rules_answers_and_files_are_refused_without_a_tree() {
+    // Audit M4: answers were read into one serde_json tree, about 32 to 80 bytes a value, so
+    // 40 MiB of `0,` came to over 1 GB. Now a list is read a rule at a time and every other
+    // answer is refused past 200,000 values before a tree is built.
+    use gnip_stream::unversioned::protocol::rules::{
+        MAX_ANSWER_VALUES, Rule, parse_add, parse_delete, parse_list, parse_rules_file,
+    };
+    use gnip_stream::unversioned::protocol::v2;
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let zeros = "0,".repeat(20 * MIB);
+    let zeros = &zeros[..zeros.len() - 1];
+    let sent = [Rule::new("a", None)];
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "list, a rule's member",
+            format!(r#"{{"rules":[{{"value":"a","x":[{zeros}]}}]}}"#).into_bytes(),
+        ),
+        (
+            "list, its elements",
+            format!(r#"{{"rules":[{zeros}]}}"#).into_bytes(),
+        ),
+        (
+            "list, another member",
+            format!(r#"{{"x":[{zeros}],"rules":[]}}"#).into_bytes(),
+        ),
+        ("add", format!(r#"{{"detail":[{zeros}]}}"#).into_bytes()),
+        (
+            "delete",
+            format!(r#"{{"summary":{{"deleted":1}},"detail":[{zeros}]}}"#).into_bytes(),
+        ),
+        ("v2 list", format!(r#"{{"data":[{zeros}]}}"#).into_bytes()),
+        (
+            "rules file",
+            format!(r#"{{"rules":[{zeros}]}}"#).into_bytes(),
+        ),
+        (
+            "rules file, one line",
+            format!(r#"{{"value":"a","tag":[{zeros}]}}"#).into_bytes(),
+        ),
+    ];
+    for (what, body) in &bodies {
+        let (refused, peak) = peak_of(|| match *what {
+            "add" => parse_add(201, body, &sent).map(drop).map_err(|e| e.0),
+            "delete" => parse_delete(body).map(drop).map_err(|e| e.0),
+            "v2 list" => v2::rules::parse_list(body).map(drop).map_err(|e| e.0),
+            "rules file" | "rules file, one line" => {
+                parse_rules_file(body).map(drop).map_err(|e| e.to_string())
+            }
+            _ => parse_list(body).map(drop).map_err(|e| e.0),
+        });
+        // "another member" is a good answer: no rules, the other member never read.
+        if *what == "list, another member" {
+            assert_eq!(refused, Ok(()), "{what}");
+        } else {
+            let e = refused.expect_err(what);
+            assert!(
+                e.contains(&format!("more than {MAX_ANSWER_VALUES} JSON values"))
+                    || e.contains("a rule without a value")
+                    || e.contains("not a rule")
+                    || e.contains("must be a JSON object"),
+                "{what}: {e}"
+            );
+        }
+        assert!(
+            peak < MIB,
+            "{what}: peak heap {peak} bytes for {} bytes",
+            body.len()
+        );
+    }
+    // A good list of 100,000 rules is still read whole.
+    let good: Vec<String> = (0..100_000)
+        .map(|i| {
+            format!(
+                r#"{{"value":"rule {i}","tag":null,"id":{}}}"#,
+                1_000_000 + i
+            )
+        })
+        .collect();
+    let body = format!(r#"{{"rules":[{}],"sent":"x"}}"#, good.join(","));
+    let (rules, _) = peak_of(|| parse_list(body.as_bytes()).unwrap());
+    assert_eq!(rules.len(), 100_000);
+    assert_eq!(rules[99_999].id, Some(1_099_999));
+}

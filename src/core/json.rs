@@ -157,9 +157,244 @@ pub(crate) fn member<'a>(raw: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     members(raw, 0).find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
+/// Whether the JSON text `b` holds more than `max` values, counted as its commas and opening
+/// brackets outside strings, plus one (an upper bound for valid JSON). One pass over the
+/// bytes, stopping at `max`: a guard before a document tree is built (audit M4: 48 MiB of
+/// `[0,0,…]` would be 24 M tree nodes). Text that is not JSON counts what it can; the parser
+/// refuses it after.
+pub(crate) fn more_values_than(b: &[u8], max: usize) -> bool {
+    let mut count = 1usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => match end_of_string(b, i) {
+                Some(end) => i = end,
+                None => return false,
+            },
+            b',' | b'[' | b'{' => {
+                count += 1;
+                if count > max {
+                    return true;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// The document `b` (a JSON text) as a tree, refused without building one when it holds
+/// more than `max_values` values (see [`more_values_than`]).
+pub(crate) fn bounded_tree(b: &[u8], max_values: usize) -> Result<serde_json::Value, String> {
+    if more_values_than(b, max_values) {
+        return Err(format!(
+            "more than {max_values} JSON values in {} bytes: not read",
+            b.len()
+        ));
+    }
+    serde_json::from_slice(b).map_err(|e| format!("not JSON: {e}"))
+}
+
+/// The members of the object that is the whole JSON text `b` (white space around it
+/// allowed), raw as [`members`] gives them; `None` unless the object is whole and nothing but
+/// white space follows it.
+pub(crate) fn object_members(b: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    let start = skip_ws(b, 0);
+    let end = end_of_value(b, start)?;
+    if b.get(start) != Some(&b'{') || skip_ws(b, end) != b.len() {
+        return None;
+    }
+    let object = &b[start..end];
+    let mut out = Vec::new();
+    let mut i = 1;
+    loop {
+        i = skip_ws(object, i);
+        match object.get(i)? {
+            b'}' if out.is_empty() => return (i + 1 == object.len()).then_some(out),
+            b'"' => {}
+            _ => return None,
+        }
+        let key_end = end_of_string(object, i)?;
+        let colon = skip_ws(object, key_end);
+        if *object.get(colon)? != b':' {
+            return None;
+        }
+        let v = skip_ws(object, colon + 1);
+        let v_end = end_of_value(object, v)?;
+        out.push((&object[i + 1..key_end - 1], &object[v..v_end]));
+        i = skip_ws(object, v_end);
+        match object.get(i)? {
+            b',' => i += 1,
+            b'}' => return (i + 1 == object.len()).then_some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// The elements of the raw JSON array `raw` (`[` to `]`), raw, one at a time (no list of
+/// them is built: an array may hold millions); an `Err` item (then nothing more) when `raw`
+/// is not one whole array. Elements are not checked beyond their extent: parse each on its
+/// own.
+pub(crate) fn elements(raw: &[u8]) -> Elements<'_> {
+    let whole = raw.first() == Some(&b'[') && end_of_value(raw, 0) == Some(raw.len());
+    Elements {
+        raw,
+        i: 1,
+        state: if whole { Walk::First } else { Walk::Bad },
+    }
+}
+
+/// Iterator returned by [`elements`].
+pub(crate) struct Elements<'a> {
+    raw: &'a [u8],
+    i: usize,
+    state: Walk,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    First,
+    Next,
+    Bad,
+    Done,
+}
+
+/// `raw` was not one whole JSON array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotAnArray;
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Result<&'a [u8], NotAnArray>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let raw = self.raw;
+        let mut i = skip_ws(raw, self.i);
+        match self.state {
+            Walk::Done => return None,
+            Walk::Bad => {
+                self.state = Walk::Done;
+                return Some(Err(NotAnArray));
+            }
+            Walk::First if raw.get(i) == Some(&b']') => {
+                self.state = Walk::Done;
+                return (i + 1 != raw.len()).then_some(Err(NotAnArray));
+            }
+            Walk::First => {}
+            Walk::Next => match raw.get(i) {
+                Some(b',') => i = skip_ws(raw, i + 1),
+                Some(b']') if i + 1 == raw.len() => {
+                    self.state = Walk::Done;
+                    return None;
+                }
+                _ => {
+                    self.state = Walk::Done;
+                    return Some(Err(NotAnArray));
+                }
+            },
+        }
+        match end_of_value(raw, i) {
+            Some(end) if !matches!(raw[i], b']' | b',' | b'}') => {
+                self.i = end;
+                self.state = Walk::Next;
+                Some(Ok(&raw[i..end]))
+            }
+            _ => {
+                self.state = Walk::Done;
+                Some(Err(NotAnArray))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_values_to_guard_a_tree() {
+        assert!(!more_values_than(b"[0,0,0]", 4));
+        assert!(more_values_than(b"[0,0,0]", 3));
+        assert!(!more_values_than(br#"{"a":",,,,[[[{{{"}"#, 2));
+        assert!(!more_values_than(br#""unterminated,,,"#, 1));
+        let bomb = format!("[{}0]", "0,".repeat(1_000_000));
+        assert!(more_values_than(bomb.as_bytes(), 200_000));
+        assert!(
+            bounded_tree(bomb.as_bytes(), 200_000)
+                .unwrap_err()
+                .contains("more than 200000")
+        );
+        assert_eq!(
+            bounded_tree(b"[1, 2]", 3).unwrap(),
+            serde_json::json!([1, 2])
+        );
+        assert!(
+            bounded_tree(b"[1, 2", 3)
+                .unwrap_err()
+                .starts_with("not JSON")
+        );
+    }
+
+    #[test]
+    fn whole_objects_and_arrays_or_nothing() {
+        let m = object_members(b" {\"a\" : [1, {\"b\":\"]\"}] , \"c\":\"x\"} \n").unwrap();
+        assert_eq!(
+            m,
+            vec![
+                (&b"a"[..], &b"[1, {\"b\":\"]\"}]"[..]),
+                (&b"c"[..], &b"\"x\""[..])
+            ]
+        );
+        assert_eq!(object_members(b"{}"), Some(vec![]));
+        for bad in [
+            &b"{\"a\":1"[..],
+            b"{\"a\":1} x",
+            b"{\"a\":1,}",
+            b"{\"a\" 1}",
+            b"{,}",
+            b"[1]",
+            b"",
+        ] {
+            assert_eq!(
+                object_members(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        fn all(raw: &[u8]) -> Result<Vec<&[u8]>, NotAnArray> {
+            elements(raw).collect()
+        }
+        assert_eq!(
+            all(b"[ 1 , \"a,b\" ,{\"c\":[2]} ]"),
+            Ok(vec![&b"1"[..], b"\"a,b\"", b"{\"c\":[2]}"])
+        );
+        assert_eq!(all(b"[ ]"), Ok(vec![]));
+        assert_eq!(all(b"[]"), Ok(vec![]));
+        for bad in [
+            &b"[1,]"[..],
+            b"[1 2]",
+            b"[1",
+            b"[1]]",
+            b"{}",
+            b"[,1]",
+            b"",
+            b"[1,,2]",
+        ] {
+            assert_eq!(
+                all(bad),
+                Err(NotAnArray),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // The first elements come before the fault is found.
+        let mut it = elements(b"[1,2 3]");
+        assert_eq!(it.next(), Some(Ok(&b"1"[..])));
+        assert_eq!(it.next(), Some(Ok(&b"2"[..])));
+        assert_eq!(it.next(), Some(Err(NotAnArray)));
+        assert_eq!(it.next(), None);
+    }
 
     #[test]
     fn walks_nested_members_and_tricky_strings() {

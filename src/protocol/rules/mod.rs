@@ -235,10 +235,11 @@ mod wire;
 
 pub use retry::{RulesAction, RulesBackoff, RulesRetry, parse_retry_after, rules_action};
 pub use sync::{RulesFileError, SyncPlan, check_unique, parse_rules_file, sync_plan};
+pub(crate) use wire::bounded_object;
 pub use wire::{
-    AddOutcome, BadResponse, DeleteOutcome, ValidateOutcome, batches, delete_values_body,
-    id_batches, ids_body, parse_add, parse_delete, parse_list, parse_validate, rule_batches,
-    rules_body,
+    AddOutcome, BadResponse, DeleteOutcome, MAX_ANSWER_VALUES, MAX_LIST_RULES, ValidateOutcome,
+    batches, delete_values_body, id_batches, ids_body, parse_add, parse_delete, parse_list,
+    parse_validate, rule_batches, rules_body,
 };
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::Rule;
+use crate::core::json;
 
 /// A rules file that cannot be used: the line (from 1; 0 for the whole document) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,23 +63,23 @@ pub fn parse_rules_file(bytes: &[u8]) -> Result<Vec<Rule>, RulesFileError> {
             + 1,
         message: "not UTF-8".into(),
     })?;
-    // One document with a "rules" list (possibly spread over many lines).
-    if let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(text) {
-        if let Some(list) = doc.get("rules") {
-            let list = list.as_array().ok_or_else(|| RulesFileError {
-                line: 0,
-                message: "\"rules\" must be a list".into(),
-            })?;
-            return list
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    file_rule(v, 0).map_err(|e| RulesFileError {
-                        line: 0,
-                        message: format!("rule {} of the document: {}", i + 1, e.message),
-                    })
-                })
-                .collect();
+    // One document with a "rules" list (possibly spread over many lines), read a rule at a
+    // time: no tree of the whole file (audit M4).
+    if let Some(members) = json::object_members(bytes) {
+        if let Some((_, list)) = members.iter().find(|(k, _)| *k == b"rules") {
+            let mut rules = Vec::new();
+            for (i, raw) in json::elements(list).enumerate() {
+                let raw = raw.map_err(|_| RulesFileError {
+                    line: 0,
+                    message: "\"rules\" must be a list".into(),
+                })?;
+                let rule = one_rule(raw, 0).map_err(|e| RulesFileError {
+                    line: 0,
+                    message: format!("rule {} of the document: {}", i + 1, e.message),
+                })?;
+                rules.push(rule);
+            }
+            return Ok(rules);
         }
     }
     let mut rules = Vec::new();
@@ -87,13 +88,25 @@ pub fn parse_rules_file(bytes: &[u8]) -> Result<Vec<Rule>, RulesFileError> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(line).map_err(|e| RulesFileError {
-            line: line_no,
-            message: format!("not JSON: {e}"),
-        })?;
-        rules.push(file_rule(&v, line_no)?);
+        rules.push(one_rule(line.as_bytes(), line_no)?);
     }
     Ok(rules)
+}
+
+/// The most JSON values one rule of a file may have (`value`, `tag`, an `id`, a few more).
+const MAX_FILE_RULE_VALUES: usize = 64;
+
+/// One rule's JSON text (a line, or an element of the document's list).
+fn one_rule(raw: &[u8], line: usize) -> Result<Rule, RulesFileError> {
+    let v = json::bounded_tree(raw, MAX_FILE_RULE_VALUES).map_err(|message| RulesFileError {
+        line,
+        message: if message.starts_with("not JSON") {
+            message
+        } else {
+            format!("not a rule: {message}")
+        },
+    })?;
+    file_rule(&v, line)
 }
 
 /// What `sync` will do to make the rule list equal a file's rules.

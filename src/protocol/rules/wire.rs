@@ -7,6 +7,7 @@ use std::ops::Range;
 use serde_json::Value;
 
 use super::{MAX_BODY_BYTES, MAX_RULES_PER_REQUEST, Rule};
+use crate::core::json;
 
 /// `{"rules":[…]}` for these rules (add, validate, delete by value use it).
 pub fn rules_body(rules: &[Rule]) -> Vec<u8> {
@@ -112,11 +113,78 @@ fn rule_of(v: &Value) -> Option<Rule> {
     Some(Rule { value, tag, id })
 }
 
+/// The most JSON values an answer to one request (a batch of at most
+/// [`MAX_RULES_PER_REQUEST`] rules, about 10 values each) is read as a tree with (audit M4: a
+/// tree costs about 100 bytes a value, so this bounds it near 20 MB).
+pub const MAX_ANSWER_VALUES: usize = 200_000;
+/// The most JSON values one rule object of a list may have (`value`, `tag`, `id` and a few
+/// more the service may add).
+const MAX_RULE_VALUES: usize = 64;
+
+/// An answer as a tree, when it is a JSON object of at most `max_values` values.
+pub(crate) fn bounded_object(body: &[u8], max_values: usize) -> Result<Value, BadResponse> {
+    match json::bounded_tree(body, max_values) {
+        Ok(v) if v.is_object() => Ok(v),
+        Ok(_) => Err(BadResponse(format!(
+            "not a JSON object: {}",
+            start_of(body)
+        ))),
+        Err(e) if e.starts_with("not JSON") => Err(BadResponse(format!(
+            "not a JSON object: {}",
+            start_of(body)
+        ))),
+        Err(e) => Err(BadResponse(e)),
+    }
+}
+
 fn object(body: &[u8]) -> Result<Value, BadResponse> {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or_else(|| BadResponse(format!("not a JSON object: {}", start_of(body))))
+    bounded_object(body, MAX_ANSWER_VALUES)
+}
+
+/// The most rules a list answer may hold (a stream's rule limit is 250,000 unless the
+/// contract says more): beyond it the answer is refused, not held.
+pub const MAX_LIST_RULES: usize = 1_000_000;
+
+/// The rules of the list under `key` in the JSON object `body`, without a tree of the whole
+/// (a list holds up to 250,000 rules; audit M4): each rule is its own small tree, read by
+/// `rule_of`. `Ok(None)` when there is no such member (or it is `null`); `Err` when `body`
+/// is not one whole object, the member not one whole list, a rule is not one, or there are
+/// more than [`MAX_LIST_RULES`].
+pub(crate) fn list_rules(
+    body: &[u8],
+    key: &[u8],
+    rule_of: fn(&Value) -> Option<Rule>,
+) -> Result<Option<Vec<Rule>>, BadResponse> {
+    let members = json::object_members(body)
+        .ok_or_else(|| BadResponse(format!("not a JSON object: {}", start_of(body))))?;
+    let Some((_, raw)) = members.iter().find(|(k, _)| *k == key) else {
+        return Ok(None);
+    };
+    if *raw == b"null" {
+        return Ok(None);
+    }
+    let mut rules = Vec::new();
+    for element in json::elements(raw) {
+        let element = element.map_err(|_| {
+            BadResponse(format!(
+                "\"{}\" is not a list: {}",
+                String::from_utf8_lossy(key),
+                start_of(raw)
+            ))
+        })?;
+        if rules.len() == MAX_LIST_RULES {
+            return Err(BadResponse(format!(
+                "more than {MAX_LIST_RULES} rules in the answer: not read"
+            )));
+        }
+        let rule = bounded_object(element, MAX_RULE_VALUES)
+            .ok()
+            .as_ref()
+            .and_then(rule_of)
+            .ok_or_else(|| BadResponse(format!("a rule without a value: {}", start_of(element))))?;
+        rules.push(rule);
+    }
+    Ok(Some(rules))
 }
 
 fn start_of(body: &[u8]) -> String {
@@ -124,16 +192,10 @@ fn start_of(body: &[u8]) -> String {
 }
 
 /// A list (or get) response: `{"rules":[…],"sent":…}`, in the service's order.
+/// Read without a tree of the whole answer (audit M4): each rule is its own small tree.
 pub fn parse_list(body: &[u8]) -> Result<Vec<Rule>, BadResponse> {
-    let v = object(body)?;
-    let rules = v
-        .get("rules")
-        .and_then(Value::as_array)
-        .ok_or_else(|| BadResponse(format!("no \"rules\" list: {}", start_of(body))))?;
-    rules
-        .iter()
-        .map(|r| rule_of(r).ok_or_else(|| BadResponse(format!("a rule without a value: {r}"))))
-        .collect()
+    list_rules(body, b"rules", rule_of)?
+        .ok_or_else(|| BadResponse(format!("no \"rules\" list: {}", start_of(body))))
 }
 
 /// What one add request did.

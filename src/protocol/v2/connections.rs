@@ -64,11 +64,14 @@ pub struct Page {
     pub next_token: Option<String>,
 }
 
+/// The most JSON values an answer is read as a tree with (a page is at most a few hundred
+/// connections of a dozen members; audit M4).
+pub const MAX_ANSWER_VALUES: usize = 200_000;
+
 /// Parses a list page: `{"data":[…],"meta":{"result_count":n,"next_token":"…"}}` (no `data`:
 /// no connections).
 pub fn parse_page(body: &[u8]) -> Result<Page, String> {
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let v = crate::core::json::bounded_tree(body, MAX_ANSWER_VALUES)?;
     let connections = match v.get("data") {
         None | Some(serde_json::Value::Null) => Vec::new(),
         Some(serde_json::Value::Array(a)) => a.iter().map(|c| c.to_string()).collect(),
@@ -127,8 +130,7 @@ pub fn endpoint_id(name: &str) -> Option<&'static str> {
 /// A kill's answer: `{"data":{"successful_kills":n,"failed_kills":m,"results":[…]}}` →
 /// `(killed, failed)`.
 pub fn parse_kill(body: &[u8]) -> Result<(u64, u64), String> {
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let v = crate::core::json::bounded_tree(body, MAX_ANSWER_VALUES)?;
     let n = |k: &str| v.pointer(&format!("/data/{k}")).and_then(|x| x.as_u64());
     match (n("successful_kills"), n("failed_kills")) {
         (Some(ok), failed) => Ok((ok, failed.unwrap_or(0))),

@@ -5,7 +5,10 @@
 
 use serde_json::Value;
 
-use crate::protocol::rules::{AddOutcome, BadResponse, DeleteOutcome, Rule, ValidateOutcome};
+use crate::protocol::rules::{
+    AddOutcome, BadResponse, DeleteOutcome, MAX_ANSWER_VALUES, Rule, ValidateOutcome,
+    bounded_object,
+};
 
 /// The rules endpoint's path.
 pub const V2_RULES_PATH: &str = "/2/tweets/search/stream/rules";
@@ -21,14 +24,10 @@ pub fn list_query(token: Option<&str>) -> String {
     }
 }
 
+/// An answer (a list page of at most 1,000 rules, or one batch's) as a tree, bounded as the
+/// Gnip Rules API's are (audit M4).
 fn object(body: &[u8]) -> Result<Value, BadResponse> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| BadResponse(format!("not JSON: {e}")))?;
-    if v.is_object() {
-        Ok(v)
-    } else {
-        Err(BadResponse("not a JSON object".into()))
-    }
+    bounded_object(body, MAX_ANSWER_VALUES)
 }
 
 fn rule_of(v: &Value) -> Option<Rule> {

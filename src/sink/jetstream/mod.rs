@@ -5,7 +5,8 @@
 //! | file | job |
 //! |---|---|
 //! | `conn.rs` | [`NatsConnection`]: TCP/TLS, `INFO`/`CONNECT`, reads under a timeout, requests |
-//! | `publisher.rs` | [`Publisher`]: bounded queue, one thread, window of acks, drain on finish; [`PublishHandler`], the stream's handler into it |
+//! | `publisher.rs` | [`Publisher`]: one thread, window of acks, resends, reconnects, drain on finish |
+//! | `queue.rs` | [`PublishQueue`]: bounded in records and bytes, waiting while full; [`PublishHandler`], the stream's handler into it |
 //! | `leases.rs` | [`Leases`]: the lease thread, partitions gained and lost |
 //!
 //! ```no_run
@@ -28,14 +29,15 @@
 mod conn;
 mod leases;
 mod publisher;
+mod queue;
 
 pub use conn::{DEFAULT_NATS_CONNECT_TIMEOUT, NatsConnection, NatsOptions, Reply};
 pub use leases::{LEASE_STOP_WAIT, LeaseConfig, LeaseEvent, Leases, bucket_spec, check_bucket};
 pub use publisher::{
     DEFAULT_ACK_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES, MAX_QUEUE,
-    MAX_QUEUE_BYTES, PublishHandler, PublishQueue, PublishReport, PublishStats, Publisher,
-    PublisherConfig, check_captured,
+    MAX_QUEUE_BYTES, PublishReport, Publisher, PublisherConfig, check_captured,
 };
+pub use queue::{PublishHandler, PublishQueue, PublishStats};
 // The message a handler queues (decided sans-IO, in `nats`).
 pub use crate::nats::Message;
 

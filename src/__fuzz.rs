@@ -211,8 +211,10 @@ pub fn seeds(records: &[Vec<u8>]) -> Vec<(&'static str, Vec<u8>)> {
     out
 }
 
-/// Target `nats`: the NATS server-operation parser (feature `jetstream`). First four bytes: a
-/// seed for the piece sizes; the rest arrives from a server, valid or not. Fed whole and in
+/// Target `nats`: the NATS server-operation parser (feature `jetstream`) under the payload
+/// limit the server chose (its first `INFO`'s `max_payload`, any value, clamped as the
+/// connection clamps it; else one the seed picks). First four bytes: a seed for the piece
+/// sizes; the rest arrives from a server, valid or not. No message may exceed the limit. Fed whole and in
 /// seeded pieces, it must give the same operations and the same outcome, and every message's
 /// header block must read (or not) the same way. Every message's payload and every `INFO` also
 /// go through the readers of JetStream's replies and of the server's `INFO`, and the bytes as
@@ -222,8 +224,24 @@ pub fn seeds(records: &[Vec<u8>]) -> Vec<(&'static str, Vec<u8>)> {
 pub fn nats(data: &[u8]) {
     use crate::nats::{Headers, Parser, PubAck, ServerInfo, ServerOp, api};
     let (seed, body) = seed_of(data);
+    // The server chooses the payload limit: the first INFO's max_payload, taken as the
+    // connection takes it (audit M1: any value, clamped), else the seed's choice.
+    let mut chosen = match seed % 4 {
+        0 => usize::MAX,
+        1 => (seed >> 2) as usize % 4096,
+        2 => 1 << 20,
+        _ => crate::nats::MAX_PAYLOAD_CAP + 1,
+    };
+    let _ = Parser::new(crate::nats::MAX_CONTROL_LINE).feed(body, |op| {
+        if let ServerOp::Info(json) = op {
+            if let Ok(info) = ServerInfo::parse(json) {
+                chosen = info.max_payload.max(1 << 16);
+            }
+        }
+    });
     let run = |sizes: &[usize]| {
-        let mut p = Parser::new(64 * 1024);
+        let mut p = Parser::new(crate::nats::MAX_CONTROL_LINE);
+        p.set_max_payload(chosen);
         let mut ops = Vec::new();
         let mut at = 0;
         for &n in sizes {
@@ -233,6 +251,8 @@ pub fn nats(data: &[u8]) {
                     headers, payload, ..
                 } = op
                 {
+                    let size = payload.len() + headers.map_or(0, <[u8]>::len);
+                    assert!(size <= chosen.min(crate::nats::MAX_PAYLOAD_CAP));
                     let h = headers.map(Headers::parse);
                     let ack = PubAck::parse(headers, payload);
                     assert!(!(ack.is_delivered() && ack.is_retryable()));
@@ -355,7 +375,40 @@ pub fn gnip_bodies(data: &[u8]) {
     let sent: Vec<Rule> = (0..data.get(1).map_or(0, |b| b % 8))
         .map(|i| Rule::new(&format!("r{i}"), None))
         .collect();
-    let _ = rules::parse_list(data);
+    let listed = rules::parse_list(data);
+    // Read a rule at a time (audit M4), a list must say what a whole-document parse says
+    // (keys written without escapes; rules of the shape the service writes).
+    if let Ok(serde_json::Value::Object(doc)) = serde_json::from_slice(data) {
+        let plain = !data.contains(&b'\\');
+        let whole: Option<Vec<Rule>> = doc.get("rules").and_then(|l| {
+            l.as_array()?
+                .iter()
+                .map(|r| {
+                    let r = r.as_object()?;
+                    let flat = r.len() <= 8 && r.values().all(|v| !v.is_array() && !v.is_object());
+                    flat.then_some(())?;
+                    let tag = match r.get("tag") {
+                        Some(serde_json::Value::String(t)) => Some(t.as_str()),
+                        _ => None,
+                    };
+                    let mut rule = Rule::new(r.get("value")?.as_str()?, tag);
+                    rule.id = match r.get("id") {
+                        Some(serde_json::Value::Number(n)) => n.as_u64(),
+                        Some(serde_json::Value::String(s)) => s.parse().ok(),
+                        _ => None,
+                    };
+                    Some(rule)
+                })
+                .collect()
+        });
+        if let (true, Some(whole)) = (plain, whole) {
+            assert_eq!(
+                listed.as_ref().ok(),
+                Some(&whole),
+                "walked and whole differ"
+            );
+        }
+    }
     if let Ok(out) = rules::parse_add(status, data, &sent) {
         let accounted = out.created.len() + out.already_present.len() + out.rejected.len();
         assert!(

@@ -66,7 +66,7 @@ pub fn parse_rules_file(bytes: &[u8]) -> Result<Vec<Rule>, RulesFileError> {
     // One document with a "rules" list (possibly spread over many lines), read a rule at a
     // time: no tree of the whole file (audit M4).
     if let Some(members) = json::object_members(bytes) {
-        if let Some((_, list)) = members.iter().find(|(k, _)| *k == b"rules") {
+        if let Some((_, list)) = members.iter().rev().find(|(k, _)| *k == b"rules") {
             let mut rules = Vec::new();
             for (i, raw) in json::elements(list).enumerate() {
                 let raw = raw.map_err(|_| RulesFileError {

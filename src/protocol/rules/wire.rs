@@ -157,7 +157,8 @@ pub(crate) fn list_rules(
 ) -> Result<Option<Vec<Rule>>, BadResponse> {
     let members = json::object_members(body)
         .ok_or_else(|| BadResponse(format!("not a JSON object: {}", start_of(body))))?;
-    let Some((_, raw)) = members.iter().find(|(k, _)| *k == key) else {
+    // The last of repeated members, as a parser into a map would keep.
+    let Some((_, raw)) = members.iter().rev().find(|(k, _)| *k == key) else {
         return Ok(None);
     };
     if *raw == b"null" {

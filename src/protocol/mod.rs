@@ -5,6 +5,7 @@
 //! - [`dialect`]: the seam between the client and a service dialect (Gnip 2.0 today): auth,
 //!   paths, query names, what a line is, record keys, error bodies, the policy table, limits.
 //! - [`product`]: products, partitions, connection-rate limits, the backfill maximum.
+//! - [`limit`]: what a connection-rate limit is (a leaf both dialects' products use).
 //! - [`endpoint`]: stream and Replay URLs and their query parameters, built and parsed.
 //! - [`messages`]: the service's message texts and what each means.
 //! - [`policy`]: the ending → action table, backoff schedules, the connection-rate limiter,
@@ -29,6 +30,7 @@
 pub mod dedupe;
 pub mod dialect;
 pub mod endpoint;
+pub mod limit;
 pub mod messages;
 pub mod policy;
 pub mod product;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+pub use super::limit::ConnectionLimit;
 use super::v2::products::V2Product;
 
 /// A streaming product.
@@ -74,15 +75,6 @@ impl Product {
             },
         }
     }
-}
-
-/// A connection-rate limit: at most `requests` connection requests in any `window`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectionLimit {
-    /// Requests allowed in one window.
-    pub requests: u32,
-    /// The sliding window.
-    pub window: Duration,
 }
 
 /// The most `backfillMinutes` the service accepts (a purchased option, whole minutes 1..=5).

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::protocol::product::ConnectionLimit;
+use crate::protocol::limit::ConnectionLimit;
 
 /// The v2 default host.
 pub const V2_HOST: &str = "https://api.x.com";

@@ -154,9 +154,7 @@ struct LibraryLog;
 impl log::Log for LibraryLog {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
         (m.target().starts_with("gnip_stream::sink::archive") && m.level() <= log::Level::Info)
-            || (m
-                .target()
-                .starts_with("gnip_stream::sink::jetstream::publisher")
+            || (m.target().starts_with("gnip_stream::sink::jetstream")
                 && m.level() <= log::Level::Warn)
     }
 
@@ -175,9 +173,7 @@ impl log::Log for LibraryLog {
         } else {
             "archive"
         };
-        event(level, name)
-            .field("message", text.clone())
-            .emit(&format!("gnip-stream: {text}"));
+        event(level, name).emit(&format!("gnip-stream: {text}"));
     }
 
     fn flush(&self) {}

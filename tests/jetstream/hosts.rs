@@ -936,3 +936,94 @@ fn a_record_the_stream_refuses_for_its_size_is_skipped_and_the_rest_published() 
     assert_eq!(stored_ids(&cluster), ["activity:1", "activity:3"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn stream_skips_a_record_over_the_servers_max_payload_and_says_so() {
+    // Audit M2 (b) through `stream --jetstream`: the handler passes over a record no server
+    // takes, logs it with its key and size, counts it, and every other record is stored.
+    use gnip_stream::Product;
+    use gnip_stream::core::Record;
+    use gnip_stream::simulator::record_index;
+    use gnip_stream::unversioned::protocol::dialect::Dialect;
+
+    let _s = serial();
+    let sim = decahose();
+    // A limit that the simulator's larger records are over: the median record's size with
+    // room for the headers.
+    let mut sizes: Vec<usize> = (0..400)
+        .map(|g| sim.record_of(Product::Decahose, g).len())
+        .collect();
+    sizes.sort_unstable();
+    let limit = sizes[sizes.len() / 2] + 60;
+    let config = format!("max_payload: {limit}\n");
+    let Some(cluster) = cluster_or_skip("stream_max_payload", 1, &config, Auth::None) else {
+        sim.shutdown();
+        return;
+    };
+    init(&cluster, 1, None);
+    let mut h = host(&sim, &cluster.urls_from(0), &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    let status = h.term(Duration::from_secs(30));
+    let err = h.stderr();
+    assert_eq!(status.code(), Some(0), "{err}");
+    wait_all_acked(&cluster, Duration::from_millis(500));
+    let stored = cluster.read_stream("GNIP").unwrap();
+    assert!(!stored.is_empty(), "{err}");
+    // Per partition (record g is partition g % 2 + 1), the records taken span first..=last.
+    let mut seen: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    for m in &stored {
+        let g = record_index(&m.data).expect("a simulator record");
+        assert_eq!(
+            m.data,
+            sim.record_of(Product::Decahose, g),
+            "record {g} byte-exact"
+        );
+        let p = g % 2 + 1;
+        assert!(
+            m.subject.ends_with(&format!(".{p}")),
+            "record {g} on {}",
+            m.subject
+        );
+        seen.entry(p).or_default().insert(g);
+    }
+    // Each record of a partition's span is stored, or was over the limit and is named on
+    // stderr as one JSON warning.
+    let mut skipped = 0;
+    for (p, gs) in &seen {
+        let (first, last) = (*gs.first().unwrap(), *gs.last().unwrap());
+        for g in (first..=last).step_by(2) {
+            if gs.contains(&g) {
+                continue;
+            }
+            let data = sim.record_of(Product::Decahose, g);
+            let id = Dialect::Gnip
+                .record_key(&Record::new(&data))
+                .expect("a key")
+                .message_id();
+            assert!(
+                data.len() + id.len() + 24 > limit,
+                "record {g} ({} bytes) lost",
+                data.len()
+            );
+            let said = format!("record {id} of partition {p} is ");
+            let line = err
+                .lines()
+                .find(|l| l.contains(&said))
+                .unwrap_or_else(|| panic!("record {g} ({id}) not named: {err}"));
+            assert!(
+                line.contains("over the server's max_payload: not published"),
+                "{line}"
+            );
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(
+                (v["level"].as_str(), v["event"].as_str()),
+                (Some("warn"), Some("jetstream"))
+            );
+            assert_eq!(line.matches("\"message\":").count(), 1, "{line}");
+            skipped += 1;
+        }
+    }
+    assert!(skipped > 0, "no record over {limit} bytes taken");
+    assert!(err.contains("\"skipped\":"), "{err}");
+    sim.shutdown();
+}

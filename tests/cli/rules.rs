@@ -824,17 +824,20 @@ fn a_rules_file_over_the_cap_is_refused_before_any_request() {
     );
     std::fs::remove_file(&big).unwrap();
     // From stdin: read up to the cap and one byte more, then refused.
+    let add_from_stdin = |input: &[u8]| {
+        rules_as(
+            &sim,
+            "demo",
+            "demo",
+            "add",
+            "prod",
+            &["--file", "-"],
+            Some(input),
+        )
+    };
     let mut input = b"{\"value\":\"cat\"}\n".to_vec();
     input.resize(usize::try_from(MAX_RULES_FILE_BYTES).unwrap() + 1, b'\n');
-    let o = rules_as(
-        &sim,
-        "demo",
-        "demo",
-        "add",
-        "prod",
-        &["--file", "-"],
-        Some(&input),
-    );
+    let o = add_from_stdin(&input);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!(
@@ -846,14 +849,6 @@ fn a_rules_file_over_the_cap_is_refused_before_any_request() {
     assert!(log(&sim).is_empty(), "nothing sent");
     // At the cap exactly it is read (and the blank lines skipped).
     input.truncate(usize::try_from(MAX_RULES_FILE_BYTES).unwrap());
-    let o = rules_as(
-        &sim,
-        "demo",
-        "demo",
-        "add",
-        "prod",
-        &["--file", "-"],
-        Some(&input),
-    );
+    let o = add_from_stdin(&input);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }

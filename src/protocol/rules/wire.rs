@@ -150,7 +150,7 @@ pub const MAX_LIST_RULES: usize = 1_000_000;
 /// `rule_of`. `Ok(None)` when there is no such member (or it is `null`); `Err` when `body`
 /// is not one whole object, the member not one whole list, a rule is not one, or there are
 /// more than [`MAX_LIST_RULES`].
-pub(crate) fn list_rules(
+fn list_rules(
     body: &[u8],
     key: &[u8],
     rule_of: fn(&Value) -> Option<Rule>,

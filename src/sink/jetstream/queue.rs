@@ -15,6 +15,8 @@ use crate::metrics::PublishSnapshot;
 use crate::nats::Message;
 use crate::nats::api::MSG_ID;
 
+/// What the queue's senders and the publisher's thread share: the figures, the byte bound, and
+/// the flags and wake-up of a stop.
 #[derive(Default, Debug)]
 pub(super) struct Shared {
     pub(super) queued: AtomicU64,

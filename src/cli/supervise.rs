@@ -27,6 +27,12 @@ pub trait Supervised {
     fn wait(&mut self, pace: Duration) {
         std::thread::sleep(pace);
     }
+    /// A stop any thread may call, when [`Supervised::wait`] returns as soon as the job ends:
+    /// then a signal runs it at once (on the signal thread) and the loop waits until the next
+    /// line or second instead of turning every 100 ms.
+    fn waker(&self) -> Option<Box<dyn Fn() + Send>> {
+        None
+    }
 }
 
 /// Runs `job` until it ends: every `interval` (0: never) emits its line, the text redrawn in
@@ -43,12 +49,16 @@ pub fn supervise(
     let mut drew = false;
     let mut next_line = interval;
     let mut next_second = Duration::from_secs(1);
-    loop {
+    let woken = job
+        .waker()
+        .map(|stop| signal::on_signal(Some(stop)))
+        .is_some();
+    let drew = loop {
         if signal::received() || out.is_some_and(|o| o.is_broken()) {
             job.stop();
         }
         if job.is_finished() {
-            return drew;
+            break drew;
         }
         if let Some(o) = out {
             o.flush(false);
@@ -69,11 +79,28 @@ pub fn supervise(
             job.each_second();
             next_second += Duration::from_secs(1);
         }
-        // 20 ms while output waits for its idle flush, else 100 ms: an idle stream (heartbeats
-        // only) wakes this thread 10 times a second, not 50 (benches/firehose.rs).
+        // 20 ms while output waits for its idle flush. Else a job that wakes this loop at its
+        // end (and a signal through its waker) is waited for until the next line or second:
+        // an idle stream wakes this thread once a second; other jobs every 100 ms.
         let pending = out.is_some_and(|o| o.is_dirty());
-        job.wait(Duration::from_millis(if pending { 20 } else { 100 }));
+        let pace = if pending {
+            Duration::from_millis(20)
+        } else if woken {
+            let elapsed = started.elapsed();
+            let mut due = next_second;
+            if !interval.is_zero() {
+                due = due.min(next_line);
+            }
+            due.saturating_sub(elapsed).max(Duration::from_millis(1))
+        } else {
+            Duration::from_millis(100)
+        };
+        job.wait(pace);
+    };
+    if woken {
+        signal::on_signal(None);
     }
+    drew
 }
 
 /// A running client, its line, and its once-a-second work, as [`Supervised`].
@@ -105,6 +132,18 @@ where
 
     fn each_second(&mut self) {
         (self.each_second)();
+    }
+
+    fn wait(&mut self, pace: Duration) {
+        if self.running.wait_finished(pace) {
+            // The threads are ending: `is_finished` follows within microseconds.
+            std::thread::yield_now();
+        }
+    }
+
+    fn waker(&self) -> Option<Box<dyn Fn() + Send>> {
+        let stop = self.running.stop_handle();
+        Some(Box::new(move || stop.stop()))
     }
 }
 

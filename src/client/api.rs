@@ -3,8 +3,9 @@
 //! [`PartitionReport`] says how it ended.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use super::config::ClientConfig;
 use super::connection::{Connection, ConnectionReport};
@@ -42,10 +43,29 @@ struct PartitionThreads {
     connections: Vec<JoinHandle<ConnectionReport>>,
 }
 
+/// How many connection threads have ended, and the wake-up of [`Running::wait_finished`].
+#[derive(Default)]
+struct Ended {
+    count: Mutex<usize>,
+    changed: Condvar,
+}
+
+/// Counts its thread as ended when dropped: at the end of the thread's work, also by a panic.
+struct EndGuard(Arc<Ended>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        let mut n = self.0.count.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        self.0.changed.notify_all();
+    }
+}
+
 /// A started client.
 pub struct Running {
     stop: StopHandle,
     partitions: Vec<PartitionThreads>,
+    ended: Arc<Ended>,
 }
 
 impl std::fmt::Debug for Running {
@@ -74,6 +94,31 @@ impl Running {
     /// Whether every partition has ended (by itself, or after a stop).
     pub fn is_finished(&self) -> bool {
         self.ended().iter().all(|&e| e)
+    }
+
+    /// Waits up to `timeout` for every connection's work to end; `true` when it has (the
+    /// threads are then ending: [`Running::is_finished`] follows within microseconds). Wakes
+    /// as soon as the last one ends, so a supervisor needs no polling loop to see the end.
+    pub fn wait_finished(&self, timeout: Duration) -> bool {
+        let total: usize = self.partitions.iter().map(|p| p.connections.len()).sum();
+        let deadline = Instant::now().checked_add(timeout);
+        let mut n = self.ended.count.lock().unwrap_or_else(|e| e.into_inner());
+        while *n < total {
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if left.is_zero() {
+                return false;
+            }
+            n = self
+                .ended
+                .changed
+                .wait_timeout(n, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
     }
 
     /// Which partitions have ended (every connection of it, by itself, a stop, or a panic), in
@@ -177,6 +222,7 @@ impl Client {
         let handler: Arc<dyn Handler> = Arc::new(handler);
         let config = Arc::new(config);
         let mut partitions: Vec<PartitionThreads> = Vec::new();
+        let ended = Arc::new(Ended::default());
         let abandon = |partitions: Vec<PartitionThreads>, e: std::io::Error| {
             // Do not leave the connections already started running on their own.
             stop.stop();
@@ -213,9 +259,13 @@ impl Client {
                     stop.clone(),
                     dedupe.clone(),
                 );
+                let end = EndGuard(Arc::clone(&ended));
                 let spawned = thread::Builder::new()
                     .name(format!("gnip-p{partition}-c{connection}"))
-                    .spawn(move || worker.run());
+                    .spawn(move || {
+                        let _counted_at_the_end = end;
+                        worker.run()
+                    });
                 match spawned {
                     Ok(t) => connections.push(t),
                     Err(e) => {
@@ -226,6 +276,10 @@ impl Client {
             }
             partitions.push(PartitionThreads { stats, connections });
         }
-        Ok(Running { stop, partitions })
+        Ok(Running {
+            stop,
+            partitions,
+            ended,
+        })
     }
 }

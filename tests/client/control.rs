@@ -144,3 +144,37 @@ fn stop_during_a_tcp_connect_that_goes_unanswered_takes_under_a_second() {
         "never connected"
     );
 }
+
+#[test]
+fn wait_finished_returns_when_the_last_connection_ends_and_not_before() {
+    // A supervisor waits on this instead of polling every 100 ms (issue: nothing waits on a
+    // sleep loop): it must say false while any connection runs, true once all have ended,
+    // also when a handler's panic ended one.
+    let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(200.0))).unwrap();
+    let running = Client::start(config(&sim, Product::Decahose), |d: &Delivery<'_>| {
+        if d.partition() == 2 {
+            panic!("partition 2's handler gives up");
+        }
+        Flow::Continue
+    })
+    .unwrap();
+    // Partition 2 ends at its first record; partition 1 streams on.
+    assert!(!running.wait_finished(Duration::from_millis(700)));
+    assert_eq!(running.ended(), vec![false, true]);
+    let stop = running.stop_handle();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        stop.stop();
+    });
+    assert!(running.wait_finished(JOIN_LIMIT), "ended after the stop");
+    stopper.join().unwrap();
+    // Ended once said, and the threads are done within moments.
+    assert!(running.wait_finished(Duration::ZERO));
+    let t = Instant::now();
+    while !running.is_finished() {
+        assert!(t.elapsed() < Duration::from_secs(5));
+        std::thread::yield_now();
+    }
+    let reports = join(running);
+    assert_eq!(reports.len(), 2);
+}

@@ -131,20 +131,27 @@ impl<'a> Members<'a> {
         if *b.get(i)? == b',' {
             i = skip_ws(b, i + 1);
         }
-        if b[i..].first() != Some(&b'"') {
-            return None; // `}` or garbage: either way no more members
-        }
-        let key_end = end_of_string(b, i)?;
-        let key = &b[i + 1..key_end - 1];
-        let colon = skip_ws(b, key_end);
-        if *b.get(colon)? != b':' {
-            return None;
-        }
-        let v = skip_ws(b, colon + 1);
-        let v_end = end_of_value(b, v)?;
-        self.i = v_end;
-        Some((key, &b[v..v_end]))
+        // `}` or garbage: either way no more members.
+        let (key, value, end) = member_at(b, i)?;
+        self.i = end;
+        Some((key, value))
     }
+}
+
+/// The member `"key": value` whose key's opening quote is at `b[i]`: its raw key (still
+/// escaped), its raw value, and the index just after the value.
+fn member_at(b: &[u8], i: usize) -> Option<(&[u8], &[u8], usize)> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let key_end = end_of_string(b, i)?;
+    let colon = skip_ws(b, key_end);
+    if *b.get(colon)? != b':' {
+        return None;
+    }
+    let v = skip_ws(b, colon + 1);
+    let v_end = end_of_value(b, v)?;
+    Some((&b[i + 1..key_end - 1], &b[v..v_end], v_end))
 }
 
 /// The contents of a raw JSON string value (between the quotes, still escaped).
@@ -210,20 +217,12 @@ pub(crate) fn object_members(b: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
     let mut i = 1;
     loop {
         i = skip_ws(object, i);
-        match object.get(i)? {
-            b'}' if out.is_empty() => return (i + 1 == object.len()).then_some(out),
-            b'"' => {}
-            _ => return None,
+        if out.is_empty() && object.get(i) == Some(&b'}') {
+            return (i + 1 == object.len()).then_some(out);
         }
-        let key_end = end_of_string(object, i)?;
-        let colon = skip_ws(object, key_end);
-        if *object.get(colon)? != b':' {
-            return None;
-        }
-        let v = skip_ws(object, colon + 1);
-        let v_end = end_of_value(object, v)?;
-        out.push((&object[i + 1..key_end - 1], &object[v..v_end]));
-        i = skip_ws(object, v_end);
+        let (key, value, end) = member_at(object, i)?;
+        out.push((key, value));
+        i = skip_ws(object, end);
         match object.get(i)? {
             b',' => i += 1,
             b'}' => return (i + 1 == object.len()).then_some(out),

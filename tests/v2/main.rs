@@ -35,9 +35,10 @@ pub fn v2_cmd(token: Option<&str>) -> Command {
     c
 }
 
-/// `stream --api v2 --product P --host SIM` and `more`, with the demo token, run to its end.
-pub fn stream(sim: &Simulator, product: &str, more: &[&str]) -> Output {
-    let mut c = v2_cmd(Some(DEMO_BEARER_TOKEN));
+/// `stream --api v2 --product P --host HOST` with `token` (none: `X_BEARER_TOKEN` unset), not
+/// yet run.
+pub fn stream_cmd(host: &str, product: &str, token: Option<&str>) -> Command {
+    let mut c = v2_cmd(token);
     c.args([
         "stream",
         "--api",
@@ -45,8 +46,14 @@ pub fn stream(sim: &Simulator, product: &str, more: &[&str]) -> Output {
         "--product",
         product,
         "--host",
-        &sim.base_url(),
+        host,
     ]);
+    c
+}
+
+/// `stream --api v2 --product P --host SIM` and `more`, with the demo token, run to its end.
+pub fn stream(sim: &Simulator, product: &str, more: &[&str]) -> Output {
+    let mut c = stream_cmd(&sim.base_url(), product, Some(DEMO_BEARER_TOKEN));
     c.args(more);
     common::cli::run(c, Duration::from_secs(30))
 }

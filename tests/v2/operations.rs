@@ -10,7 +10,7 @@ use gnip_stream::unversioned::protocol::v2::problems;
 use gnip_stream::unversioned::protocol::v2::products::V2Product;
 
 use crate::common::watch::{Watched, scrape, sum};
-use crate::{assert_exact_once, lines, stderr, stream, v2_cmd};
+use crate::{assert_exact_once, lines, stderr, stream, stream_cmd, v2_cmd};
 
 #[test]
 fn redundant_connections_with_a_dedupe_window_log_json_and_count_their_duplicates() {
@@ -70,15 +70,8 @@ fn redundant_connections_with_a_dedupe_window_log_json_and_count_their_duplicate
 #[test]
 fn metrics_and_the_slow_reader_warning_cover_every_v2_partition() {
     let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(2000.0))).unwrap();
-    let mut c = v2_cmd(Some(DEMO_BEARER_TOKEN));
+    let mut c = stream_cmd(&sim.base_url(), "decahose", Some(DEMO_BEARER_TOKEN));
     c.args([
-        "stream",
-        "--api",
-        "v2",
-        "--product",
-        "decahose",
-        "--host",
-        &sim.base_url(),
         "--log-format",
         "json",
         "--slow-reader-period",
@@ -156,16 +149,7 @@ fn too_many_connections_warns_naming_connections_kill_and_a_stop_ends_the_wait()
             message: problems::too_many_connections_body(),
         },
     );
-    let mut c = v2_cmd(Some(DEMO_BEARER_TOKEN));
-    c.args([
-        "stream",
-        "--api",
-        "v2",
-        "--product",
-        "sample",
-        "--host",
-        &sim.base_url(),
-    ]);
+    let c = stream_cmd(&sim.base_url(), "sample", Some(DEMO_BEARER_TOKEN));
     let w = Watched::spawn(c, true);
     let warn = w.wait_line(Duration::from_secs(20), |l| {
         l.contains("TooManyConnections")

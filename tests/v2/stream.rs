@@ -5,7 +5,7 @@ use gnip_stream::Product;
 use gnip_stream::simulator::{Fault, Rate, Simulator, SimulatorConfig, Which};
 use gnip_stream::unversioned::protocol::v2::products::V2Product;
 
-use crate::{assert_exact_once, lines, stderr, stream, stream_requests, v2_cmd};
+use crate::{assert_exact_once, lines, stderr, stream, stream_cmd, stream_requests, v2_cmd};
 
 fn sim(rate: f64) -> Simulator {
     Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(rate))).unwrap()
@@ -188,34 +188,15 @@ fn credentials_and_usage_errors_exit_2_before_any_request() {
     }
     assert!(sim.requests().is_empty(), "{:?}", sim.requests());
     // The Gnip credentials are not used for v2, and never sent as Basic.
-    let mut c = v2_cmd(None);
+    let mut c = stream_cmd(&host, "decahose", None);
     c.env("GNIP_USERNAME", "demo").env("GNIP_PASSWORD", "demo");
-    c.args([
-        "stream",
-        "--api",
-        "v2",
-        "--product",
-        "decahose",
-        "--host",
-        &host,
-    ]);
     assert_eq!(common_run(c).status.code(), Some(2));
 }
 
 #[test]
 fn a_wrong_token_exits_3_and_a_forbidden_client_4_with_its_reason() {
     let sim = sim(10.0);
-    let mut c = v2_cmd(Some("wrong"));
-    c.args([
-        "stream",
-        "--api",
-        "v2",
-        "--product",
-        "sample",
-        "--host",
-        &sim.base_url(),
-    ]);
-    let out = common_run(c);
+    let out = common_run(stream_cmd(&sim.base_url(), "sample", Some("wrong")));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("401: Unauthorized"),

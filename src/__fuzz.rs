@@ -208,7 +208,32 @@ pub fn seeds(records: &[Vec<u8>]) -> Vec<(&'static str, Vec<u8>)> {
         out.push(("lines", input));
     }
     out.extend(records.iter().map(|r| ("classify", r.clone())));
+    out.extend(records.iter().map(|r| ("json_brackets", r.clone())));
     out
+}
+
+/// Target `json_brackets`: the 64-byte-block bracket matcher (`core/brackets.rs`, the
+/// library's only `unsafe`). At every `{` and `[` of any input (the first 256): the vector
+/// masks and the portable ones give the same end, inside the input; and where the token
+/// walker's end makes a value serde_json accepts, the same end as the token walker.
+pub fn json_brackets(data: &[u8]) {
+    use crate::core::{brackets, json};
+    let starts = data
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c, b'{' | b'['))
+        .map(|(i, _)| i)
+        .take(256);
+    for i in starts {
+        let fast = brackets::end_of_container(data, i);
+        assert_eq!(fast, brackets::end_of_container_portable(data, i), "at {i}");
+        assert!(fast.is_none_or(|e| e > i && e <= data.len()), "at {i}");
+        if let Some(e) = json::end_of_container_by_tokens(data, i) {
+            if serde_json::from_slice::<serde_json::Value>(&data[i..e]).is_ok() {
+                assert_eq!(fast, Some(e), "at {i}: a valid value ends at {e}");
+            }
+        }
+    }
 }
 
 /// Target `nats`: the NATS server-operation parser (feature `jetstream`) under the payload

@@ -1,8 +1,8 @@
 //! Just enough JSON structure to find one member of a record without parsing all of it.
 //!
 //! Classification and id extraction need a top-level key or two, not a document tree. These
-//! helpers walk raw bytes, skip strings with `memchr` and count only the bracket kind that
-//! matters, and never allocate. They assume well-formed JSON and report anything else as `None`
+//! helpers walk raw bytes, skip strings with `memchr`, skip nested objects and arrays 64 bytes
+//! at a time (`brackets.rs`), and never allocate. They assume well-formed JSON and report anything else as `None`
 //! rather than guess; they are not a validator.
 
 /// Index of the first byte at or after `i` that is not JSON white space.
@@ -32,6 +32,7 @@ fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
 }
 
 /// The first index in `hay` of `a`, `b` or `c`.
+#[cfg(any(test, feature = "testing"))]
 #[inline]
 fn find3(a: u8, b: u8, c: u8, hay: &[u8]) -> Option<usize> {
     let head = &hay[..hay.len().min(SHORT)];
@@ -60,33 +61,44 @@ pub(crate) fn end_of_string(b: &[u8], i: usize) -> Option<usize> {
 pub(crate) fn end_of_value(b: &[u8], i: usize) -> Option<usize> {
     match *b.get(i)? {
         b'"' => end_of_string(b, i),
-        open @ (b'{' | b'[') => {
-            // Inside valid JSON the other bracket kind is balanced, so only this kind counts.
-            let close = if open == b'{' { b'}' } else { b']' };
-            let mut depth = 0usize;
-            let mut j = i;
-            loop {
-                let k = j + find3(b'"', open, close, b.get(j..)?)?;
-                if b[k] == b'"' {
-                    j = end_of_string(b, k)?;
-                } else if b[k] == open {
-                    depth += 1;
-                    j = k + 1;
-                } else {
-                    depth -= 1;
-                    j = k + 1;
-                    if depth == 0 {
-                        return Some(j);
-                    }
-                }
-            }
-        }
+        b'{' | b'[' => super::brackets::end_of_container(b, i),
         _ => {
             let end = b[i..]
                 .iter()
                 .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n'))
                 .map_or(b.len(), |p| i + p);
             (end > i).then_some(end)
+        }
+    }
+}
+
+/// `b[i]` is `{` or `[`: the index just after its closing bracket, found token by token (a
+/// `memchr` per string). The oracle that `brackets.rs`, which finds the same 64 bytes at a
+/// time, is tested and fuzzed against.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn end_of_container_by_tokens(b: &[u8], i: usize) -> Option<usize> {
+    let open = *b.get(i)?;
+    let close = match open {
+        b'{' => b'}',
+        b'[' => b']',
+        _ => return None,
+    };
+    // Inside valid JSON the other bracket kind is balanced, so only this kind counts.
+    let mut depth = 0usize;
+    let mut j = i;
+    loop {
+        let k = j + find3(b'"', open, close, b.get(j..)?)?;
+        if b[k] == b'"' {
+            j = end_of_string(b, k)?;
+        } else if b[k] == open {
+            depth += 1;
+            j = k + 1;
+        } else {
+            depth -= 1;
+            j = k + 1;
+            if depth == 0 {
+                return Some(j);
+            }
         }
     }
 }

@@ -14,6 +14,7 @@
 //! core whatever bytes it read and decides what to do with the events. That is what lets the
 //! whole decode path be unit-tested at every split point and fuzzed without a network.
 
+pub(crate) mod brackets;
 mod classify;
 mod crc32;
 mod frame;

@@ -231,4 +231,23 @@ impl Supervised for Job<'_> {
     fn each_second(&mut self) {
         self.monitor.check(&self.running.stats());
     }
+
+    fn wait(&mut self, pace: Duration) {
+        if self.running.is_finished() {
+            // The Recoveries end within a few milliseconds of their stop.
+            std::thread::sleep(pace.min(Duration::from_millis(5)));
+        } else if self.running.wait_finished(pace) {
+            // The threads are ending: `is_finished` follows within microseconds.
+            std::thread::yield_now();
+        }
+    }
+
+    fn waker(&self) -> Option<Box<dyn Fn() + Send>> {
+        let live = self.running.stop_handle();
+        let recoveries = self.recovering.stopper();
+        Some(Box::new(move || {
+            live.stop();
+            recoveries();
+        }))
+    }
 }

@@ -39,7 +39,7 @@ pub fn merge(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
 pub struct Recoveries {
     stop: Arc<AtomicBool>,
     current: Arc<Mutex<Vec<StopHandle>>>,
-    queue: Mutex<Option<Sender<Range>>>,
+    queue: Arc<Mutex<Option<Sender<Range>>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -69,7 +69,7 @@ impl Recoveries {
         Recoveries {
             stop,
             current,
-            queue: Mutex::new(Some(tx)),
+            queue: Arc::new(Mutex::new(Some(tx))),
             thread: Mutex::new(thread),
         }
     }
@@ -90,10 +90,22 @@ impl Recoveries {
 
     /// Stops what runs and what is queued (still pending in the archive: the next start runs it).
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        lock(&self.queue).take();
-        for h in lock(&self.current).iter() {
-            h.stop();
+        (self.stopper())();
+    }
+
+    /// [`Recoveries::stop`] as a function another thread can keep (a signal's).
+    pub fn stopper(&self) -> impl Fn() + Send + 'static {
+        let (stop, queue, current) = (
+            Arc::clone(&self.stop),
+            Arc::clone(&self.queue),
+            Arc::clone(&self.current),
+        );
+        move || {
+            stop.store(true, Ordering::SeqCst);
+            lock(&queue).take();
+            for h in lock(&current).iter() {
+                h.stop();
+            }
         }
     }
 

@@ -1,11 +1,13 @@
 //! One file being written: records appended (plain, or through one gzip member), handed to its
 //! writer thread (`writer.rs`) in pieces that only ever end on what was accepted, made durable
-//! on request (a sync flush for gzip, then fsync), and sealed: written out, fsynced, renamed
+//! on request (a sync flush for gzip, then an fsync that need not hold the partition), and sealed: written out, fsynced, renamed
 //! from its hidden `.part` name, the directory fsynced.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 
 use super::Storage;
 use super::writer::{FileWriter, Shared};
@@ -17,6 +19,8 @@ const WRITE_PIECE: usize = 64 * 1024;
 /// A `.part` file of the archive.
 pub(super) struct OpenFile {
     writer: FileWriter,
+    /// The same file, for an fsync that the writer thread does not wait for.
+    sync_handle: Arc<File>,
     /// The hidden name it has while written.
     pub part: PathBuf,
     /// The name it gets when sealed.
@@ -48,8 +52,10 @@ impl OpenFile {
             .write(true)
             .create_new(true)
             .open(&part)?;
+        let sync_handle = Arc::new(file.try_clone()?);
         Ok(OpenFile {
             writer: FileWriter::start(file, part.clone(), partition, shared)?,
+            sync_handle,
             part,
             sealed,
             window,
@@ -102,14 +108,19 @@ impl OpenFile {
         self.writer.is_failing()
     }
 
-    /// Makes every accepted record durable in the `.part`: a sync flush of the gzip member
-    /// (so a reader can inflate all of it), written out, fsynced.
-    pub fn make_durable(&mut self) -> io::Result<()> {
+    /// Starts making every accepted record durable without holding the partition: a sync
+    /// flush of the gzip member, written out, and a mark in the writer's queue. The returned
+    /// [`DataMark`] waits for the mark and fsyncs, on any thread, while records go on.
+    pub fn begin_durable(&mut self) -> io::Result<DataMark> {
         if let Some(enc) = &mut self.gzip {
             enc.write_flush(&[], &mut self.pending);
         }
         self.write_out()?;
-        self.writer.sync()
+        Ok(DataMark {
+            written: self.writer.mark()?,
+            file: Arc::clone(&self.sync_handle),
+            path: self.part.clone(),
+        })
     }
 
     /// The first half of a seal: ends the gzip member, writes out, fsyncs. On an error the
@@ -130,6 +141,25 @@ impl OpenFile {
             self.renamed = true;
         }
         sync_dir(self.sealed.parent().unwrap_or(Path::new(".")))
+    }
+}
+
+/// The records accepted before [`OpenFile::begin_durable`]: durable once [`DataMark::wait`]
+/// returns.
+pub(super) struct DataMark {
+    written: Receiver<()>,
+    file: Arc<File>,
+    /// The `.part`, for messages.
+    pub path: PathBuf,
+}
+
+impl DataMark {
+    /// Waits until the writer wrote everything before the mark, then fsyncs the file.
+    pub fn wait(self, storage: &dyn Storage) -> io::Result<()> {
+        self.written
+            .recv()
+            .map_err(|_| io::Error::other("the archive stopped writing this file (closing)"))?;
+        storage.sync(&self.file)
     }
 }
 

@@ -391,6 +391,8 @@ impl Archive {
         self.closing.store(true, Ordering::SeqCst);
         let ticker = lock(&self.ticker).take();
         if let Some(t) = ticker {
+            // It sleeps parked: wake it rather than wait out its tick.
+            t.thread().unpark();
             let _ = t.join();
         }
         let mut errors = Vec::new();
@@ -412,15 +414,26 @@ impl Archive {
     }
 
     /// One look at every partition: seal a file whose window ended, make records accepted
-    /// more than [`DURABLE_EVERY`] ago durable.
+    /// more than [`DURABLE_EVERY`] ago durable. The fsync runs without the partition's lock,
+    /// so its records go on arriving (the fsync of a second's data can take 100 ms).
     fn tick(&self) {
         for slot in &self.parts {
-            let mut p = lock(slot);
-            if p.failing {
-                continue;
-            }
-            let now = now_secs();
-            if let Err(Failed { path, error }) = p.tick(now, self) {
+            let begun = {
+                let mut p = lock(slot);
+                if p.failing {
+                    continue;
+                }
+                p.tick(now_secs(), self)
+            };
+            let done = match begun {
+                Ok(Some(mut durable)) => {
+                    let waited = durable.wait(self);
+                    lock(slot).end_durable(durable.journal, waited, self)
+                }
+                Ok(None) => Ok(()),
+                Err(f) => Err(f),
+            };
+            if let Err(Failed { path, error }) = done {
                 Counters::add(&self.counters.write_errors, 1);
                 log::error!("archive: cannot write {}: {error}", path.display());
             }
@@ -438,10 +451,11 @@ fn now_secs() -> i64 {
     crate::clock::now_secs()
 }
 
-/// The ticker thread: every [`TICK`] until the archive closes or goes away.
+/// The ticker thread: every [`TICK`] until the archive closes (which unparks it) or goes
+/// away. An early wake-up only makes one look early.
 fn tick_loop(archive: &Weak<Archive>) {
     loop {
-        std::thread::sleep(TICK);
+        std::thread::park_timeout(TICK);
         let Some(a) = archive.upgrade() else {
             return;
         };

@@ -6,8 +6,8 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::file::{OpenFile, sync_dir, write_atomically};
-use super::journal::Journal;
+use super::file::{DataMark, OpenFile, sync_dir, write_atomically};
+use super::journal::{Journal, Mark};
 use super::names::{part_name, sealed_name, window_start};
 use super::{Archive, Counters, DURABLE_EVERY};
 use crate::protocol::dedupe::DedupeWindow;
@@ -129,32 +129,73 @@ impl Partition {
         Ok(())
     }
 
-    /// The journal entries of durable records appended; the checkpoint advanced.
+    /// The journal entries of durable records confirmed; the checkpoint advanced.
     fn commit(&mut self, a: &Archive) -> Result<(), Failed> {
         let now = crate::clock::now_secs();
         match self.journal.commit(now, &*a.config.storage) {
-            Ok(Some(t)) => self.checkpoint = self.checkpoint.max(Some(t)),
-            Ok(None) => {}
+            Ok(t) => self.checkpoint = self.checkpoint.max(t),
             Err(e) => return Err(at(&a.state_dir)(e)),
         }
         self.durable_at = Instant::now();
         Ok(())
     }
 
-    /// Makes every accepted record durable now and advances the checkpoint.
+    /// Makes every accepted record durable now and advances the checkpoint (holding the
+    /// partition all along: for the rare callers; the ticker uses [`Partition::begin_durable`]).
     pub fn make_durable(&mut self, a: &Archive) -> Result<(), Failed> {
-        if let Some(f) = &mut self.file {
-            f.make_durable().map_err(at(&f.part))?;
-        }
-        self.commit(a)
+        let mut durable = self.begin_durable(a)?;
+        let waited = durable.wait(a);
+        self.end_durable(durable.journal, waited, a)
     }
 
-    /// The ticker's look at `now`: a file whose window ended is sealed; records accepted
-    /// [`DURABLE_EVERY`] ago or more are made durable and the checkpoint advanced.
-    pub fn tick(&mut self, now: i64, a: &Archive) -> Result<(), Failed> {
+    /// The first half of making records durable, under the partition's lock: the data marked
+    /// in the writer's queue and the journal's entries marked. [`Durable::wait`] (without the
+    /// lock) and [`Partition::end_durable`] (with it) finish it.
+    pub fn begin_durable(&mut self, a: &Archive) -> Result<Durable, Failed> {
+        let data = match &mut self.file {
+            Some(f) => Some(f.begin_durable().map_err(at(&f.part))?),
+            None => None,
+        };
+        let journal = self.journal.mark().map_err(at(&a.state_dir))?;
+        self.durable_at = Instant::now();
+        Ok(Durable { data, journal })
+    }
+
+    /// The last half: if the data's fsync (`waited`) succeeded, the journal's mark confirmed
+    /// and the checkpoint advanced; otherwise the mark's entries wait for the next one.
+    pub fn end_durable(
+        &mut self,
+        mark: Option<Mark>,
+        waited: Result<(), Failed>,
+        a: &Archive,
+    ) -> Result<(), Failed> {
+        let Some(mark) = mark else {
+            return waited;
+        };
+        if let Err(f) = waited {
+            self.journal.unmark(mark);
+            return Err(f);
+        }
+        let now = crate::clock::now_secs();
+        match self.journal.confirm(mark, now, &*a.config.storage) {
+            Ok(t) => {
+                self.checkpoint = self.checkpoint.max(t);
+                Ok(())
+            }
+            Err((mark, e)) => {
+                self.journal.unmark(mark);
+                Err(at(&a.state_dir)(e))
+            }
+        }
+    }
+
+    /// The ticker's look at `now`: a file whose window ended is sealed; for records accepted
+    /// [`DURABLE_EVERY`] ago or more, making them durable begins (the caller finishes it
+    /// without holding the partition).
+    pub fn tick(&mut self, now: i64, a: &Archive) -> Result<Option<Durable>, Failed> {
         if self.file.as_ref().is_some_and(|f| f.is_failing()) {
             // Its writer is trying again; the next tick looks again.
-            return Ok(());
+            return Ok(None);
         }
         let every = a.config.rotate_every.as_secs() as i64;
         if self
@@ -162,11 +203,32 @@ impl Partition {
             .as_ref()
             .is_some_and(|f| f.window != window_start(now, every))
         {
-            return self.seal(a);
+            return self.seal(a).map(|()| None);
         }
         if !self.journal.has_pending() || self.durable_at.elapsed() < DURABLE_EVERY {
-            return Ok(());
+            return Ok(None);
         }
-        self.make_durable(a)
+        self.begin_durable(a).map(Some)
+    }
+}
+
+/// Records on their way to being durable: begun under the partition's lock, finished by
+/// [`Durable::wait`] without it and [`Partition::end_durable`] with it again.
+pub(super) struct Durable {
+    data: Option<DataMark>,
+    /// The journal's entries of those records.
+    pub journal: Option<Mark>,
+}
+
+impl Durable {
+    /// Waits for the data's fsync (the records go on arriving meanwhile).
+    pub fn wait(&mut self, a: &Archive) -> Result<(), Failed> {
+        match self.data.take() {
+            Some(d) => {
+                let path = d.path.clone();
+                d.wait(&*a.config.storage).map_err(at(&path))
+            }
+            None => Ok(()),
+        }
     }
 }

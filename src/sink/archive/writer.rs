@@ -3,7 +3,8 @@
 //! wait, which is how a failing disk stops the partition's reading), a failed write cut back to
 //! the last good length and tried again every 5 s (counted, logged with the path), fsync on
 //! request. When the archive closes during a failure, the thread gives up: the file stays a
-//! `.part` with whole records, sealed at the next start.
+//! `.part` with whole records, sealed at the next start. A mark answers once what came before
+//! it is written, for an fsync on another thread that does not stop the writing.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
@@ -22,6 +23,8 @@ enum Cmd {
     Write(Vec<u8>),
     /// fsync once everything before is written; the answer goes back.
     Sync(SyncSender<io::Result<()>>),
+    /// Answer once everything before is written (someone else fsyncs).
+    Mark(SyncSender<()>),
 }
 
 /// What the writer thread needs from the archive.
@@ -77,6 +80,15 @@ impl FileWriter {
         let (reply, answer) = sync_channel(1);
         tx.send(Cmd::Sync(reply)).map_err(|_| gone())?;
         answer.recv().map_err(|_| gone())?
+    }
+
+    /// Queues a mark: the answer comes once everything queued before it is written (not yet
+    /// fsynced), so that another thread can fsync while this one goes on writing.
+    pub fn mark(&self) -> io::Result<Receiver<()>> {
+        let tx = self.tx.as_ref().ok_or_else(gone)?;
+        let (reply, answer) = sync_channel(1);
+        tx.send(Cmd::Mark(reply)).map_err(|_| gone())?;
+        Ok(answer)
     }
 
     /// Whether a write is failing now (the thread is waiting to try again).
@@ -143,6 +155,9 @@ fn run(
             }
             Cmd::Sync(reply) => {
                 let _ = reply.send(s.storage.sync(&file));
+            }
+            Cmd::Mark(reply) => {
+                let _ = reply.send(());
             }
         }
     }

@@ -166,8 +166,14 @@ fn run_client(bin: &str, url: &str, n: u64, extra: &[&str], scrape: bool) -> (f6
 
 /// Runs `gnip-stream stream --archive DIR --max-records n` (plus `extra`) to the end: wall
 /// time, peak RSS (KiB), CPU seconds, and the bytes of the sealed files.
-fn run_archive(bin: &str, url: &str, n: u64, extra: &[&str]) -> (f64, u64, f64, u64) {
-    let dir = std::env::temp_dir().join(format!("gnip-e2e-archive-{}", std::process::id()));
+fn run_archive(
+    bin: &str,
+    url: &str,
+    n: u64,
+    base: &std::path::Path,
+    extra: &[&str],
+) -> (f64, u64, f64, u64) {
+    let dir = base.join(format!("gnip-e2e-archive-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let t = Instant::now();
     let child = Command::new(bin)
@@ -208,6 +214,28 @@ fn run_archive(bin: &str, url: &str, n: u64, extra: &[&str]) -> (f64, u64, f64, 
         .unwrap_or(0);
     let _ = std::fs::remove_dir_all(&dir);
     (secs, rss.join().unwrap(), cpu.join().unwrap(), bytes)
+}
+
+/// Writes `bytes` of one repeated 64 KiB piece to a file in `base`, fsynced once a second and
+/// at the end, as the archive writes; seconds taken.
+fn write_alone(base: &std::path::Path, bytes: u64) -> f64 {
+    let path = base.join(format!("gnip-e2e-write-{}", std::process::id()));
+    let piece = vec![b'x'; 64 * 1024];
+    let t = Instant::now();
+    let mut f = std::fs::File::create(&path).unwrap();
+    let (mut done, mut synced) = (0u64, Instant::now());
+    while done < bytes {
+        f.write_all(&piece).unwrap();
+        done += piece.len() as u64;
+        if synced.elapsed() >= Duration::from_secs(1) {
+            f.sync_all().unwrap();
+            synced = Instant::now();
+        }
+    }
+    f.sync_all().unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&path);
+    secs
 }
 
 fn main() {
@@ -278,12 +306,19 @@ fn main() {
         .args(["stream", "--help"])
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--archive"));
+    let tmp = std::env::temp_dir();
     let archive = has_archive.then(|| {
         (
-            run_archive(&bin, &url, n, &[]),
-            run_archive(&bin, &url, n, &["--archive-gzip"]),
+            run_archive(&bin, &url, n, &tmp, &[]),
+            run_archive(&bin, &url, n, &tmp, &["--archive-gzip"]),
         )
     });
+    // (s) (r) into tmpfs, when there is one: the archive's own cost without the disk's; (w) the
+    // disk alone: the bytes (r) wrote, written by this process from memory in 64 KiB pieces
+    // and fsynced once a second, into the same directory.
+    let shm = std::path::Path::new("/dev/shm");
+    let on_tmpfs = (has_archive && shm.is_dir()).then(|| run_archive(&bin, &url, n, shm, &[]));
+    let disk_alone = archive.map(|((_, _, _, bytes), _)| write_alone(&tmp, bytes));
     let mb_in = (blocks * per_block) as f64 / 1e6;
     // (m) (a) again, serving /metrics and scraped every second.
     let (secs_m, rss_m) = run_client(&bin, &url, n, &miniz, true);
@@ -389,6 +424,27 @@ fn main() {
     }
     println!("\na/b = {:.3} (target >= 0.85)", a / b);
     println!("d/a = {:.3} (de-duplication's cost; target >= 0.95)", d / a);
+    if let Some((secs_s, rss_s, cpu_s, _)) = on_tmpfs {
+        println!(
+            "(s) --archive /dev/shm/… (tmpfs)    {:8.1} MB/s inflated, peak RSS {:.2} MiB, {:.2} CPU-s per GB",
+            mb_in / secs_s,
+            rss_s as f64 / 1024.0,
+            cpu_s / (mb_in / 1000.0)
+        );
+    }
+    if let (Some(w), Some(((_, _, _, bytes_r), _))) = (disk_alone, archive) {
+        println!(
+            "(w) the disk alone: {:.0} MB in 64 KiB writes, fsync each second {:8.1} MB/s written",
+            bytes_r as f64 / 1e6,
+            bytes_r as f64 / 1e6 / w
+        );
+    }
+    if let Some((secs_s, ..)) = on_tmpfs {
+        println!(
+            "s/a = {:.3} (the archive's cost on tmpfs: no disk; target >= 0.9)",
+            (mb_in / secs_s) / a
+        );
+    }
     if let Some(((secs_r, rss_r, ..), _)) = archive {
         println!(
             "r/a = {:.3} (the archive's cost; target >= 0.9; r/d = {:.3}, the archive de-duplicates); RSS r-a = {:+.2} MiB (target <= 1)",

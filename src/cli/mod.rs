@@ -209,6 +209,7 @@ pub fn run(command: Command) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "simulator")]
     use std::time::Duration;
 
     fn p(s: &str) -> Result<Command, Usage> {

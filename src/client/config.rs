@@ -343,9 +343,11 @@ impl ClientConfig {
         self
     }
 
-    /// How often a blocked read wakes to look at the stop flag and count idle time (default
-    /// [`DEFAULT_READ_TICK`], 250 ms). A stop takes effect within one tick, while streaming and
-    /// while waiting for a response head.
+    /// How often a read wakes to look at the stop flag while a connection is established and
+    /// for a body's first 2 s (an error body's time) (default [`DEFAULT_READ_TICK`], 250 ms).
+    /// A stop takes effect within one tick there; a streaming body is read up to half the
+    /// stall timeout at a time (a quiet stream wakes only for its heartbeats), and a stop
+    /// shuts its socket down, which ends the read at once.
     pub fn read_tick(mut self, d: Duration) -> Self {
         self.read_tick = d;
         self

@@ -315,8 +315,9 @@ impl Connection {
         }
     }
 
-    /// Reads the body and hands each read (or the read tick's silence) to `session` until it
-    /// says the connection ended, or the client stops.
+    /// Reads the body and hands each read (or a read timeout's silence) to `session` until it
+    /// says the connection ended, or the client stops (which shuts the socket down: the read
+    /// that ends then is the stop, not the server's end).
     fn read_body(&self, mut body: impl Read, session: &mut Session) -> End {
         let connection = self.events.connection;
         let mut out = Deliver {
@@ -330,7 +331,11 @@ impl Connection {
             if self.stop.is_stopped() {
                 return session.on_stop();
             }
-            match body.read(&mut buf) {
+            let read = body.read(&mut buf);
+            if !matches!(read, Ok(n) if n > 0) && self.stop.is_stopped() {
+                return session.on_stop();
+            }
+            match read {
                 Ok(0) => return session.on_eof(&mut out),
                 Ok(n) => {
                     let stats = self.stats();

@@ -64,6 +64,7 @@ impl ConnectionsClient {
             agent: super::http::agent_of(
                 cfg,
                 Duration::from_millis(250),
+                Duration::from_millis(250),
                 &std::sync::Arc::default(),
             ),
         })

@@ -3,10 +3,11 @@
 //! event reporter that logs, counts and forwards those events.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::stats::PartitionStats;
+use super::wake::Sockets;
 use crate::Error;
 use crate::core::{Level, Record};
 use crate::protocol::policy::{BackoffKind, Ending};
@@ -103,21 +104,22 @@ impl<F: Fn(u32, u8, &ClientEvent) + Send + Sync> Observer for F {
     }
 }
 
-/// Stops every partition of a client, from any thread (or a signal handler: it only stores an
-/// atomic flag). Each partition ends within one read tick (250 ms by default), whether it is
-/// streaming, waiting for a response head, or backing off.
+/// Stops every partition of a client, from any thread (not from a signal handler itself: it
+/// shuts sockets down under a lock; the command's handler wakes a thread that calls it). A
+/// partition streaming ends at once (its socket is shut down); one waiting for a response head
+/// or backing off, within one read tick (250 ms by default).
 #[derive(Debug, Clone, Default)]
-pub struct StopHandle(pub(crate) Arc<AtomicBool>);
+pub struct StopHandle(pub(crate) Arc<Sockets>);
 
 impl StopHandle {
     /// Asks every partition to stop.
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.stop();
     }
 
     /// Whether a stop was asked for.
     pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.is_stopped()
     }
 }
 

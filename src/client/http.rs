@@ -129,17 +129,22 @@ pub(crate) fn agent(config: &ClientConfig, stop: &StopHandle) -> Result<ureq::Ag
         .tls_config(tls)
         .proxy(proxy_for(&config.url))
         .build();
-    Ok(agent_of(cfg, config.read_tick, &stop.0))
+    // Half the stall timeout: a silent stream's stall is seen on time (its reads start at
+    // its last byte), a quiet one wakes only for its heartbeats.
+    let body_read = (config.stall_timeout / 2).max(config.read_tick);
+    Ok(agent_of(cfg, config.read_tick, body_read, &stop.0))
 }
 
 /// The agent of every client (stream, rules, Connections) for `cfg`: ureq's default chain (a
 /// CONNECT proxy if configured, TCP, rustls) with names looked up and TCP dialled a tick at a
 /// time, and the tick layer on the socket, under TLS, so the handshake's reads are ticked too:
-/// `stop` is seen within `tick` in every phase.
+/// `stop` is seen within `tick` while establishing, and shuts an open socket down. A body is
+/// read a tick at a time for its first 2 s, then `body_read` at a time.
 pub(crate) fn agent_of(
     cfg: ureq::config::Config,
     tick: std::time::Duration,
-    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    body_read: std::time::Duration,
+    stop: &std::sync::Arc<super::wake::Sockets>,
 ) -> ureq::Agent {
     use std::sync::Arc;
     let connector = ()
@@ -150,6 +155,7 @@ pub(crate) fn agent_of(
         })
         .chain(TickConnector {
             tick,
+            body_read,
             stop: Arc::clone(stop),
         })
         .chain(RustlsConnector::default());

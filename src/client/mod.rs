@@ -11,7 +11,8 @@
 //! | `connection.rs` | one connection's thread: limiter, request, body reads into its session, policy |
 //! | `deliver.rs` | the session's records → statistics, observer, de-duplication, handler |
 //! | `http.rs` | the shared ureq agent, TLS roots, Basic auth, ureq errors as endings |
-//! | `transport.rs` | the read tick on body reads, the connect timeout while establishing |
+//! | `transport.rs` | the stall-bounded body reads, the connect timeout while establishing |
+//! | `wake.rs` | the sockets a stop shuts down, so blocked reads end at once |
 //! | `stats.rs` | live per-partition and per-connection counters |
 //! | `metrics_server.rs` | [`MetricsServer`]: the bounded `GET /metrics` endpoint |
 //! | `replay_job.rs` | [`ReplayJob`]: a long Replay in windows, with re-requests and progress |
@@ -52,6 +53,7 @@ mod replay_job;
 mod rules;
 mod stats;
 mod transport;
+mod wake;
 
 pub use api::{Client, PartitionReport, Running};
 pub use config::{ClientConfig, DedupeConfig, MAX_REDUNDANT, ReplayRange};

@@ -282,7 +282,7 @@ impl RulesClient {
         let stop = StopHandle::default();
         Ok(RulesClient {
             gate: gate_for(&config.url),
-            agent: super::http::agent_of(cfg, STOP_TICK, &stop.0),
+            agent: super::http::agent_of(cfg, STOP_TICK, STOP_TICK, &stop.0),
             stop,
             config,
             requests: AtomicU64::new(0),

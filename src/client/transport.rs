@@ -13,7 +13,6 @@
 //! the body (no body timeout is set: any would kill an endless stream).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ureq::Timeout;
@@ -26,6 +25,11 @@ use ureq::unversioned::transport::{
 };
 
 use super::dial;
+use super::wake::{Registration, Sockets};
+
+/// How long after its head a body is read a tick at a time (then at the body's own per-read
+/// timeout): the time an error body is given (`connection.rs`), to the tick.
+pub(crate) const FIRST_BODY_TICKS: Duration = Duration::from_secs(2);
 
 /// When a phase of `timeout` must be over: its budget from now (the connect timeout; an hour
 /// stands in for "never", which the client does not configure).
@@ -53,7 +57,7 @@ fn dial_error(e: std::io::Error, reason: Timeout) -> ureq::Error {
 #[derive(Debug)]
 pub(crate) struct DialResolver {
     pub tick: Duration,
-    pub stop: Arc<AtomicBool>,
+    pub stop: Arc<Sockets>,
 }
 
 impl Resolver for DialResolver {
@@ -77,7 +81,7 @@ impl Resolver for DialResolver {
             port,
             deadline_of(&timeout),
             self.tick,
-            &|| stop.load(Ordering::SeqCst),
+            &|| stop.is_stopped(),
         )
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ureq::Error::HostNotFound,
@@ -97,7 +101,7 @@ impl Resolver for DialResolver {
 #[derive(Debug)]
 pub(crate) struct DialConnector {
     pub tick: Duration,
-    pub stop: Arc<AtomicBool>,
+    pub stop: Arc<Sockets>,
 }
 
 impl<In: Transport> Connector<In> for DialConnector {
@@ -116,7 +120,7 @@ impl<In: Transport> Connector<In> for DialConnector {
             &details.addrs,
             deadline_of(&details.timeout),
             self.tick,
-            &|| stop.load(Ordering::SeqCst),
+            &|| stop.is_stopped(),
         )
         .map_err(|e| dial_error(e, details.timeout.reason))?;
         let config = details.config;
@@ -124,8 +128,10 @@ impl<In: Transport> Connector<In> for DialConnector {
             stream.set_nodelay(true)?;
         }
         let buffers = LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
+        let registration = self.stop.register(&stream);
         Ok(Some(Either::B(DialedTcp {
             stream,
+            _registration: registration,
             buffers,
             read_timeout: None,
             write_timeout: None,
@@ -138,6 +144,8 @@ impl<In: Transport> Connector<In> for DialConnector {
 #[derive(Debug)]
 pub(crate) struct DialedTcp {
     stream: std::net::TcpStream,
+    /// A stop shuts the socket down while this lives.
+    _registration: Option<Registration>,
     buffers: LazyBuffers,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
@@ -209,7 +217,9 @@ impl Transport for DialedTcp {
 #[derive(Debug)]
 pub(crate) struct TickConnector {
     pub tick: Duration,
-    pub stop: Arc<AtomicBool>,
+    /// The per-read timeout of a body past its first [`FIRST_BODY_TICKS`].
+    pub body_read: Duration,
+    pub stop: Arc<Sockets>,
 }
 
 impl<In: Transport> Connector<In> for TickConnector {
@@ -223,18 +233,26 @@ impl<In: Transport> Connector<In> for TickConnector {
         Ok(chained.map(|inner| TickTransport {
             inner,
             tick: self.tick,
+            body_read: self.body_read,
+            body_since: None,
             stop: Arc::clone(&self.stop),
         }))
     }
 }
 
-/// A socket whose reads wake every tick: on the body, to return a per-read timeout the
-/// client counts as idle time; while establishing, to look at the stop flag and read on.
+/// A socket whose reads wake every tick while establishing (to look at the stop flag and read
+/// on) and in a body's first [`FIRST_BODY_TICKS`] (an error body's time); later body reads
+/// wait up to `body_read` (the stream's: half its stall timeout), and a timeout is returned
+/// for the client to count as idle time. A stop does not wait for them: it shuts the socket
+/// down ([`Sockets`]).
 #[derive(Debug)]
 pub(crate) struct TickTransport<T> {
     inner: T,
     tick: Duration,
-    stop: Arc<AtomicBool>,
+    body_read: Duration,
+    /// When the current body's first read began.
+    body_since: Option<Instant>,
+    stop: Arc<Sockets>,
 }
 
 impl<T: Transport> Transport for TickTransport<T> {
@@ -243,6 +261,8 @@ impl<T: Transport> Transport for TickTransport<T> {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        // A request (a pooled connection's next one too): any body read after it is new.
+        self.body_since = None;
         self.inner.transmit_output(amount, timeout)
     }
 
@@ -252,13 +272,22 @@ impl<T: Transport> Transport for TickTransport<T> {
             ..timeout
         };
         if timeout.after.is_not_happening() {
-            // The body: one tick, and the caller decides what the silence means.
-            return self.inner.await_input(ticked);
+            // The body: ticks at first, then long reads; the caller decides what silence means.
+            let since = *self.body_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < FIRST_BODY_TICKS {
+                return self.inner.await_input(ticked);
+            }
+            let long = NextTimeout {
+                per_read: Some(UreqDuration::from(self.body_read)),
+                ..timeout
+            };
+            return self.inner.await_input(long);
         }
+        self.body_since = None;
         // Establishing: the phase's whole budget, a tick at a time.
         let deadline = Instant::now() + *timeout.after;
         loop {
-            if self.stop.load(Ordering::SeqCst) {
+            if self.stop.is_stopped() {
                 return Err(ureq::Error::Timeout(timeout.reason));
             }
             let left = deadline.saturating_duration_since(Instant::now());

@@ -31,6 +31,36 @@ fn stop_on_an_idle_stream_takes_under_a_second() {
     assert_eq!(reports[0].ending, Ending::Stopped);
 }
 
+/// Past a body's first 2 s its reads wait up to half the stall timeout (no wake-ups on a quiet
+/// stream); the stop shuts the socket down, so it is as quick as ever.
+#[test]
+fn stop_on_a_quiet_stream_past_its_first_seconds_takes_under_250_ms() {
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .rate(Rate::PerSecond(0.0))
+            .heartbeat(Duration::from_secs(60)),
+    )
+    .unwrap();
+    let (running, seen) = start(config(&sim, Product::PowerTrack));
+    seen.wait("connected", |s| {
+        s.count(|e| matches!(e, ClientEvent::Connected)) == 1
+    });
+    std::thread::sleep(Duration::from_millis(2600));
+    let t = Instant::now();
+    let reports = stop_and_join(running);
+    assert!(
+        t.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(reports[0].ending, Ending::Stopped);
+    assert_eq!(
+        sim.requests().len(),
+        1,
+        "no reconnect: the shut-down read is the stop"
+    );
+}
+
 #[test]
 fn the_handler_can_stop_the_client() {
     let sim = Simulator::start(SimulatorConfig::default().rate(Rate::PerSecond(300.0))).unwrap();

@@ -60,6 +60,46 @@ fn a_drop_mid_record_reconnects_at_once_and_never_delivers_the_cut_record() {
     );
 }
 
+/// Past a body's first 2 s (read a tick at a time) reads wait up to half the stall timeout:
+/// the stall is still seen on time.
+#[test]
+fn a_stall_past_the_first_seconds_is_detected_on_time() {
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .rate(Rate::PerSecond(100.0))
+            .heartbeat(Duration::from_secs(30))
+            .fault(
+                Which::Connection(1),
+                Fault::Stall {
+                    after_records: 300,
+                    duration: Duration::from_secs(20),
+                },
+            ),
+    )
+    .unwrap();
+    let (running, seen) =
+        start(config(&sim, Product::PowerTrack).stall_timeout(Duration::from_millis(1200)));
+    seen.wait("the reconnect", |_| sim.requests().len() >= 2);
+    let reports = stop_and_join(running);
+    let stalled: Vec<_> = seen
+        .events()
+        .into_iter()
+        .filter_map(|(_, _, e)| match e {
+            ClientEvent::Disconnected {
+                ending: Ending::Stalled,
+                error,
+            } => Some(error),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stalled.len(), 1);
+    assert!(
+        matches!(stalled[0], Some(Error::Stalled { idle }) if idle >= Duration::from_millis(1200) && idle < Duration::from_millis(1500)),
+        "{stalled:?}"
+    );
+    assert_eq!(reports[0].stats.disconnects_for(Ending::Stalled), 1);
+}
+
 #[test]
 fn a_stall_is_detected_and_reconnected() {
     let sim = Simulator::start(

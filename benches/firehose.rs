@@ -1,7 +1,8 @@
 //! Firehose on two cores: the `gnip-stream stream` process on all 20 partitions at full speed
 //! from the simulator (pre-compressed blocks, as fast as they are read), against one partition;
-//! CPU seconds per GB, peak RSS, and what an idle 20-partition connection (heartbeats only)
-//! costs per hour.
+//! CPU seconds per GB, peak RSS, the same with `--redundant 2`, one `curl` per partition for
+//! comparison, and what an idle 20-partition connection (heartbeats only) costs per hour, its
+//! wake-ups and how long SIGTERM takes to end it.
 //!
 //! `cargo bench --bench firehose` (`GNIP_FIREHOSE_RECORDS=N`, default 2,000,000;
 //! `GNIP_IDLE_SECS=S`, default 30; `GNIP_STREAM_BIN=PATH`: another build).
@@ -108,6 +109,14 @@ fn main() {
 
     let (w1, c1, r1) = run(&bin, &host, n, &["--partition", "1"]);
     let (w20, c20, r20) = run(&bin, &host, n, &[]);
+    let (wr, cr, rr) = run(
+        &bin,
+        &host,
+        n,
+        // The simulator's block repeats its 2,000 ids: a window of 1,000 makes each new.
+        &["--redundant", "2", "--dedupe-window", "1000"],
+    );
+    let curls = curl_20(&host, w20.max(3.0));
     let line = |name: &str, w: f64, c: f64, r: u64| {
         println!(
             "{name:<14} {:8.1} MB/s  {:8.0} records/s  {:5.2} CPU s/GB  peak RSS {:6.2} MiB  ({w:.2} s wall, {c:.2} s CPU)",
@@ -119,10 +128,20 @@ fn main() {
     };
     line("1 partition", w1, c1, r1);
     line("20 partitions", w20, c20, r20);
+    line("20 x 2 (--redundant 2)", wr, cr, rr);
     println!(
-        "20 / 1 throughput = {:.2}; peak RSS target 4 + 0.5 x 19 = 13.5 MiB",
+        "20 / 1 throughput = {:.2}; peak RSS target 4 + 0.5 x 19 = 13.5 MiB; --redundant 2 reads twice the bytes for the same records",
         w1 / w20
     );
+    match curls {
+        Some((bytes, secs, cpu)) => println!(
+            "20 curls (curl --compressed | wc -c, one per partition, {secs:.1} s) {:8.1} MB/s  {:5.2} CPU s/GB; 20 partitions / 20 curls = {:.2}",
+            bytes / 1e6 / secs,
+            cpu / (bytes / 1e9),
+            (gb * 1e3 / w20) / (bytes / 1e6 / secs)
+        ),
+        None => println!("20 curls: curl not installed here, skipped"),
+    }
     sim.shutdown();
 
     // Idle: no records at all, a heartbeat every 10 s per partition.
@@ -147,13 +166,53 @@ fn main() {
     let (cpu0, wake0, t0) = (stat(pid), wakeups(pid), Instant::now());
     std::thread::sleep(Duration::from_secs(idle_secs));
     let (cpu1, wake1, secs) = (stat(pid), wakeups(pid), t0.elapsed().as_secs_f64());
+    let term = Instant::now();
     // SAFETY: `pid` is our child, not yet reaped (so the pid is still ours).
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let _ = child.wait();
+    let term = term.elapsed();
     idle.shutdown();
     println!(
-        "idle, 20 partitions (heartbeats only): {:.1} CPU s per hour, {:.0} wake-ups/s, over {secs:.0} s",
+        "idle, 20 partitions (heartbeats only): {:.1} CPU s per hour, {:.1} wake-ups/s, over {secs:.0} s; SIGTERM to exit {:.0} ms (target: <= 5 wake-ups/s, < 2 CPU s/h, 250 ms)",
         (cpu1 - cpu0) / secs * 3600.0,
-        (wake1 - wake0) as f64 / secs
+        (wake1 - wake0) as f64 / secs,
+        term.as_secs_f64() * 1e3
     );
+}
+
+/// One `curl --compressed | wc -c` per Firehose partition, all at once, for `secs`: inflated
+/// bytes, wall seconds, CPU seconds (curl and wc); `None` without curl.
+fn curl_20(host: &str, secs: f64) -> Option<(f64, f64, f64)> {
+    Command::new("curl").arg("--version").output().ok()?;
+    let cpu0 = children_cpu();
+    let t = Instant::now();
+    let children: Vec<_> = (1..=20)
+        .map(|p| {
+            let url = format!(
+                "{host}/stream/firehose/accounts/acme/publishers/twitter/prod.json?partition={p}"
+            );
+            Command::new("sh")
+                .args([
+                    "-c",
+                    &format!(
+                        "curl -sS --compressed -u demo:demo --max-time {secs:.1} '{url}' | wc -c"
+                    ),
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let bytes: f64 = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<f64>()
+                .unwrap_or(0.0)
+        })
+        .sum();
+    Some((bytes, t.elapsed().as_secs_f64(), children_cpu() - cpu0))
 }

@@ -37,11 +37,7 @@ pub(crate) fn end_of_container_portable(b: &[u8], i: usize) -> Option<usize> {
 #[inline(always)]
 fn end_with(b: &[u8], i: usize, masks: fn(&[u8; BLOCK], u8, u8) -> [u64; 4]) -> Option<usize> {
     let open = *b.get(i)?;
-    let close = match open {
-        b'{' => b'}',
-        b'[' => b']',
-        _ => return None,
-    };
+    let close = super::json::closing_bracket(open)?;
     // Inside valid JSON the other bracket kind is balanced, so only this kind counts.
     let mut depth = 0u64;
     // Whether the previous block ended in an unfinished run of backslashes (bit 0) and inside

@@ -60,10 +60,10 @@ fn a_drop_mid_record_reconnects_at_once_and_never_delivers_the_cut_record() {
     );
 }
 
-/// Past a body's first 2 s (read a tick at a time) reads wait up to half the stall timeout:
-/// the stall is still seen on time.
-#[test]
-fn a_stall_past_the_first_seconds_is_detected_on_time() {
+/// A stream whose first connection stalls after `after_records` (100 a second) under a
+/// `stall` timeout: the idle time each stall was detected at, and the stall disconnects
+/// counted.
+fn stalls(after_records: u64, stall: Duration) -> (Vec<Duration>, u64) {
     let sim = Simulator::start(
         SimulatorConfig::default()
             .rate(Rate::PerSecond(100.0))
@@ -71,70 +71,48 @@ fn a_stall_past_the_first_seconds_is_detected_on_time() {
             .fault(
                 Which::Connection(1),
                 Fault::Stall {
-                    after_records: 300,
+                    after_records,
                     duration: Duration::from_secs(20),
                 },
             ),
     )
     .unwrap();
-    let (running, seen) =
-        start(config(&sim, Product::PowerTrack).stall_timeout(Duration::from_millis(1200)));
+    let (running, seen) = start(config(&sim, Product::PowerTrack).stall_timeout(stall));
     seen.wait("the reconnect", |_| sim.requests().len() >= 2);
     let reports = stop_and_join(running);
-    let stalled: Vec<_> = seen
+    let idle = seen
         .events()
         .into_iter()
         .filter_map(|(_, _, e)| match e {
             ClientEvent::Disconnected {
                 ending: Ending::Stalled,
-                error,
-            } => Some(error),
+                error: Some(Error::Stalled { idle }),
+            } => Some(idle),
             _ => None,
         })
         .collect();
-    assert_eq!(stalled.len(), 1);
-    assert!(
-        matches!(stalled[0], Some(Error::Stalled { idle }) if idle >= Duration::from_millis(1200) && idle < Duration::from_millis(1500)),
-        "{stalled:?}"
-    );
-    assert_eq!(reports[0].stats.disconnects_for(Ending::Stalled), 1);
+    (idle, reports[0].stats.disconnects_for(Ending::Stalled))
 }
 
 #[test]
 fn a_stall_is_detected_and_reconnected() {
-    let sim = Simulator::start(
-        SimulatorConfig::default()
-            .rate(Rate::PerSecond(100.0))
-            .heartbeat(Duration::from_secs(30))
-            .fault(
-                Which::Connection(1),
-                Fault::Stall {
-                    after_records: 5,
-                    duration: Duration::from_secs(20),
-                },
-            ),
-    )
-    .unwrap();
-    let (running, seen) =
-        start(config(&sim, Product::PowerTrack).stall_timeout(Duration::from_millis(700)));
-    seen.wait("the reconnect", |_| sim.requests().len() >= 2);
-    let reports = stop_and_join(running);
-    let stalled: Vec<_> = seen
-        .events()
-        .into_iter()
-        .filter_map(|(_, t, e)| match e {
-            ClientEvent::Disconnected {
-                ending: Ending::Stalled,
-                error,
-            } => Some((t, error)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(stalled.len(), 1);
+    let (idle, counted) = stalls(5, Duration::from_millis(700));
+    assert_eq!(idle.len(), 1, "{idle:?}");
+    assert!(idle[0] >= Duration::from_millis(700) && idle[0] < Duration::from_millis(1000));
+    assert_eq!(counted, 1);
+}
+
+/// Past a body's first 2 s (read a tick at a time) reads wait up to half the stall timeout:
+/// the stall is still seen on time.
+#[test]
+fn a_stall_past_the_first_seconds_is_detected_on_time() {
+    let (idle, counted) = stalls(300, Duration::from_millis(1200));
+    assert_eq!(idle.len(), 1, "{idle:?}");
     assert!(
-        matches!(stalled[0].1, Some(Error::Stalled { idle }) if idle >= Duration::from_millis(700) && idle < Duration::from_millis(1000))
+        idle[0] >= Duration::from_millis(1200) && idle[0] < Duration::from_millis(1500),
+        "{idle:?}"
     );
-    assert_eq!(reports[0].stats.disconnects_for(Ending::Stalled), 1);
+    assert_eq!(counted, 1);
 }
 
 #[test]

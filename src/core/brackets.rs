@@ -34,10 +34,19 @@ pub(crate) fn end_of_container_portable(b: &[u8], i: usize) -> Option<usize> {
     end_with(b, i, portable_masks)
 }
 
+/// The bracket that closes `open` (`{` or `[`).
+pub(crate) fn closing_bracket(open: u8) -> Option<u8> {
+    match open {
+        b'{' => Some(b'}'),
+        b'[' => Some(b']'),
+        _ => None,
+    }
+}
+
 #[inline(always)]
 fn end_with(b: &[u8], i: usize, masks: fn(&[u8; BLOCK], u8, u8) -> [u64; 4]) -> Option<usize> {
     let open = *b.get(i)?;
-    let close = super::json::closing_bracket(open)?;
+    let close = closing_bracket(open)?;
     // Inside valid JSON the other bracket kind is balanced, so only this kind counts.
     let mut depth = 0u64;
     // Whether the previous block ended in an unfinished run of backslashes (bit 0) and inside

@@ -57,15 +57,6 @@ pub(crate) fn end_of_string(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// The bracket that closes `open` (`{` or `[`).
-pub(crate) fn closing_bracket(open: u8) -> Option<u8> {
-    match open {
-        b'{' => Some(b'}'),
-        b'[' => Some(b']'),
-        _ => None,
-    }
-}
-
 /// The index just after the JSON value that starts at `b[i]`.
 pub(crate) fn end_of_value(b: &[u8], i: usize) -> Option<usize> {
     match *b.get(i)? {
@@ -87,7 +78,7 @@ pub(crate) fn end_of_value(b: &[u8], i: usize) -> Option<usize> {
 #[cfg(any(test, feature = "testing"))]
 pub(crate) fn end_of_container_by_tokens(b: &[u8], i: usize) -> Option<usize> {
     let open = *b.get(i)?;
-    let close = closing_bracket(open)?;
+    let close = super::brackets::closing_bracket(open)?;
     // Inside valid JSON the other bracket kind is balanced, so only this kind counts.
     let mut depth = 0usize;
     let mut j = i;

@@ -1,7 +1,7 @@
 //! One file being written: records appended (plain, or through one gzip member), handed to its
 //! writer thread (`writer.rs`) in pieces that only ever end on what was accepted, made durable
-//! on request (a sync flush for gzip, then an fsync that need not hold the partition), and sealed: written out, fsynced, renamed
-//! from its hidden `.part` name, the directory fsynced.
+//! on request (a sync flush for gzip, then an fsync that need not hold the partition), and
+//! sealed: written out, fsynced, renamed from its hidden `.part` name, the directory fsynced.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -156,9 +156,7 @@ pub(super) struct DataMark {
 impl DataMark {
     /// Waits until the writer wrote everything before the mark, then fsyncs the file.
     pub fn wait(self, storage: &dyn Storage) -> io::Result<()> {
-        self.written
-            .recv()
-            .map_err(|_| io::Error::other("the archive stopped writing this file (closing)"))?;
+        self.written.recv().map_err(|_| super::writer::gone())?;
         storage.sync(&self.file)
     }
 }

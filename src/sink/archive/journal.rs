@@ -163,13 +163,14 @@ impl Journal {
     /// Confirms `mark`'s entries (their records are durable now): `.{length}` written and
     /// fsynced; then, at `now` past the generation's end, the current file becomes the
     /// previous one (entries noted after the mark move to the new one). Returns the latest
-    /// record time confirmed. On an error the mark comes back, for [`Journal::unmark`].
+    /// record time confirmed. On an error the mark is given back ([`Journal::unmark`]): its
+    /// entries wait for the next one.
     pub fn confirm(
         &mut self,
         mark: Mark,
         now: i64,
         storage: &dyn Storage,
-    ) -> Result<Option<i64>, (Mark, io::Error)> {
+    ) -> io::Result<Option<i64>> {
         if mark.seq <= self.confirmed {
             // A later mark, confirmed meanwhile, covered these entries.
             return Ok(mark.max);
@@ -189,7 +190,8 @@ impl Journal {
             storage.sync(&self.file)
         });
         if let Err(e) = done {
-            return Err((mark, e));
+            self.unmark(mark);
+            return Err(e);
         }
         self.confirmed = mark.seq;
         if now - self.started >= GENERATION_SECS {
@@ -232,10 +234,7 @@ impl Journal {
         let Some(mark) = self.mark()? else {
             return Ok(None);
         };
-        self.confirm(mark, now, storage).map_err(|(mark, e)| {
-            self.unmark(mark);
-            e
-        })
+        self.confirm(mark, now, storage)
     }
 }
 

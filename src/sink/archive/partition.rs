@@ -177,16 +177,12 @@ impl Partition {
             return Err(f);
         }
         let now = crate::clock::now_secs();
-        match self.journal.confirm(mark, now, &*a.config.storage) {
-            Ok(t) => {
-                self.checkpoint = self.checkpoint.max(t);
-                Ok(())
-            }
-            Err((mark, e)) => {
-                self.journal.unmark(mark);
-                Err(at(&a.state_dir)(e))
-            }
-        }
+        let t = self
+            .journal
+            .confirm(mark, now, &*a.config.storage)
+            .map_err(at(&a.state_dir))?;
+        self.checkpoint = self.checkpoint.max(t);
+        Ok(())
     }
 
     /// The ticker's look at `now`: a file whose window ended is sealed; for records accepted

@@ -44,7 +44,8 @@ pub(super) struct FileWriter {
     failing: Arc<AtomicBool>,
 }
 
-fn gone() -> io::Error {
+/// The error of a file whose writer thread is gone (the archive is closing).
+pub(super) fn gone() -> io::Error {
     io::Error::other("the archive stopped writing this file (closing)")
 }
 

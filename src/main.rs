@@ -28,6 +28,10 @@ mod cli;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// Counts the heap for `/metrics` (`cli/heap.rs`).
+#[global_allocator]
+static HEAP: cli::heap::Counting = cli::heap::Counting;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match cli::parse(&args) {

@@ -4,7 +4,8 @@
 //! in `jetstream_args.rs`), `leased.rs` for its leases, `jetstream_tools.rs` for
 //! `jetstream-init` and `publish`, what they share in `jetstream_delivery.rs`), argument
 //! reading in `args.rs`, help texts in `help.rs`, stderr and exit
-//! statuses in `report.rs`, stderr lines (text or JSON) in `stderr.rs`, signals in `signal.rs`.
+//! statuses in `report.rs`, stderr lines (text or JSON) in `stderr.rs`, signals in `signal.rs`, the counted heap in
+//! `heap.rs`.
 
 #[cfg(feature = "archive")]
 mod archive;
@@ -18,6 +19,7 @@ mod connections;
 #[cfg(feature = "simulator")]
 mod demo;
 mod flags;
+pub mod heap;
 mod help;
 #[cfg(feature = "jetstream")]
 mod jetstream;

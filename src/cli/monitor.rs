@@ -66,6 +66,7 @@ impl Monitor {
                 view = view.job(*kind, progress);
             }
             render(&view, out);
+            super::heap::render(out);
             if let Some(x) = &extra {
                 x(out);
             }

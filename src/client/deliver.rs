@@ -30,8 +30,12 @@ impl Deliver<'_> {
 
     /// Whether the partition's window has seen `record` (then it is counted and dropped).
     fn seen_before(&self, record: &Record<'_>) -> bool {
-        let (Some(window), Some(key)) = (self.dedupe, self.dialect.record_key(record)) else {
-            // Off, or no key (system messages): always goes through.
+        // Off: the key is not even looked for (finding it walks the record).
+        let Some(window) = self.dedupe else {
+            return false;
+        };
+        let Some(key) = self.dialect.record_key(record) else {
+            // No key (system messages): always goes through.
             return false;
         };
         let s = self.stats();

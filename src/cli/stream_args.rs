@@ -406,7 +406,7 @@ pub const FLAGS: &[Flag<Raw>] = &[
         help: "warn when a partition's handler share stays above S",
         only: &[],
         set: |r, it, f| {
-            let v: f64 = it.number(f)?;
+            let v = it.decimal(f)?;
             if !(v > 0.0 && v.is_finite()) {
                 return Err(usage(
                     it.command(),

@@ -4,17 +4,17 @@
 //! `cargo bench --bench frame` (set `GNIP_BENCH_MB` for another size). Records come from
 //! `../shared/corpus` (or `$GNIP_CORPUS`); without it, from the built-in generator.
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use gnip_stream::core::{
     DecoderConfig, Event, FrameDecoder, GzipEncoder, Inflater, LineSplitter, RecordKind,
 };
 use gnip_stream::simulator::generator::Generator;
-use miniz_oxide::inflate::stream::{InflateState, inflate};
-use miniz_oxide::{DataFormat, MZFlush, MZStatus};
 
 /// Bytes handed to the decoder per call, as one socket read might return.
+#[path = "common/bare.rs"]
+mod bare;
+
 const READ: usize = 16 * 1024;
 const ROUNDS: usize = 5;
 
@@ -65,26 +65,6 @@ fn build(records: &[Vec<u8>], target: usize) -> (Vec<u8>, usize, u64) {
     (wire, plain_len, n)
 }
 
-fn bare_inflate(wire: &[u8]) -> u64 {
-    let mut state = InflateState::new_boxed(DataFormat::Raw);
-    let mut out = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    for read in wire[10..].chunks(READ) {
-        let mut rest = read;
-        loop {
-            let r = inflate(&mut state, rest, &mut out, MZFlush::None);
-            rest = &rest[r.bytes_consumed..];
-            total += r.bytes_written as u64;
-            black_box(&out[..r.bytes_written]);
-            match r.status {
-                Ok(MZStatus::Ok) if r.bytes_consumed + r.bytes_written > 0 => {}
-                _ => break,
-            }
-        }
-    }
-    total
-}
-
 #[derive(Default)]
 struct Counts {
     activities: u64,
@@ -93,31 +73,6 @@ struct Counts {
     malformed: u64,
     heartbeats: u64,
     overlong: u64,
-}
-
-/// Bare zlib-rs raw inflate of the same bytes, the same reads and output buffer.
-#[cfg(feature = "zlib-rs")]
-fn bare_zlib_rs(wire: &[u8]) -> u64 {
-    let mut inf = zlib_rs::Inflate::new(false, 15);
-    let mut out = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    for read in wire[10..].chunks(READ) {
-        let mut rest = read;
-        loop {
-            let (in0, out0) = (inf.total_in(), inf.total_out());
-            let r = inf.decompress(rest, &mut out, zlib_rs::InflateFlush::NoFlush);
-            let used = (inf.total_in() - in0) as usize;
-            let made = (inf.total_out() - out0) as usize;
-            rest = &rest[used..];
-            total += made as u64;
-            black_box(&out[..made]);
-            match r {
-                Ok(_) if used + made > 0 => {}
-                _ => break,
-            }
-        }
-    }
-    total
 }
 
 fn ours(wire: &[u8], crc: bool, inflater: Inflater) -> (u64, Counts) {
@@ -199,7 +154,7 @@ fn main() {
     println!("each figure: best of {ROUNDS} runs, single thread, {READ}-byte reads\n");
 
     let mut outs = Vec::new();
-    let a = best(|| bare_inflate(&wire), &mut outs);
+    let a = best(|| bare::miniz(&wire, READ), &mut outs);
     assert!(outs.iter().all(|&o| o == plain_len as u64));
     let mut outs = Vec::new();
     let b = best(|| ours(&wire, false, Inflater::MinizOxide), &mut outs);
@@ -223,7 +178,7 @@ fn main() {
     #[cfg(feature = "zlib-rs")]
     {
         let mut outs = Vec::new();
-        let za = best(|| bare_zlib_rs(&wire), &mut outs);
+        let za = best(|| bare::zlib_rs(&wire, READ), &mut outs);
         assert!(outs.iter().all(|&o| o == plain_len as u64));
         let mut outs = Vec::new();
         let zb = best(|| ours(&wire, false, Inflater::ZlibRs), &mut outs);

@@ -105,7 +105,7 @@ fn one_gigabyte_of_zeros_inflates_in_bounded_memory() {
     }
 }
 
-/// Decompressor (~11 KiB; zlib-rs: its state and own 32 KiB window) + the 32 KiB window + a carry of at most 1 MiB + 1, which while it
+/// Decompressor (~11 KiB; zlib-rs: its state and own 32 KiB window) + the 64 KiB window + a carry of at most 1 MiB + 1, which while it
 /// grows from 512 KiB to its cap briefly holds both blocks (a realloc copies): 1.5 × the
 /// maximum record, plus slack for the test's own vectors.
 const BOUND: usize = DEFAULT_MAX_RECORD * 3 / 2 + 256 * 1024;

@@ -142,9 +142,9 @@ impl<'a> Record<'a> {
 /// The whole sans-IO decode path: gzip bytes in, in any pieces; [`Event`]s out, as soon as the
 /// bytes that make them have arrived.
 ///
-/// Records are borrowed straight from the gzip decoder's 32 KiB deflate window; only a record
+/// Records are borrowed straight from the gzip decoder's 64 KiB deflate window; only a record
 /// that spans two runs of output (one inflate step, or the window's wrap) is copied, once, into
-/// the carry buffer. Memory is fixed: the decompressor (about 11 KiB), the window (32 KiB) and
+/// the carry buffer. Memory is fixed: the decompressor (about 11 KiB), the window (64 KiB) and
 /// the carry buffer, which grows to at most [`DecoderConfig::max_record`] + 1. Nothing is
 /// allocated per record once the carry buffer has grown to the largest record seen.
 ///

@@ -54,7 +54,7 @@ enum State {
 ///
 /// It reads the full RFC 1952 header (FEXTRA, FNAME and FCOMMENT are skipped without being
 /// stored; FHCRC is verified), inflates the body with miniz_oxide's `decompress` (or zlib-rs,
-/// [`GzipDecoder::with_inflater`]) into its own 32 KiB window, and checks the trailer: ISIZE always, CRC-32 only when
+/// [`GzipDecoder::with_inflater`]) into its own 64 KiB window, and checks the trailer: ISIZE always, CRC-32 only when
 /// [`GzipDecoder::with_crc_check`] asked for it (a live stream's trailer never arrives, so
 /// computing the CRC there is wasted work). A second member after a trailer is decoded as a
 /// continuation of the first.
@@ -64,7 +64,7 @@ enum State {
 /// every byte inflated before corrupt data is handed out too (`stream::inflate` drops what is
 /// still in its window once it has seen an error).
 ///
-/// Memory is fixed at construction: the decompressor's tables (about 11 KiB) and the 32 KiB
+/// Memory is fixed at construction: the decompressor's tables (about 11 KiB) and the 64 KiB
 /// window (zlib-rs: its state and its own 32 KiB window besides). Nothing grows with the input.
 ///
 /// ```

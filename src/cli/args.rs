@@ -127,7 +127,8 @@ impl<'a> Args<'a> {
     /// The flag's value as seconds (decimals allowed; zero only when `zero_ok`).
     pub fn seconds(&mut self, flag: &str, zero_ok: bool) -> Result<Duration, Usage> {
         let v = self.value(flag)?;
-        let s = decimal(self.command, flag, v)?;
+        // Not a number is said the same way as a number out of range.
+        let s = decimal(self.command, flag, v).unwrap_or(f64::NAN);
         if !s.is_finite() || s < 0.0 || (s == 0.0 && !zero_ok) || s > 1e7 {
             return Err(usage(
                 self.command,

@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use gnip_stream::unversioned::metrics::{Exposition, Kind};
+use gnip_stream::unversioned::metrics::render_heap;
 
 /// The system allocator, counted.
 pub struct Counting;
@@ -74,22 +74,5 @@ unsafe impl GlobalAlloc for Counting {
 
 /// Appends the two heap gauges to a scrape.
 pub fn render(out: &mut String) {
-    Exposition::new(out).singles(
-        "gnip_stream_",
-        &[],
-        &[
-            (
-                "heap_bytes",
-                Kind::Gauge,
-                "Bytes the command has allocated on the heap now.",
-                LIVE.load(Relaxed) as f64,
-            ),
-            (
-                "heap_peak_bytes",
-                Kind::Gauge,
-                "The most bytes the command has had allocated on the heap at once.",
-                PEAK.load(Relaxed) as f64,
-            ),
-        ],
-    );
+    render_heap(LIVE.load(Relaxed), PEAK.load(Relaxed), out);
 }

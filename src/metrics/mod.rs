@@ -29,5 +29,5 @@ pub use archive::{ArchiveStats, render_archive};
 pub use exposition::{CONTENT_TYPE, Exposition, Kind};
 #[cfg(feature = "jetstream")]
 pub use publish::{PublishSnapshot, render_publish};
-pub use render::{JobKind, MetricsView, render};
+pub use render::{JobKind, MetricsView, render, render_heap};
 pub use snapshot::{ConnectionSnapshot, JobProgress, RulesProgress, StatsSnapshot, share};

@@ -350,6 +350,29 @@ pub fn render(view: &MetricsView<'_>, out: &mut String) {
     }
 }
 
+/// Appends the command's heap gauges: the bytes allocated now (`live`) and at most so far
+/// (`peak`), which the command counts with its own allocator (a library user has its own).
+pub fn render_heap(live: usize, peak: usize, out: &mut String) {
+    Exposition::new(out).singles(
+        PREFIX,
+        &[],
+        &[
+            (
+                "heap_bytes",
+                Kind::Gauge,
+                "Bytes the command has allocated on the heap now.",
+                live as f64,
+            ),
+            (
+                "heap_peak_bytes",
+                Kind::Gauge,
+                "The most bytes the command has had allocated on the heap at once.",
+                peak as f64,
+            ),
+        ],
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::snapshot::ConnectionSnapshot;
@@ -483,5 +506,20 @@ mod tests {
         assert!(line(&s, "gnip_stream_job_requests_total{").ends_with(" 2"));
         assert!(line(&s, "gnip_stream_rules_created_total{").ends_with(" 10"));
         assert!(line(&s, "gnip_stream_slow_reader_warnings_total{").ends_with(" 2"));
+    }
+
+    #[test]
+    fn the_heap_gauges_carry_their_two_figures() {
+        let mut out = String::new();
+        render_heap(402_470, 1_048_576, &mut out);
+        assert!(
+            out.contains("# TYPE gnip_stream_heap_bytes gauge\n"),
+            "{out}"
+        );
+        assert!(out.contains("\ngnip_stream_heap_bytes 402470\n"), "{out}");
+        assert!(
+            out.contains("\ngnip_stream_heap_peak_bytes 1048576\n"),
+            "{out}"
+        );
     }
 }

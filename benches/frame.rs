@@ -6,10 +6,13 @@
 
 use std::time::{Duration, Instant};
 
+use gnip_stream::core::Record;
 use gnip_stream::core::{
     DecoderConfig, Event, FrameDecoder, GzipEncoder, Inflater, LineSplitter, RecordKind,
 };
 use gnip_stream::simulator::generator::Generator;
+use gnip_stream::unversioned::protocol::dedupe::DedupeWindow;
+use gnip_stream::unversioned::protocol::dialect::Dialect;
 
 /// Bytes handed to the decoder per call, as one socket read might return.
 #[path = "common/bare.rs"]
@@ -215,5 +218,49 @@ fn main() {
         mbps(plain_len, m),
         mbps(plain_len, p),
         p.as_secs_f64() / m.as_secs_f64()
+    );
+
+    // De-duplication's own cost (issue 25, target 2): finding each record's key, and the key
+    // with the window's insert, per record, against the decode time per record. The records
+    // are the corpus's, read in cache as the decoder hands each one over just inflated (over
+    // 100 MB of them it would mostly measure cache misses).
+    let records: Vec<Record<'_>> = (0..(n as usize).div_ceil(recs.len()))
+        .flat_map(|_| recs.iter().map(|r| Record::new(r)))
+        .take(n as usize)
+        .collect();
+    let mut outs = Vec::new();
+    let k = best(
+        || {
+            records
+                .iter()
+                .filter_map(|r| Dialect::Gnip.record_key(r))
+                .fold(0u64, |acc, key| acc ^ key.as_u64())
+        },
+        &mut outs,
+    );
+    let mut outs = Vec::new();
+    let w = best(
+        || {
+            // Each key made unique, as a live stream's are: every insert is new and, once
+            // the window is full, forgets the oldest.
+            let mut window = DedupeWindow::new(100_000);
+            records
+                .iter()
+                .filter_map(|r| Dialect::Gnip.record_key(r))
+                .zip(0u64..)
+                .filter(|(key, n)| window.insert(key.as_u64() ^ n << 40))
+                .count()
+        },
+        &mut outs,
+    );
+    let per = |d: Duration| d.as_nanos() as f64 / records.len() as f64;
+    println!(
+        "\nde-duplication: key {:.0} ns/record, key + window insert {:.0} ns/record; \
+         against decode (b) {:.0} ns/record: key {:.1}%, key + insert {:.1}%",
+        per(k),
+        per(w),
+        per(b),
+        100.0 * k.as_secs_f64() / b.as_secs_f64(),
+        100.0 * w.as_secs_f64() / b.as_secs_f64()
     );
 }

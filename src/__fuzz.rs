@@ -214,8 +214,9 @@ pub fn seeds(records: &[Vec<u8>]) -> Vec<(&'static str, Vec<u8>)> {
 
 /// Target `json_brackets`: the 64-byte-block bracket matcher (`core/brackets.rs`, the
 /// library's only `unsafe`). At every `{` and `[` of any input (the first 256): the vector
-/// masks and the portable ones give the same end, inside the input; and where the token
-/// walker's end makes a value serde_json accepts, the same end as the token walker.
+/// masks (AVX2 where the CPU has it, and the target's baseline) and the portable ones give the
+/// same end, inside the input, and the same top-level strings; and where the token walker's
+/// end makes a value serde_json accepts, the same end and strings as the token walker.
 pub fn json_brackets(data: &[u8]) {
     use crate::core::{brackets, json};
     let starts = data
@@ -227,13 +228,44 @@ pub fn json_brackets(data: &[u8]) {
     for i in starts {
         let fast = brackets::end_of_container(data, i);
         assert_eq!(fast, brackets::end_of_container_portable(data, i), "at {i}");
+        assert_eq!(fast, brackets::end_of_container_baseline(data, i), "at {i}");
         assert!(fast.is_none_or(|e| e > i && e <= data.len()), "at {i}");
-        if let Some(e) = json::end_of_container_by_tokens(data, i) {
-            if serde_json::from_slice::<serde_json::Value>(&data[i..e]).is_ok() {
-                assert_eq!(fast, Some(e), "at {i}: a valid value ends at {e}");
-            }
+        let valid = json::end_of_container_by_tokens(data, i)
+            .filter(|&e| serde_json::from_slice::<serde_json::Value>(&data[i..e]).is_ok());
+        if let Some(e) = valid {
+            assert_eq!(fast, Some(e), "at {i}: a valid value ends at {e}");
+        }
+        // The strings at an object's top level: every way finds the same ones, inside the
+        // input; in a valid object, its keys and string values as the token walker sees them.
+        let quotes = strings_by(|f| {
+            brackets::top_level_strings(data, i, |q| {
+                f(q);
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+        });
+        assert!(quotes.iter().all(|&q| q > i && data[q] == b'"'), "at {i}");
+        let portable = strings_by(|f| brackets::top_level_strings_portable(data, i, f));
+        let baseline = strings_by(|f| brackets::top_level_strings_baseline(data, i, f));
+        assert_eq!(quotes, portable, "at {i}");
+        assert_eq!(quotes, baseline, "at {i}");
+        if let (Some(e), b'{') = (valid, data[i]) {
+            assert_eq!(
+                quotes,
+                json::top_level_strings_by_tokens(&data[..e], i),
+                "at {i}"
+            );
         }
     }
+}
+
+/// The quotes a top-level walk reports, every one (the callback never stops it).
+fn strings_by(walk: impl FnOnce(&mut dyn FnMut(usize) -> bool)) -> Vec<usize> {
+    let mut quotes = Vec::new();
+    walk(&mut |q| {
+        quotes.push(q);
+        false
+    });
+    quotes
 }
 
 /// Target `nats`: the NATS server-operation parser (feature `jetstream`) under the payload

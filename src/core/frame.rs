@@ -2,8 +2,9 @@
 
 use std::ops::ControlFlow;
 
-use super::classify::{RecordKind, classify, record_id_of_kind};
+use super::classify::{RecordKind, classify};
 use super::gzip::{Decoded, GzipDecoder};
+use super::ids::record_id_of_kind;
 use super::inflate::Inflater;
 use super::lines::{DEFAULT_MAX_RECORD, Line, LineSplitter};
 use crate::Error;

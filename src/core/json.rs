@@ -5,6 +5,8 @@
 //! at a time (`brackets.rs`), and never allocate. They assume well-formed JSON and report anything else as `None`
 //! rather than guess; they are not a validator.
 
+use std::ops::ControlFlow;
+
 /// Index of the first byte at or after `i` that is not JSON white space.
 pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
@@ -99,6 +101,21 @@ pub(crate) fn end_of_container_by_tokens(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// The opening quotes of the keys and string values of the object whose `{` is at `b[start]`,
+/// found member by member: the oracle of [`super::brackets::top_level_strings`].
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn top_level_strings_by_tokens(b: &[u8], start: usize) -> Vec<usize> {
+    let at = |part: &[u8]| part.as_ptr() as usize - b.as_ptr() as usize;
+    let mut quotes = Vec::new();
+    for (key, value) in members(b, start) {
+        quotes.push(at(key) - 1);
+        if value.first() == Some(&b'"') {
+            quotes.push(at(value));
+        }
+    }
+    quotes
+}
+
 /// The members of the object whose `{` is at `b[start]`, as raw (still escaped) key bytes and
 /// raw value bytes. Stops at the end of the object or at the first thing that is not JSON.
 pub(crate) fn members(b: &[u8], start: usize) -> Members<'_> {
@@ -160,6 +177,34 @@ fn member_at(b: &[u8], i: usize) -> Option<(&[u8], &[u8], usize)> {
     let v = skip_ws(b, colon + 1);
     let v_end = end_of_value(b, v)?;
     Some((&b[i + 1..key_end - 1], &b[v..v_end], v_end))
+}
+
+/// Finds top-level members of the object whose `{` is at `b[start]` by key: `f` gets each
+/// member whose key is one of `keys` (its index in `keys` and its raw value), in order, and
+/// says whether to go on; its break value is returned, `None` when the object ends first.
+/// Other members cost next to nothing: the walk sees only the top level's strings
+/// ([`super::brackets::top_level_strings`]), never a nested value's tokens.
+pub(crate) fn find_members<'a, T>(
+    b: &'a [u8],
+    start: usize,
+    keys: &[&[u8]],
+    mut f: impl FnMut(usize, &'a [u8]) -> ControlFlow<T>,
+) -> Option<T> {
+    super::brackets::top_level_strings(b, start, |quote| {
+        let rest = b.get(quote + 1..).unwrap_or_default();
+        for (k, key) in keys.iter().enumerate() {
+            // Byte by byte: keys are short, and most strings differ at their first byte (a
+            // `memcmp` call per top-level string cost more than the walk).
+            let same = rest.len() > key.len() && key.iter().zip(rest).all(|(a, c)| a == c);
+            if same && rest[key.len()] == b'"' {
+                // A key, if a `:` follows (a string value is never followed by one).
+                if let Some((_, value, _)) = member_at(b, quote) {
+                    return f(k, value);
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    })
 }
 
 /// The contents of a raw JSON string value (between the quotes, still escaped).

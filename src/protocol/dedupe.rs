@@ -315,22 +315,25 @@ fn header_safe(id: String) -> String {
 /// A record's own time: native `created_at` or Activity Streams `postedTime`, seconds since
 /// the epoch. Compliance events have none.
 pub fn record_time(bytes: &[u8]) -> Option<i64> {
-    crate::core::json::members(bytes, crate::core::json::skip_ws(bytes, 0))
-        .find(|(k, _)| *k == b"created_at" || *k == b"postedTime")
-        .and_then(|(_, v)| crate::core::json::string_contents(v))
-        .and_then(|t| std::str::from_utf8(t).ok())
-        .and_then(crate::protocol::time::parse_timestamp)
+    use crate::core::json::{find_members, skip_ws, string_contents};
+    let keys: [&[u8]; 2] = [b"created_at", b"postedTime"];
+    find_members(bytes, skip_ws(bytes, 0), &keys, |_, v| {
+        std::ops::ControlFlow::Break(v)
+    })
+    .and_then(string_contents)
+    .and_then(|t| std::str::from_utf8(t).ok())
+    .and_then(crate::protocol::time::parse_timestamp)
 }
 
 /// A compliance event's own timestamp: native `{"kind":{…,"timestamp_ms":"…"}}`, or Activity
 /// Streams' top-level `timestampMs` / `postedTime`.
 fn compliance_timestamp(bytes: &[u8]) -> Option<&str> {
-    use crate::core::json::{members, skip_ws, string_contents};
+    use crate::core::json::{find_members, members, skip_ws, string_contents};
     let start = skip_ws(bytes, 0);
     let find = |at: usize, names: &[&[u8]]| {
-        members(bytes, at)
-            .find(|(k, _)| names.contains(k))
-            .map(|(_, v)| string_contents(v).unwrap_or(v))
+        find_members(bytes, at, names, |_, v| {
+            std::ops::ControlFlow::Break(string_contents(v).unwrap_or(v))
+        })
     };
     let raw = find(start, &[b"timestampMs", b"postedTime"]).or_else(|| {
         // Native: one top-level key whose object holds the timestamp.

@@ -121,7 +121,7 @@
 //! ones are skipped and counted. Decoder memory is fixed: about 11 KiB of decompressor tables,
 //! the 32 KiB deflate window (records are handed out straight from it) and a carry buffer no
 //! larger than the maximum record.
-#![deny(unsafe_code)] // allowed only for the SSE2/NEON masks of core/brackets.rs, each with a SAFETY proof
+#![deny(unsafe_code)] // allowed only for the SSE2/AVX2/NEON masks of core/brackets.rs, each with a SAFETY proof
 #![deny(missing_docs)]
 
 #[cfg(feature = "client")]

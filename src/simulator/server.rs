@@ -128,8 +128,12 @@ impl Simulator {
     }
 
     /// Every request so far, in arrival order (at most the last [`MAX_LOGGED_REQUESTS`]).
+    /// A request is logged when it is answered, so concurrent connections are logged out of
+    /// order: the list is put back in the order their numbers were given on arrival.
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        lock(&self.shared.log).clone()
+        let mut log = lock(&self.shared.log).clone();
+        log.sort_by_key(|r| r.connection);
+        log
     }
 
     /// Adds a fault while running (for connections that have not arrived yet).

@@ -647,7 +647,7 @@ fn a_reader_that_goes_away_ends_the_command_with_exit_0_not_a_panic() {
     let url = sim.stream_url(Product::PowerTrack, "acme", "prod");
     let script = format!(
         "timeout 20 {} stream --url '{url}' --stats-interval 0 2>&1 | head -1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
-        common::cli::BIN
+        common::cli::shell_words()
     );
     let out = Command::new("bash")
         .args(["-c", &script])

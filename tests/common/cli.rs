@@ -23,6 +23,15 @@ pub fn bin() -> Command {
     }
 }
 
+/// The binary as a shell command line's first words (the emulator first when cross-testing),
+/// for tests that must run it inside a pipeline.
+pub fn shell_words() -> String {
+    match std::env::var("GNIP_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => format!("{} {BIN}", runner.trim()),
+        _ => BIN.to_owned(),
+    }
+}
+
 pub fn cmd(user: &str, password: &str) -> Command {
     let mut c = bin();
     c.env("GNIP_USERNAME", user)

@@ -98,9 +98,10 @@ fn scrape_every_second(addr: String, stop: Arc<AtomicBool>) -> std::thread::Join
     })
 }
 
-/// Runs `gnip-stream stream --count --max-records n` (plus `extra`) to the end: its wall time
-/// and peak RSS (KiB). With `scrape`, it serves `/metrics` and is scraped every second.
-fn run_client(bin: &str, url: &str, n: u64, extra: &[&str], scrape: bool) -> (f64, u64) {
+/// Runs `gnip-stream stream --count --max-records n` (plus `extra`) to the end: its wall time,
+/// peak RSS (KiB) and CPU seconds. With `scrape`, it serves `/metrics` and is scraped every
+/// second.
+fn run_client(bin: &str, url: &str, n: u64, extra: &[&str], scrape: bool) -> (f64, u64, f64) {
     let metrics = scrape.then(|| {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -136,6 +137,7 @@ fn run_client(bin: &str, url: &str, n: u64, extra: &[&str], scrape: bool) -> (f6
         .unwrap();
     let pid = child.id();
     let poll = common::peak_rss(pid);
+    let cpu = common::cpu_seconds(pid);
     let scraper = metrics.map(|m| scrape_every_second(m, Arc::clone(&stop)));
     let out = child.wait_with_output().unwrap();
     let secs = t.elapsed().as_secs_f64();
@@ -144,11 +146,12 @@ fn run_client(bin: &str, url: &str, n: u64, extra: &[&str], scrape: bool) -> (f6
         println!("(m) {} scrapes answered", s.join().unwrap());
     }
     let rss_kib = poll.join().unwrap();
+    let cpu = cpu.join().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("records={n}")
     );
-    (secs, rss_kib)
+    (secs, rss_kib, cpu)
 }
 
 /// Runs `gnip-stream stream --archive DIR --max-records n` (plus `extra`) to the end: wall
@@ -285,14 +288,19 @@ fn main() {
         "miniz_oxide",
     ];
     // Three runs of each, interleaved, and the median of each: a 1.5 s run moves by a few
-    // percent from one to the next here, as much as de-duplication costs.
+    // percent from one to the next here, as much as de-duplication costs. Its CPU time too:
+    // the command is one busy thread, so that is the cost without the simulator's share of
+    // the two cores.
     let (mut runs_a, mut runs_d, mut rss_kib, mut rss_d) = (Vec::new(), Vec::new(), 0, 0);
+    let (mut cpu_a, mut cpu_d) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        let (t, r) = run_client(&bin, &url, n, &miniz, false);
+        let (t, r, cpu) = run_client(&bin, &url, n, &miniz, false);
         runs_a.push(t);
+        cpu_a.push(cpu);
         rss_kib = rss_kib.max(r);
-        let (t, r) = run_client(&bin, &url, n, &dedupe, false);
+        let (t, r, cpu) = run_client(&bin, &url, n, &dedupe, false);
         runs_d.push(t);
+        cpu_d.push(cpu);
         rss_d = rss_d.max(r);
     }
     let median3 = |mut v: Vec<f64>| {
@@ -300,6 +308,7 @@ fn main() {
         v[1]
     };
     let (secs, secs_d) = (median3(runs_a), median3(runs_d));
+    let (cpu_a, cpu_d) = (median3(cpu_a), median3(cpu_d));
     let a = (blocks * per_block) as f64 / 1e6 / secs;
     // (r) into the archive, plain; (g) gzip (level 6).
     // (A build without the `archive` feature, e.g. the edge build, skips them.)
@@ -322,11 +331,11 @@ fn main() {
     let disk_alone = archive.map(|((_, _, _, bytes), _)| write_alone(&tmp, bytes));
     let mb_in = (blocks * per_block) as f64 / 1e6;
     // (m) (a) again, serving /metrics and scraped every second.
-    let (secs_m, rss_m) = run_client(&bin, &url, n, &miniz, true);
+    let (secs_m, rss_m, _) = run_client(&bin, &url, n, &miniz, true);
     let m = (blocks * per_block) as f64 / 1e6 / secs_m;
     // (z) (a) with zlib-rs, when this build has it.
     let z = cfg!(feature = "zlib-rs").then(|| {
-        let (secs_z, rss_z) = run_client(&bin, &url, n, &["--inflater", "zlib-rs"], false);
+        let (secs_z, rss_z, _) = run_client(&bin, &url, n, &["--inflater", "zlib-rs"], false);
         ((blocks * per_block) as f64 / 1e6 / secs_z, rss_z)
     });
     // (e) another build (the edge profile), interleaved with the first: three runs each, the
@@ -336,7 +345,7 @@ fn main() {
         for _ in 0..3 {
             ours.push(run_client(&bin, &url, n, &miniz, false).0);
             // Its own default inflater (zlib-rs in a build with that feature).
-            let (t, r) = run_client(&edge_bin, &url, n, &[], false);
+            let (t, r, _) = run_client(&edge_bin, &url, n, &[], false);
             theirs.push(t);
             rss = rss.max(r);
         }
@@ -417,7 +426,11 @@ fn main() {
     #[cfg(feature = "zlib-rs")]
     println!("(bz) bare zlib-rs inflate          {bz:8.1} MB/s inflated");
     println!("\na/b = {:.3} (target >= 0.9)", a / b);
-    println!("d/a = {:.3} (de-duplication's cost; target >= 0.97)", d / a);
+    println!(
+        "d/a = {:.3} (de-duplication's cost; target >= 0.97); in CPU time {:.3} ({cpu_a:.2} s against {cpu_d:.2} s, medians)",
+        d / a,
+        cpu_a / cpu_d
+    );
     if let Some(c) = c {
         println!(
             "a/c = {:.3}; b/c = {:.3}, the most any client over miniz_oxide could reach",
@@ -526,7 +539,7 @@ fn v2_case(bin: &str, n: u64, gzip: bool) -> (f64, Option<f64>, u64) {
         .map(|g| sim.record_of(product, g).len() as u64 + 2)
         .sum::<u64>() as f64
         / 1e6;
-    let (secs, _) = run_client(bin, &url, n, &["--inflater", "miniz_oxide"], false);
+    let (secs, _, _) = run_client(bin, &url, n, &["--inflater", "miniz_oxide"], false);
     let auth = format!("Authorization: Bearer {DEMO_BEARER_TOKEN}");
     let c = if gzip {
         let body = raw_body(

@@ -40,44 +40,69 @@ pub(crate) fn record_id_of_kind<'a>(record: &'a [u8], kind: RecordKind<'_>) -> O
 /// its numeric tail), else a numeric `id`. Nested objects (a 2 KB `user` first, in the
 /// corpus's field order) are stepped over a block at a time.
 fn top_level_id(record: &[u8], start: usize) -> Option<&str> {
-    let mut numeric = None;
-    let found = json::find_members(record, start, &[b"id_str", b"id"], |k, value| {
-        match (k, value.first()) {
-            (0, _) => ControlFlow::Break(json::string_contents(value).and_then(digits)),
-            (_, Some(b'"')) => {
-                ControlFlow::Break(json::string_contents(value).and_then(numeric_tail))
-            }
-            _ => {
-                numeric = digits(value);
-                ControlFlow::Continue(())
-            }
-        }
-    });
-    found.unwrap_or(numeric)
-}
-
-/// An activity's id (as [`record_id`] finds it) and its own time's text (`created_at` or
-/// `postedTime`), in one walk over the top level that stops once it has both.
-pub(crate) fn activity_id_and_time(record: &[u8]) -> (Option<&str>, Option<&[u8]>) {
-    let (mut id, mut numeric, mut time) = (None, None, None);
-    let keys: [&[u8]; 4] = [b"id_str", b"id", b"created_at", b"postedTime"];
-    json::find_members(record, json::skip_ws(record, 0), &keys, |k, value| {
-        match (k, value.first()) {
-            (0, _) if id.is_none() => id = Some(json::string_contents(value).and_then(digits)),
-            (1, Some(b'"')) if id.is_none() => {
-                id = Some(json::string_contents(value).and_then(numeric_tail));
-            }
-            (1, _) if id.is_none() => numeric = digits(value),
-            (2 | 3, _) if time.is_none() => time = json::string_contents(value),
-            _ => {}
-        }
-        if id.is_some() && time.is_some() {
+    let mut id = TopLevelId::default();
+    json::find_members(record, start, &[b"id_str", b"id"], |k, value| {
+        id.see(k, value);
+        if id.decided() {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
         }
     });
-    (id.unwrap_or(numeric), time)
+    id.id()
+}
+
+/// The top-level id's rules, fed a record's top-level `id_str` (member 0) and `id` (member 1)
+/// in order: the first `id_str` or string `id` decides; a numeric `id` is kept in case
+/// neither comes. The one place both walks ([`top_level_id`], [`activity_id_and_time`])
+/// learn them from.
+#[derive(Default)]
+struct TopLevelId<'a> {
+    decided: Option<Option<&'a str>>,
+    numeric: Option<&'a str>,
+}
+
+impl<'a> TopLevelId<'a> {
+    fn see(&mut self, member: usize, value: &'a [u8]) {
+        if self.decided.is_some() {
+            return;
+        }
+        match (member, value.first()) {
+            (0, _) => self.decided = Some(json::string_contents(value).and_then(digits)),
+            (_, Some(b'"')) => {
+                self.decided = Some(json::string_contents(value).and_then(numeric_tail));
+            }
+            _ => self.numeric = digits(value),
+        }
+    }
+
+    fn decided(&self) -> bool {
+        self.decided.is_some()
+    }
+
+    fn id(self) -> Option<&'a str> {
+        self.decided.unwrap_or(self.numeric)
+    }
+}
+
+/// An activity's id (as [`record_id`] finds it) and its own time's text (`created_at` or
+/// `postedTime`), in one walk over the top level that stops once it has both.
+pub(crate) fn activity_id_and_time(record: &[u8]) -> (Option<&str>, Option<&[u8]>) {
+    let (mut id, mut time) = (TopLevelId::default(), None);
+    let keys: [&[u8]; 4] = [b"id_str", b"id", b"created_at", b"postedTime"];
+    json::find_members(record, json::skip_ws(record, 0), &keys, |k, value| {
+        match k {
+            0 | 1 => id.see(k, value),
+            _ if time.is_none() => time = json::string_contents(value),
+            _ => {}
+        }
+        if id.decided() && time.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    (id.id(), time)
 }
 
 fn compliance_id(record: &[u8], start: usize) -> Option<&str> {

@@ -199,7 +199,7 @@ fn hostile_scrapers_neither_stall_the_stream_nor_grow_its_memory() {
     // natively: under qemu-user (`.ci/cross`) RSS is the emulator's, which grows on its own.
     let heap_before = sum(&scrape(&addr), "gnip_stream_heap_peak_bytes");
     assert!(heap_before > 0.0, "the scrape carries the heap's peak");
-    let native = std::env::var_os("GNIP_TEST_RUNNER").is_none();
+    let native = common::cli::runner().is_none();
     let rss_before = if native { c.rss_kib() } else { 0 };
     let records_before = c.records.load(Ordering::SeqCst);
     // Four clients that send an endless head (first, so that they are served), then twenty

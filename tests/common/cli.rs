@@ -9,26 +9,34 @@ use std::time::{Duration, Instant};
 /// The command under test, as cargo built it.
 pub const BIN: &str = env!("CARGO_BIN_EXE_gnip-stream");
 
-/// The binary as a command. Under cross-testing the binary is for another CPU: `.ci/cross`
-/// names the emulator in `GNIP_TEST_RUNNER` (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`).
+/// The emulator `.ci/cross` names in `GNIP_TEST_RUNNER` when cross-testing (e.g.
+/// `qemu-aarch64 -L /usr/aarch64-linux-gnu`): the binary is then for another CPU.
+pub fn runner() -> Option<String> {
+    std::env::var("GNIP_TEST_RUNNER")
+        .ok()
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+}
+
+/// The binary as a command, under the [`runner`] when there is one.
 pub fn bin() -> Command {
-    match std::env::var("GNIP_TEST_RUNNER") {
-        Ok(runner) if !runner.trim().is_empty() => {
+    match runner() {
+        Some(runner) => {
             let mut parts = runner.split_whitespace();
             let mut c = Command::new(parts.next().unwrap_or_default());
             c.args(parts).arg(BIN);
             c
         }
-        _ => Command::new(BIN),
+        None => Command::new(BIN),
     }
 }
 
-/// The binary as a shell command line's first words (the emulator first when cross-testing),
-/// for tests that must run it inside a pipeline.
+/// The binary as a shell command line's first words (the [`runner`] first when there is
+/// one), for tests that must run it inside a pipeline.
 pub fn shell_words() -> String {
-    match std::env::var("GNIP_TEST_RUNNER") {
-        Ok(runner) if !runner.trim().is_empty() => format!("{} {BIN}", runner.trim()),
-        _ => BIN.to_owned(),
+    match runner() {
+        Some(runner) => format!("{runner} {BIN}"),
+        None => BIN.to_owned(),
     }
 }
 

@@ -74,11 +74,24 @@ pub fn get_over<S: Read + Write>(mut sock: S, req: &Get<'_>) -> Response<S> {
     sock.write_all(head.as_bytes()).unwrap();
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
+    // The socket's short read timeout paces the body loops; the head may take longer (a
+    // loaded machine, an emulator): wait for it up to a bound.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let end = loop {
         if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
             break p;
         }
-        let n = sock.read(&mut buf).expect("response head");
+        let n = match sock.read(&mut buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) && std::time::Instant::now() < deadline =>
+            {
+                continue;
+            }
+            r => r.expect("response head"),
+        };
         assert!(n > 0, "closed before a response head");
         raw.extend_from_slice(&buf[..n]);
     };

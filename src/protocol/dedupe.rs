@@ -126,25 +126,50 @@ impl DedupeWindow {
     }
 
     fn insert_mixed(&mut self, m: u64) -> bool {
-        if self.contains_mixed(m) {
-            return false;
+        // One probe finds the key or the empty slot that ends its run; the slot stays valid
+        // unless forgetting the oldest key or growing the table moves keys first (then the
+        // run is walked again).
+        let mut empty = None;
+        if m == 0 {
+            if self.zero {
+                return false;
+            }
+        } else {
+            let mask = self.slots.len() - 1;
+            let mut i = (m as usize) & mask;
+            loop {
+                match self.slots[i] {
+                    0 => break,
+                    s if s == m => return false,
+                    _ => i = (i + 1) & mask,
+                }
+            }
+            empty = Some(i);
         }
         if self.len == self.capacity {
             self.forget_oldest();
+            empty = None;
         }
-        self.grow_if_needed();
+        if self.grow_if_needed() {
+            empty = None;
+        }
         if m == 0 {
             self.zero = true;
         } else {
             let mask = self.slots.len() - 1;
-            let mut i = (m as usize) & mask;
-            while self.slots[i] != 0 {
-                i = (i + 1) & mask;
-            }
+            let i = empty.unwrap_or_else(|| {
+                let mut i = (m as usize) & mask;
+                while self.slots[i] != 0 {
+                    i = (i + 1) & mask;
+                }
+                i
+            });
             self.slots[i] = m;
         }
         let n = self.ring.len();
-        self.ring[(self.head + self.len) % n] = m;
+        // `head < n` and `len < n` here, so one subtraction wraps it.
+        let at = self.head + self.len;
+        self.ring[if at >= n { at - n } else { at }] = m;
         self.len += 1;
         true
     }
@@ -163,7 +188,11 @@ impl DedupeWindow {
 
     fn forget_oldest(&mut self) {
         let m = self.ring[self.head];
-        self.head = (self.head + 1) % self.ring.len();
+        self.head = if self.head + 1 == self.ring.len() {
+            0
+        } else {
+            self.head + 1
+        };
         self.len -= 1;
         if m == 0 {
             self.zero = false;
@@ -198,7 +227,8 @@ impl DedupeWindow {
         }
     }
 
-    fn grow_if_needed(&mut self) {
+    /// Makes room for one more key; `true` when the table was rebuilt (keys moved).
+    fn grow_if_needed(&mut self) -> bool {
         if self.len == self.ring.len() {
             let size = (self.ring.len() * 2).min(self.capacity);
             let mut ring = Vec::with_capacity(size);
@@ -220,7 +250,9 @@ impl DedupeWindow {
                 }
                 self.slots[i] = m;
             }
+            return true;
         }
+        false
     }
 }
 

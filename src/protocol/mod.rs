@@ -14,7 +14,8 @@
 //! - [`restart`]: restart plans: a checkpoint's gap → backfill minutes, a Recovery range, the
 //!   span nothing can fetch.
 //! - [`rules`]: the Rules API: URLs, bodies, batching, responses, rule files, the sync diff.
-//! - [`dedupe`]: the bounded set of record keys that recognises a record seen before.
+//! - [`dedupe`]: the bounded set of record keys that recognises a record seen before, and
+//!   the keys themselves (`record_key.rs`, re-exported there): what identifies a record.
 //! - [`session`]: one connection's life as a state machine: bytes and instants in, records and
 //!   an ending out.
 //! - [`slow_reader`]: when a handler's share of the time makes a reader the service drops.
@@ -34,6 +35,7 @@ pub mod limit;
 pub mod messages;
 pub mod policy;
 pub mod product;
+mod record_key;
 pub mod replay;
 pub mod restart;
 pub mod rules;

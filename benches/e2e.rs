@@ -1,6 +1,6 @@
 //! End to end, in one run, against the simulator serving pre-compressed corpus records over
 //! loopback as fast as they are read: (a) the `gnip-stream stream --count` process (and (d) with
-//! de-duplication on; three runs of each, interleaved, medians), (b) bare
+//! de-duplication on; five runs of each, interleaved, medians), (b) bare
 //! miniz_oxide inflate of the same bytes, (c) `curl --compressed -o /dev/null`. Prints MB/s of
 //! inflated data, records/s, the client's peak RSS, and the ratios a/b and a/c. Then (v) the
 //! same for the X API v2 dialect: `stream --count` on the v2 sample stream's records, gzip and
@@ -9,7 +9,9 @@
 //! `cargo bench --bench e2e` (`GNIP_E2E_BLOCKS=N`: records to stream in blocks of 2,000,
 //! default 100; `GNIP_STREAM_BIN=PATH`: another build of the binary, e.g. `--profile min-size`;
 //! `GNIP_STREAM_EDGE_BIN=PATH`: also run that build, interleaved, and print its ratio;
-//! `--features zlib-rs`: also (z), the command with the zlib-rs inflater).
+//! `--features zlib-rs`: also (z), the command with the zlib-rs inflater). (a), (d) and (e) print
+//! CPU time beside wall time: the command is one busy thread, so CPU time is its cost without
+//! the simulator's share of the two cores.
 
 #[path = "common/bare.rs"]
 mod bare;
@@ -27,6 +29,10 @@ use gnip_stream::simulator::{DEMO_BEARER_TOKEN, Rate, Simulator, SimulatorConfig
 use gnip_stream::unversioned::protocol::v2::products::V2Product;
 
 const BLOCK_RECORDS: u64 = 2000;
+/// Runs of (a), (d) and (e) each, interleaved; their medians are compared (a 1.5 s run moves by
+/// a few percent from one to the next on a shared 2-core machine, as much as the targets'
+/// margins).
+const RUNS: usize = 5;
 
 /// The X API v2 stream measured in (v): sample (one connection, no partitions, no rules).
 const V2_PATH: &str = "/2/tweets/sample/stream";
@@ -287,13 +293,10 @@ fn main() {
         "--inflater",
         "miniz_oxide",
     ];
-    // Three runs of each, interleaved, and the median of each: a 1.5 s run moves by a few
-    // percent from one to the next here, as much as de-duplication costs. Its CPU time too:
-    // the command is one busy thread, so that is the cost without the simulator's share of
-    // the two cores.
+    // RUNS of each, interleaved, and the median of each, in wall and CPU time.
     let (mut runs_a, mut runs_d, mut rss_kib, mut rss_d) = (Vec::new(), Vec::new(), 0, 0);
     let (mut cpu_a, mut cpu_d) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
+    for _ in 0..RUNS {
         let (t, r, cpu) = run_client(&bin, &url, n, &miniz, false);
         runs_a.push(t);
         cpu_a.push(cpu);
@@ -303,12 +306,12 @@ fn main() {
         cpu_d.push(cpu);
         rss_d = rss_d.max(r);
     }
-    let median3 = |mut v: Vec<f64>| {
+    let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        v[1]
+        v[v.len() / 2]
     };
-    let (secs, secs_d) = (median3(runs_a), median3(runs_d));
-    let (cpu_a, cpu_d) = (median3(cpu_a), median3(cpu_d));
+    let (secs, secs_d) = (median(runs_a), median(runs_d));
+    let (cpu_a, cpu_d) = (median(cpu_a), median(cpu_d));
     let a = (blocks * per_block) as f64 / 1e6 / secs;
     // (r) into the archive, plain; (g) gzip (level 6).
     // (A build without the `archive` feature, e.g. the edge build, skips them.)
@@ -338,19 +341,24 @@ fn main() {
         let (secs_z, rss_z, _) = run_client(&bin, &url, n, &["--inflater", "zlib-rs"], false);
         ((blocks * per_block) as f64 / 1e6 / secs_z, rss_z)
     });
-    // (e) another build (the edge profile), interleaved with the first: three runs each, the
-    // median of each, so the ratio compares like with like on a noisy machine.
+    // (e) another build (the edge profile), interleaved with the first: RUNS each, the median
+    // of each, so the ratio compares like with like on a noisy machine.
     let edge = std::env::var("GNIP_STREAM_EDGE_BIN").ok().map(|edge_bin| {
         let (mut ours, mut theirs, mut rss) = (Vec::new(), Vec::new(), 0);
-        for _ in 0..3 {
-            ours.push(run_client(&bin, &url, n, &miniz, false).0);
+        let (mut cpu_ours, mut cpu_theirs) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            let (t, _, cpu) = run_client(&bin, &url, n, &miniz, false);
+            ours.push(t);
+            cpu_ours.push(cpu);
             // Its own default inflater (zlib-rs in a build with that feature).
-            let (t, r, _) = run_client(&edge_bin, &url, n, &[], false);
+            let (t, r, cpu) = run_client(&edge_bin, &url, n, &[], false);
             theirs.push(t);
+            cpu_theirs.push(cpu);
             rss = rss.max(r);
         }
         let mb = (blocks * per_block) as f64 / 1e6;
-        (edge_bin, mb / median3(ours), mb / median3(theirs), rss)
+        let cpu = (median(cpu_ours), median(cpu_theirs));
+        (edge_bin, mb / median(ours), mb / median(theirs), rss, cpu)
     });
     let d = (blocks * per_block) as f64 / 1e6 / secs_d;
 
@@ -363,12 +371,12 @@ fn main() {
         .collect();
 
     println!(
-        "\n(a) gnip-stream stream --count (median of 3)  {a:8.1} MB/s inflated, {:.0} records/s, peak RSS {:.2} MiB, {n} records in {secs:.2} s",
+        "\n(a) gnip-stream stream --count (median of {RUNS})  {a:8.1} MB/s inflated, {:.0} records/s, peak RSS {:.2} MiB, {n} records in {secs:.2} s",
         n as f64 / secs,
         rss_kib as f64 / 1024.0
     );
     println!(
-        "(d) the same, de-duplication on (median of 3, interleaved with (a))  {d:8.1} MB/s inflated, {:.0} records/s, peak RSS {:.2} MiB",
+        "(d) the same, de-duplication on (median of {RUNS}, interleaved with (a))  {d:8.1} MB/s inflated, {:.0} records/s, peak RSS {:.2} MiB",
         n as f64 / secs_d,
         rss_d as f64 / 1024.0
     );
@@ -399,9 +407,9 @@ fn main() {
             rss_z as f64 / 1024.0
         );
     }
-    if let Some((edge_bin, a3, e3, rss_e)) = &edge {
+    if let Some((edge_bin, a3, e3, rss_e, _)) = &edge {
         println!(
-            "(e) {edge_bin} (median of 3, interleaved with (a) again: {a3:.1} MB/s)  {e3:8.1} MB/s inflated, peak RSS {:.2} MiB, {:.2} MB",
+            "(e) {edge_bin} (median of {RUNS}, interleaved with (a) again: {a3:.1} MB/s)  {e3:8.1} MB/s inflated, peak RSS {:.2} MiB, {:.2} MB",
             *rss_e as f64 / 1024.0,
             std::fs::metadata(edge_bin)
                 .map(|m| m.len() as f64 / 1e6)
@@ -491,10 +499,11 @@ fn main() {
             println!("v/c = {:.3} (X API v2, {body} body, against curl)", v / vc);
         }
     }
-    if let Some((_, a3, e3, _)) = edge {
+    if let Some((_, a3, e3, _, (cpu_a3, cpu_e3))) = edge {
         println!(
-            "e/a = {:.3} (the other build against this one; edge target >= 0.95)",
-            e3 / a3
+            "e/a = {:.3} (the other build against this one; edge target >= 0.95); in CPU time {:.3} ({cpu_a3:.2} s against {cpu_e3:.2} s, medians)",
+            e3 / a3,
+            cpu_a3 / cpu_e3
         );
     }
     sim.shutdown();

@@ -1,7 +1,7 @@
 //! End to end, in one run, against the simulator serving pre-compressed corpus records over
 //! loopback as fast as they are read: (a) the `gnip-stream stream --count` process (and (d) with
 //! de-duplication on; five runs of each, interleaved, medians), (b) bare
-//! miniz_oxide inflate of the same bytes, (c) `curl --compressed -o /dev/null`. Prints MB/s of
+//! miniz_oxide inflate of the same bytes (median of five), (c) `curl --compressed -o /dev/null`. Prints MB/s of
 //! inflated data, records/s, the client's peak RSS, and the ratios a/b and a/c. Then (v) the
 //! same for the X API v2 dialect: `stream --count` on the v2 sample stream's records, gzip and
 //! identity bodies, each against curl on the same stream.
@@ -9,7 +9,8 @@
 //! `cargo bench --bench e2e` (`GNIP_E2E_BLOCKS=N`: records to stream in blocks of 2,000,
 //! default 100; `GNIP_STREAM_BIN=PATH`: another build of the binary, e.g. `--profile min-size`;
 //! `GNIP_STREAM_EDGE_BIN=PATH`: also run that build, interleaved, and print its ratio;
-//! `--features zlib-rs`: also (z), the command with the zlib-rs inflater). (a), (d) and (e) print
+//! `--features zlib-rs`: also (z), the command with the zlib-rs inflater, and (bz), bare zlib-rs,
+//! medians of five). (a), (d) and (e) print
 //! CPU time beside wall time: the command is one busy thread, so CPU time is its cost without
 //! the simulator's share of the two cores.
 
@@ -73,10 +74,19 @@ fn raw_body(sim: &Simulator, path: &str, auth: &str, n: usize) -> Vec<u8> {
 
 /// Bare inflate of a gzip body (header skipped), 16 KiB reads, a 64 KiB output buffer.
 /// `inflate` over `body`: the bytes it made and the time it took.
+/// The bytes `inflate` makes of `body` and its median time over RUNS runs (one run moved a/b
+/// by 3%).
 fn timed(inflate: impl Fn(&[u8], usize) -> u64, body: &[u8]) -> (u64, Duration) {
-    let t = Instant::now();
-    let total = inflate(body, 16 * 1024);
-    (total, t.elapsed())
+    let mut total = 0;
+    let mut took: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            total = inflate(body, 16 * 1024);
+            t.elapsed()
+        })
+        .collect();
+    took.sort();
+    (total, took[RUNS / 2])
 }
 
 /// Scrapes `http://{addr}/metrics` every second until `stop`; the scrapes answered.
@@ -261,7 +271,7 @@ fn main() {
             .unwrap_or(0.0)
     );
 
-    // (b) bare inflate of the same bytes.
+    // (b) bare inflate of the same bytes (median of RUNS).
     let body = raw_body(
         &sim,
         "/stream/powertrack/accounts/acme/publishers/twitter/prod.json",
@@ -336,10 +346,15 @@ fn main() {
     // (m) (a) again, serving /metrics and scraped every second.
     let (secs_m, rss_m, _) = run_client(&bin, &url, n, &miniz, true);
     let m = (blocks * per_block) as f64 / 1e6 / secs_m;
-    // (z) (a) with zlib-rs, when this build has it.
+    // (z) (a) with zlib-rs, when this build has it (median of RUNS).
     let z = cfg!(feature = "zlib-rs").then(|| {
-        let (secs_z, rss_z, _) = run_client(&bin, &url, n, &["--inflater", "zlib-rs"], false);
-        ((blocks * per_block) as f64 / 1e6 / secs_z, rss_z)
+        let (mut runs, mut rss_z) = (Vec::new(), 0);
+        for _ in 0..RUNS {
+            let (t, r, _) = run_client(&bin, &url, n, &["--inflater", "zlib-rs"], false);
+            runs.push(t);
+            rss_z = rss_z.max(r);
+        }
+        ((blocks * per_block) as f64 / 1e6 / median(runs), rss_z)
     });
     // (e) another build (the edge profile), interleaved with the first: RUNS each, the median
     // of each, so the ratio compares like with like on a noisy machine.
@@ -403,7 +418,7 @@ fn main() {
     );
     if let Some((zr, rss_z)) = z {
         println!(
-            "(z) the same as (a), zlib-rs inflater {zr:8.1} MB/s inflated, peak RSS {:.2} MiB",
+            "(z) the same as (a), zlib-rs inflater (median of {RUNS}) {zr:8.1} MB/s inflated, peak RSS {:.2} MiB",
             rss_z as f64 / 1024.0
         );
     }
@@ -417,7 +432,7 @@ fn main() {
         );
     }
     println!(
-        "(b) bare miniz_oxide inflate        {b:8.1} MB/s inflated ({:.0} MB, gzip ratio {ratio:.2})",
+        "(b) bare miniz_oxide inflate (median of {RUNS})  {b:8.1} MB/s inflated ({:.0} MB, gzip ratio {ratio:.2})",
         inflated as f64 / 1e6
     );
     match c {
@@ -435,7 +450,7 @@ fn main() {
         );
     }
     #[cfg(feature = "zlib-rs")]
-    println!("(bz) bare zlib-rs inflate          {bz:8.1} MB/s inflated");
+    println!("(bz) bare zlib-rs inflate (median of {RUNS})  {bz:8.1} MB/s inflated");
     println!("\na/b = {:.3} (target >= 0.9)", a / b);
     println!(
         "d/a = {:.3} (de-duplication's cost; target >= 0.97); in CPU time {:.3} ({cpu_a:.2} s against {cpu_d:.2} s, medians)",

@@ -1,18 +1,18 @@
 //! End to end, in one run, against the simulator serving pre-compressed corpus records over
 //! loopback as fast as they are read: (a) the `gnip-stream stream --count` process (and (d) with
-//! de-duplication on; five runs of each, interleaved, medians), (b) bare
-//! miniz_oxide inflate of the same bytes (median of five), (c) `curl --compressed -o /dev/null`. Prints MB/s of
-//! inflated data, records/s, the client's peak RSS, and the ratios a/b and a/c. Then (v) the
+//! de-duplication on), (b) bare miniz_oxide inflate of the same bytes, (c) `curl --compressed
+//! -o /dev/null`. (a), (d), (b) and the other build (e) are five runs each, interleaved where
+//! they compare, and medians; (a), (d) and (e) also print CPU time (the command is one busy
+//! thread, so CPU time is its cost without the simulator's share of the two cores). Prints MB/s
+//! of inflated data, records/s, the client's peak RSS, and the ratios a/b and a/c. Then (v) the
 //! same for the X API v2 dialect: `stream --count` on the v2 sample stream's records, gzip and
 //! identity bodies, each against curl on the same stream.
 //!
 //! `cargo bench --bench e2e` (`GNIP_E2E_BLOCKS=N`: records to stream in blocks of 2,000,
 //! default 100; `GNIP_STREAM_BIN=PATH`: another build of the binary, e.g. `--profile min-size`;
 //! `GNIP_STREAM_EDGE_BIN=PATH`: also run that build, interleaved, and print its ratio;
-//! `--features zlib-rs`: also (z), the command with the zlib-rs inflater, and (bz), bare zlib-rs,
-//! medians of five). (a), (d) and (e) print
-//! CPU time beside wall time: the command is one busy thread, so CPU time is its cost without
-//! the simulator's share of the two cores.
+//! `--features zlib-rs`: also (z), the command with the zlib-rs inflater, and (bz), bare
+//! zlib-rs, five runs each too).
 
 #[path = "common/bare.rs"]
 mod bare;
@@ -72,10 +72,8 @@ fn raw_body(sim: &Simulator, path: &str, auth: &str, n: usize) -> Vec<u8> {
     body
 }
 
-/// Bare inflate of a gzip body (header skipped), 16 KiB reads, a 64 KiB output buffer.
-/// `inflate` over `body`: the bytes it made and the time it took.
-/// The bytes `inflate` makes of `body` and its median time over RUNS runs (one run moved a/b
-/// by 3%).
+/// Bare inflate of a gzip body (header skipped), 16 KiB reads, a 64 KiB output buffer, RUNS
+/// times: the bytes `inflate` makes of `body` and its median time (one run moved a/b by 3%).
 fn timed(inflate: impl Fn(&[u8], usize) -> u64, body: &[u8]) -> (u64, Duration) {
     let mut total = 0;
     let mut took: Vec<Duration> = (0..RUNS)

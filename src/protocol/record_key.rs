@@ -18,8 +18,8 @@ fn hash_bytes_from(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
-/// What identifies a record across connections, resends and hosts: the one key function the
-/// de-duplication (and, later, message ids) use.
+/// What identifies a record across connections, resends and hosts: the one key function
+/// de-duplication (live, in the archive, in Replay resumes) and JetStream's message ids use.
 ///
 /// - an activity: its Tweet id;
 /// - a compliance event: its kind, the id it concerns and its timestamp (`timestamp_ms` in the

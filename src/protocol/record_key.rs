@@ -18,6 +18,15 @@ fn hash_bytes_from(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
+/// A key of several parts: `kind` hashed, then each part after a separator, so that
+/// `("ab", "c")` and `("a", "bc")` differ. The journal keeps these values across restarts:
+/// they must not change.
+fn hash_parts(kind: &str, parts: &[&str]) -> u64 {
+    parts.iter().fold(hash_bytes(kind.as_bytes()), |h, part| {
+        hash_bytes_from(h ^ 0xff, part.as_bytes())
+    })
+}
+
 /// What identifies a record across connections, resends and hosts: the one key function
 /// de-duplication (live, in the archive, in Replay resumes) and JetStream's message ids use.
 ///
@@ -156,28 +165,16 @@ impl<'a> RecordKey<'a> {
                 kind,
                 id,
                 timestamp,
-            } => {
-                let mut h = hash_bytes(kind.as_bytes());
-                for part in [id, timestamp] {
-                    h = hash_bytes_from(h ^ 0xff, part.as_bytes());
-                }
-                h
-            }
+            } => hash_parts(kind, &[id, timestamp]),
             RecordKey::Bytes(h) => h,
-            RecordKey::Id(id) => hash_bytes_from(hash_bytes(b"id") ^ 0xff, id.as_bytes()),
+            RecordKey::Id(id) => hash_parts("id", &[id]),
             RecordKey::Event {
                 kind,
                 subject,
                 second,
                 quote,
                 at,
-            } => {
-                let mut h = hash_bytes(kind.as_bytes());
-                for part in [subject, second, quote, at] {
-                    h = hash_bytes_from(h ^ 0xff, part.as_bytes());
-                }
-                h
-            }
+            } => hash_parts(kind, &[subject, second, quote, at]),
         }
     }
 
@@ -336,5 +333,35 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    /// The journal keeps keys across restarts (and versions): their values are pinned.
+    #[test]
+    fn key_values_do_not_change() {
+        let compliance = RecordKey::Compliance {
+            kind: "delete",
+            id: "5",
+            timestamp: "1432228155593",
+        };
+        let id = RecordKey::Id("1557445923210514432");
+        let event = RecordKey::Event {
+            kind: "delete",
+            subject: "9",
+            second: "",
+            quote: "7",
+            at: "2024-01-01T00:00:00.000Z",
+        };
+        assert_eq!(compliance.as_u64(), 0xf694_eab3_b8af_c9b9);
+        assert_eq!(id.as_u64(), 0xc5b0_78de_4e48_9e08);
+        assert_eq!(event.as_u64(), 0x5889_d545_b54c_63e6);
+        // The separator keeps the parts apart.
+        let moved = RecordKey::Event {
+            kind: "delete",
+            subject: "9",
+            second: "7",
+            quote: "",
+            at: "2024-01-01T00:00:00.000Z",
+        };
+        assert_ne!(moved.as_u64(), event.as_u64());
     }
 }

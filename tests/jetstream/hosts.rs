@@ -14,6 +14,7 @@ use gnip_stream::unversioned::nats::encode::Auth;
 
 use crate::cli;
 use crate::harness::*;
+use crate::watch::scrape;
 
 const RATE: f64 = 2_000.0;
 
@@ -333,17 +334,6 @@ fn metrics_address(h: &Host) -> String {
         assert!(t.elapsed() < Duration::from_secs(10), "{}", h.stderr());
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn scrape(addr: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
 }
 
 /// The value of a metric with one sample.

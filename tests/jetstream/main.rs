@@ -16,3 +16,6 @@ mod protocol;
 #[path = "../common/tls.rs"]
 #[allow(dead_code)]
 mod tls;
+#[path = "../common/watch.rs"]
+#[allow(dead_code)]
+mod watch;

@@ -132,12 +132,20 @@ impl Queue {
 }
 
 /// Marks the queue's writer gone when its thread ends, however it ends, so that the owner's
-/// next command fails instead of waiting for room that never comes.
+/// next command fails instead of waiting for room that never comes, and drops what still
+/// waits: a sync or a mark queued before the writer gave up answers its waiter with an error
+/// instead of never.
 struct WriterGone<'a>(&'a Queue);
 
 impl Drop for WriterGone<'_> {
     fn drop(&mut self) {
-        lock(&self.0.state).writer_gone = true;
+        let left = {
+            let mut s = lock(&self.0.state);
+            s.writer_gone = true;
+            s.pieces = 0;
+            std::mem::take(&mut s.cmds)
+        };
+        drop(left);
         self.0.room.notify_all();
     }
 }
@@ -373,5 +381,23 @@ mod tests {
         // Every command after that fails too, a mark as well.
         let (reply, _answer) = sync_channel(1);
         assert!(q.push(Cmd::Mark(reply)).is_err());
+    }
+
+    #[test]
+    fn a_sync_queued_before_the_writer_gives_up_is_answered_not_left_waiting() {
+        let q = Queue::default();
+        q.push(piece(1)).unwrap();
+        let (reply, answer) = sync_channel(1);
+        q.push(Cmd::Sync(reply)).unwrap();
+        let (reply, marked) = sync_channel(1);
+        q.push(Cmd::Mark(reply)).unwrap();
+        // The writer ends without taking them (it gave up while the archive closed).
+        drop(WriterGone(&q));
+        // Both waiters learn it at once (their replies were dropped), neither times out.
+        use std::sync::mpsc::RecvTimeoutError::Disconnected;
+        let ten = Duration::from_secs(10);
+        assert_eq!(answer.recv_timeout(ten).err(), Some(Disconnected));
+        assert_eq!(marked.recv_timeout(ten).err(), Some(Disconnected));
+        assert_eq!(lock(&q.state).pieces, 0);
     }
 }
